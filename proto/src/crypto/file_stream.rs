@@ -1,0 +1,322 @@
+//! Files: streamed, chunked AES-256-GCM (the STREAM construction), so a
+//! file of any size is encrypted and decrypted with one chunk in memory.
+//!
+//! - A random 32-byte *file key* encrypts the chunks. It travels in the
+//!   signed header, AES-GCM-wrapped under the room key with AAD
+//!   `"OnionChat-v1/file-key\0" || room_id:16 || epoch:u32be || file_id:16`.
+//! - Chunk `i` (from 0) of `chunk_size` plaintext bytes (the last may be
+//!   shorter, and an empty file is one empty last chunk) is sealed with
+//!   nonce `prefix:7 || i:u32be || last:u8` (`last` = 1 only for the final
+//!   chunk) and AAD `"OnionChat-v1/file-chunk\0" || file_id:16`.
+//! - The header (context `file-header`) fixes `plaintext_len`, hence the
+//!   chunk count: truncation, extension, reordering and swapping chunks
+//!   between files are all detected.
+
+use zeroize::Zeroizing;
+
+use super::message::{TAG_LEN, gcm_open, gcm_seal};
+use super::{IdentityKey, OpenError, PublicIdentity, RoomKey, SealError, SignContext};
+use crate::PROTOCOL_VERSION;
+use crate::codec::{Limits, decode_with};
+use crate::wire::{FileHeaderBody, FileId, RoomId, Signed};
+
+/// Smallest and largest chunk size accepted.
+pub const CHUNK_SIZE_RANGE: std::ops::RangeInclusive<u32> = 1024..=(1024 * 1024);
+
+/// Number of chunks for a plaintext length.
+pub fn chunk_count(plaintext_len: u64, chunk_size: u32) -> u64 {
+    plaintext_len.div_ceil(u64::from(chunk_size)).max(1)
+}
+
+/// Exact ciphertext length for a plaintext length.
+pub fn ciphertext_len(plaintext_len: u64, chunk_size: u32) -> u64 {
+    plaintext_len + TAG_LEN as u64 * chunk_count(plaintext_len, chunk_size)
+}
+
+fn file_key_aad(room_id: &RoomId, epoch: u32, file_id: &FileId) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(22 + 36);
+    aad.extend_from_slice(b"OnionChat-v1/file-key\0");
+    aad.extend_from_slice(&room_id.0);
+    aad.extend_from_slice(&epoch.to_be_bytes());
+    aad.extend_from_slice(&file_id.0);
+    aad
+}
+
+fn chunk_aad(file_id: &FileId) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(24 + 16);
+    aad.extend_from_slice(b"OnionChat-v1/file-chunk\0");
+    aad.extend_from_slice(&file_id.0);
+    aad
+}
+
+fn chunk_nonce(prefix: &[u8; 7], index: u64, last: bool) -> Result<[u8; 12], ()> {
+    let index = u32::try_from(index).map_err(|_| ())?;
+    let mut n = [0u8; 12];
+    n[..7].copy_from_slice(prefix);
+    n[7..11].copy_from_slice(&index.to_be_bytes());
+    n[11] = u8::from(last);
+    Ok(n)
+}
+
+/// Encrypts a file chunk by chunk. Feed it with [`FileSealer::push`], end
+/// with [`FileSealer::finish`].
+pub struct FileSealer {
+    key: Zeroizing<[u8; 32]>,
+    prefix: [u8; 7],
+    aad: Vec<u8>,
+    chunk_size: usize,
+    plaintext_len: u64,
+    consumed: u64,
+    index: u64,
+    buf: Zeroizing<Vec<u8>>,
+}
+
+impl FileSealer {
+    /// Make the signed header and a sealer for `plaintext_len` bytes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        sender: &IdentityKey,
+        room_id: RoomId,
+        epoch: u32,
+        room_key: &RoomKey,
+        file_id: FileId,
+        plaintext_len: u64,
+        chunk_size: u32,
+    ) -> Result<(Signed, FileSealer), SealError> {
+        if !CHUNK_SIZE_RANGE.contains(&chunk_size) {
+            return Err(SealError::TooLarge {
+                len: chunk_size as usize,
+                max: *CHUNK_SIZE_RANGE.end() as usize,
+            });
+        }
+        if chunk_count(plaintext_len, chunk_size) > u64::from(u32::MAX) {
+            return Err(SealError::TooLarge {
+                len: usize::MAX,
+                max: usize::MAX,
+            });
+        }
+        let file_key = Zeroizing::new(super::random_array::<32>());
+        let prefix: [u8; 7] = super::random_array();
+        let key_nonce: [u8; 12] = super::random_array();
+        let wrapped_file_key = gcm_seal(
+            room_key.as_bytes(),
+            &key_nonce,
+            &file_key_aad(&room_id, epoch, &file_id),
+            &file_key[..],
+        )?;
+        let body = FileHeaderBody {
+            v: PROTOCOL_VERSION,
+            room_id,
+            epoch,
+            sender_fp: sender.fingerprint(),
+            file_id,
+            chunk_size,
+            plaintext_len,
+            nonce_prefix: prefix.to_vec(),
+            key_nonce: key_nonce.to_vec(),
+            wrapped_file_key,
+        };
+        let header = sender.sign_body(SignContext::FileHeader, &body)?;
+        Ok((
+            header,
+            FileSealer {
+                key: file_key,
+                prefix,
+                aad: chunk_aad(&file_id),
+                chunk_size: chunk_size as usize,
+                plaintext_len,
+                consumed: 0,
+                index: 0,
+                buf: Zeroizing::new(Vec::with_capacity(chunk_size as usize)),
+            },
+        ))
+    }
+
+    fn seal_chunk(&mut self, chunk: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), SealError> {
+        let nonce = chunk_nonce(&self.prefix, self.index, last).map_err(|_| SealError::Encrypt)?;
+        out.extend_from_slice(&gcm_seal(&self.key, &nonce, &self.aad, chunk)?);
+        self.index += 1;
+        Ok(())
+    }
+
+    /// Add plaintext; returns the ciphertext of every chunk completed.
+    pub fn push(&mut self, data: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.consumed += data.len() as u64;
+        if self.consumed > self.plaintext_len {
+            return Err(SealError::LengthMismatch {
+                expected: self.plaintext_len,
+                actual: self.consumed,
+            });
+        }
+        self.buf.extend_from_slice(data);
+        let mut out = Vec::new();
+        // A full chunk is final only if no more data can follow it.
+        while self.buf.len() > self.chunk_size
+            || (self.buf.len() == self.chunk_size && self.consumed < self.plaintext_len)
+        {
+            let chunk: Zeroizing<Vec<u8>> =
+                Zeroizing::new(self.buf.drain(..self.chunk_size).collect());
+            self.seal_chunk(&chunk, false, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Seal the final chunk. Fails if fewer bytes came than announced.
+    pub fn finish(mut self) -> Result<Vec<u8>, SealError> {
+        if self.consumed != self.plaintext_len {
+            return Err(SealError::LengthMismatch {
+                expected: self.plaintext_len,
+                actual: self.consumed,
+            });
+        }
+        let chunk = std::mem::take(&mut *self.buf);
+        let chunk = Zeroizing::new(chunk);
+        let mut out = Vec::new();
+        self.seal_chunk(&chunk, true, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// Check a file header's shape (no signature check); the node runs this.
+pub fn decode_header(header: &Signed) -> Result<FileHeaderBody, OpenError> {
+    let body: FileHeaderBody =
+        decode_with(&header.body, Limits::with_max_len(1024)).map_err(|source| {
+            OpenError::Malformed {
+                what: "file header",
+                source,
+            }
+        })?;
+    if body.v != PROTOCOL_VERSION {
+        return Err(OpenError::Version(body.v));
+    }
+    let invalid = |reason: &str| OpenError::Invalid {
+        what: "file header",
+        reason: reason.into(),
+    };
+    if !CHUNK_SIZE_RANGE.contains(&body.chunk_size) {
+        return Err(invalid("chunk size out of range"));
+    }
+    if chunk_count(body.plaintext_len, body.chunk_size) > u64::from(u32::MAX) {
+        return Err(invalid("too many chunks"));
+    }
+    if body.nonce_prefix.len() != 7 || body.key_nonce.len() != 12 {
+        return Err(invalid("nonce lengths"));
+    }
+    if body.wrapped_file_key.len() != 32 + TAG_LEN {
+        return Err(invalid("wrapped file key length"));
+    }
+    if body.epoch == 0 {
+        return Err(invalid("epoch 0"));
+    }
+    Ok(body)
+}
+
+/// Decrypts a file stream, verifying the header first.
+pub struct FileOpener {
+    key: Zeroizing<[u8; 32]>,
+    prefix: [u8; 7],
+    aad: Vec<u8>,
+    chunk_ct_len: usize,
+    chunks: u64,
+    index: u64,
+    buf: Vec<u8>,
+}
+
+impl FileOpener {
+    /// Verify `header` as signed by `sender` for `room_id`, unwrap the file
+    /// key with the room key of its epoch, and get ready to decrypt from
+    /// chunk 0.
+    pub fn start(
+        header: &Signed,
+        sender: &PublicIdentity,
+        room_id: RoomId,
+        key_for: impl FnOnce(u32) -> Option<RoomKey>,
+    ) -> Result<(FileHeaderBody, FileOpener), OpenError> {
+        let body = decode_header(header)?;
+        if body.sender_fp != sender.fingerprint() {
+            return Err(OpenError::SenderMismatch {
+                what: "file header",
+                claimed: body.sender_fp,
+                actual: sender.fingerprint(),
+            });
+        }
+        sender.verify_signed(SignContext::FileHeader, header)?;
+        if body.room_id != room_id {
+            return Err(OpenError::WrongRoom {
+                expected: room_id,
+                found: body.room_id,
+            });
+        }
+        let room_key = key_for(body.epoch).ok_or(OpenError::UnknownEpoch(body.epoch))?;
+        let mut key_nonce = [0u8; 12];
+        key_nonce.copy_from_slice(&body.key_nonce);
+        let raw = Zeroizing::new(
+            gcm_open(
+                room_key.as_bytes(),
+                &key_nonce,
+                &file_key_aad(&body.room_id, body.epoch, &body.file_id),
+                &body.wrapped_file_key,
+            )
+            .ok_or(OpenError::Decrypt { what: "file key" })?,
+        );
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(&raw);
+        let mut prefix = [0u8; 7];
+        prefix.copy_from_slice(&body.nonce_prefix);
+        let opener = FileOpener {
+            key,
+            prefix,
+            aad: chunk_aad(&body.file_id),
+            chunk_ct_len: body.chunk_size as usize + TAG_LEN,
+            chunks: chunk_count(body.plaintext_len, body.chunk_size),
+            index: 0,
+            buf: Vec::new(),
+        };
+        Ok((body, opener))
+    }
+
+    /// Resume at chunk `index` (the ciphertext offset is `index * (chunk_size + 16)`).
+    pub fn resume_at_chunk(&mut self, index: u64) -> Result<(), OpenError> {
+        if index >= self.chunks || !self.buf.is_empty() {
+            return Err(OpenError::Stream("cannot resume there"));
+        }
+        self.index = index;
+        Ok(())
+    }
+
+    fn open_chunk(&mut self, ct: &[u8], last: bool) -> Result<Vec<u8>, OpenError> {
+        let nonce = chunk_nonce(&self.prefix, self.index, last)
+            .map_err(|_| OpenError::Stream("too long"))?;
+        let pt = gcm_open(&self.key, &nonce, &self.aad, ct)
+            .ok_or(OpenError::Decrypt { what: "file chunk" })?;
+        self.index += 1;
+        Ok(pt)
+    }
+
+    /// Add ciphertext; returns the plaintext of every (authenticated) chunk
+    /// completed, except the final one, which [`FileOpener::finish`] returns.
+    pub fn push(&mut self, data: &[u8]) -> Result<Vec<u8>, OpenError> {
+        self.buf.extend_from_slice(data);
+        let mut out = Vec::new();
+        while self.index + 1 < self.chunks && self.buf.len() >= self.chunk_ct_len {
+            let chunk: Vec<u8> = self.buf.drain(..self.chunk_ct_len).collect();
+            out.extend_from_slice(&self.open_chunk(&chunk, false)?);
+        }
+        if self.index + 1 >= self.chunks && self.buf.len() > self.chunk_ct_len {
+            return Err(OpenError::Stream("has data past the final chunk"));
+        }
+        Ok(out)
+    }
+
+    /// Open the final chunk. Fails if the stream was cut short.
+    pub fn finish(mut self) -> Result<Vec<u8>, OpenError> {
+        if self.index + 1 != self.chunks {
+            return Err(OpenError::Stream("ended before the final chunk"));
+        }
+        let chunk = std::mem::take(&mut self.buf);
+        if chunk.len() < TAG_LEN {
+            return Err(OpenError::Stream("ended before the final chunk"));
+        }
+        self.open_chunk(&chunk, true)
+    }
+}

@@ -1,0 +1,174 @@
+//! Messages: AES-256-GCM under the room key, then an RSA-PSS signature over
+//! the encoded body.
+//!
+//! AAD (52 + 26 bytes, fixed layout):
+//! `"OnionChat-v1/message\0" || v:u16be || room_id:16 || epoch:u32be ||
+//! sender_fp:32 || msg_id:16`. So a ciphertext cannot be moved to another
+//! room, epoch, sender or message id even by someone holding the room key.
+//! The signature (context `message`) covers the whole body: all of the
+//! above plus `sent_at`, nonce and ciphertext.
+
+use super::{IdentityKey, OpenError, PublicIdentity, RoomKey, SealError, SignContext};
+use crate::PROTOCOL_VERSION;
+use crate::codec::{Limits, decode_with, encode};
+use crate::limits::MAX_MESSAGE_CIPHERTEXT;
+use crate::wire::{Fingerprint, MessageBody, MessageContent, MsgId, RoomId, Signed};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+
+/// AES-GCM tag length.
+pub const TAG_LEN: usize = 16;
+
+/// The AAD bound into a message's ciphertext.
+pub fn message_aad(
+    v: u16,
+    room_id: &RoomId,
+    epoch: u32,
+    sender_fp: &Fingerprint,
+    msg_id: &MsgId,
+) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(21 + 2 + 16 + 4 + 32 + 16);
+    aad.extend_from_slice(b"OnionChat-v1/message\0");
+    aad.extend_from_slice(&v.to_be_bytes());
+    aad.extend_from_slice(&room_id.0);
+    aad.extend_from_slice(&epoch.to_be_bytes());
+    aad.extend_from_slice(&sender_fp.0);
+    aad.extend_from_slice(&msg_id.0);
+    aad
+}
+
+/// AES-256-GCM encrypt (used by messages and file keys).
+pub(crate) fn gcm_seal(
+    key: &[u8; 32],
+    nonce: &[u8; 12],
+    aad: &[u8],
+    pt: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    let cipher = Aes256Gcm::new(&(*key).into());
+    cipher
+        .encrypt(&Nonce::from(*nonce), Payload { msg: pt, aad })
+        .map_err(|_| SealError::Encrypt)
+}
+
+/// AES-256-GCM decrypt; `None` if authentication fails.
+pub(crate) fn gcm_open(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
+    let cipher = Aes256Gcm::new(&(*key).into());
+    cipher
+        .decrypt(&Nonce::from(*nonce), Payload { msg: ct, aad })
+        .ok()
+}
+
+/// Encrypt `content` for a room and sign it as `sender`.
+#[allow(clippy::too_many_arguments)]
+pub fn seal(
+    sender: &IdentityKey,
+    room_id: RoomId,
+    epoch: u32,
+    key: &RoomKey,
+    msg_id: MsgId,
+    sent_at: u64,
+    content: &MessageContent,
+) -> Result<Signed, SealError> {
+    let plaintext = zeroize::Zeroizing::new(encode(content)?);
+    if plaintext.len() + TAG_LEN > MAX_MESSAGE_CIPHERTEXT {
+        return Err(SealError::TooLarge {
+            len: plaintext.len(),
+            max: MAX_MESSAGE_CIPHERTEXT - TAG_LEN,
+        });
+    }
+    let nonce: [u8; 12] = super::random_array();
+    let sender_fp = sender.fingerprint();
+    let aad = message_aad(PROTOCOL_VERSION, &room_id, epoch, &sender_fp, &msg_id);
+    let ciphertext = gcm_seal(key.as_bytes(), &nonce, &aad, &plaintext)?;
+    let body = MessageBody {
+        v: PROTOCOL_VERSION,
+        room_id,
+        epoch,
+        sender_fp,
+        msg_id,
+        sent_at,
+        nonce: nonce.to_vec(),
+        ciphertext,
+    };
+    sender.sign_body(SignContext::Message, &body)
+}
+
+/// Decode an envelope's body and check its shape (no keys needed). The node
+/// runs this on every message before storing it.
+pub fn decode(envelope: &Signed) -> Result<MessageBody, OpenError> {
+    let body: MessageBody = decode_with(
+        &envelope.body,
+        Limits::with_max_len(MAX_MESSAGE_CIPHERTEXT + 512),
+    )
+    .map_err(|source| OpenError::Malformed {
+        what: "message",
+        source,
+    })?;
+    if body.v != PROTOCOL_VERSION {
+        return Err(OpenError::Version(body.v));
+    }
+    let invalid = |reason: &str| OpenError::Invalid {
+        what: "message",
+        reason: reason.into(),
+    };
+    if body.nonce.len() != 12 {
+        return Err(invalid("nonce is not 12 bytes"));
+    }
+    if body.ciphertext.len() < TAG_LEN || body.ciphertext.len() > MAX_MESSAGE_CIPHERTEXT {
+        return Err(invalid("ciphertext length out of range"));
+    }
+    if body.epoch == 0 {
+        return Err(invalid("epoch 0"));
+    }
+    if envelope.signature.len() != super::identity::RSA_BYTES {
+        return Err(invalid("signature has the wrong length"));
+    }
+    Ok(body)
+}
+
+/// Verify, then decrypt, a message received for `room_id` from `sender`.
+/// `key_for` returns the room key of an epoch. Nothing is decrypted unless
+/// the signature verifies.
+pub fn open(
+    envelope: &Signed,
+    sender: &PublicIdentity,
+    room_id: RoomId,
+    key_for: impl FnOnce(u32) -> Option<RoomKey>,
+) -> Result<(MessageBody, MessageContent), OpenError> {
+    let body = decode(envelope)?;
+    if body.sender_fp != sender.fingerprint() {
+        return Err(OpenError::SenderMismatch {
+            what: "message",
+            claimed: body.sender_fp,
+            actual: sender.fingerprint(),
+        });
+    }
+    sender.verify_signed(SignContext::Message, envelope)?;
+    if body.room_id != room_id {
+        return Err(OpenError::WrongRoom {
+            expected: room_id,
+            found: body.room_id,
+        });
+    }
+    let key = key_for(body.epoch).ok_or(OpenError::UnknownEpoch(body.epoch))?;
+    let aad = message_aad(
+        body.v,
+        &body.room_id,
+        body.epoch,
+        &body.sender_fp,
+        &body.msg_id,
+    );
+    let mut nonce = [0u8; 12];
+    nonce.copy_from_slice(&body.nonce);
+    let plaintext = zeroize::Zeroizing::new(
+        gcm_open(key.as_bytes(), &nonce, &aad, &body.ciphertext)
+            .ok_or(OpenError::Decrypt { what: "message" })?,
+    );
+    let content = decode_with(&plaintext, Limits::with_max_len(MAX_MESSAGE_CIPHERTEXT)).map_err(
+        |source| OpenError::Malformed {
+            what: "message content",
+            source,
+        },
+    )?;
+    Ok((body, content))
+}

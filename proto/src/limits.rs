@@ -1,0 +1,21 @@
+//! Size caps on every input path. Both sides enforce them; the node answers
+//! anything larger with `413 too_large`.
+
+/// Largest CBOR request or response body of the HTTP API (not file data).
+pub const MAX_API_BODY: usize = 256 * 1024;
+/// Largest WebSocket frame, in either direction.
+pub const MAX_WS_FRAME: usize = 160 * 1024;
+/// Largest message ciphertext (the encrypted [`crate::wire::MessageContent`]).
+pub const MAX_MESSAGE_CIPHERTEXT: usize = 128 * 1024;
+/// Deepest CBOR nesting any decoder accepts.
+pub const MAX_CBOR_DEPTH: usize = 16;
+/// Longest username, in bytes.
+pub const MAX_USERNAME: usize = 32;
+/// Shortest username, in bytes.
+pub const MIN_USERNAME: usize = 3;
+/// Most members of one room.
+pub const MAX_ROOM_MEMBERS: usize = 64;
+/// Plaintext bytes per file chunk.
+pub const FILE_CHUNK_SIZE: u32 = 64 * 1024;
+/// Most messages one history page returns.
+pub const MAX_HISTORY_PAGE: u32 = 500;

@@ -1,0 +1,116 @@
+//! Sign-up, login and user lookup.
+
+use super::{ChallengeId, Fingerprint, Signed, UserId};
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/info` — public facts about the node (no authentication).
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// Software version of the node.
+    pub version: String,
+    /// Protocol version the node speaks.
+    pub protocol: u16,
+    /// Whether sign-up works without an invite.
+    pub open_registration: bool,
+}
+
+/// The signed body of a sign-up: proves the caller holds the private key.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignupBody {
+    /// Protocol version.
+    pub v: u16,
+    /// Requested username (3–32 of `a-z 0-9 _ . -`, starting with a letter).
+    pub username: String,
+    /// RSA-3072 public key, SubjectPublicKeyInfo DER.
+    #[serde(with = "serde_bytes")]
+    pub public_key: Vec<u8>,
+    /// Invite code; required unless the node allows open registration.
+    pub invite: Option<String>,
+}
+
+/// `POST /v1/signup` body: a [`Signed`] [`SignupBody`] (context `signup`).
+pub type SignupRequest = Signed;
+
+/// `POST /v1/signup` answer.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignupResponse {
+    /// The new account.
+    pub user: UserInfo,
+}
+
+/// `POST /v1/auth/challenge` body.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeRequest {
+    /// Who wants to log in.
+    pub username: String,
+}
+
+/// `POST /v1/auth/challenge` answer: sign it within its lifetime.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    /// Single-use id of this challenge.
+    pub challenge_id: ChallengeId,
+    /// 32 random bytes from the node.
+    #[serde(with = "serde_bytes")]
+    pub nonce: Vec<u8>,
+    /// Node time (ms since the Unix epoch) when it was issued.
+    pub issued_at: u64,
+    /// Node time after which the challenge is refused.
+    pub expires_at: u64,
+}
+
+/// The signed body of a login (context `login`).
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginBody {
+    /// Protocol version.
+    pub v: u16,
+    /// Who is logging in.
+    pub username: String,
+    /// From the [`Challenge`].
+    pub challenge_id: ChallengeId,
+    /// From the [`Challenge`].
+    #[serde(with = "serde_bytes")]
+    pub nonce: Vec<u8>,
+    /// From the [`Challenge`].
+    pub issued_at: u64,
+}
+
+/// `POST /v1/auth/login` body: a [`Signed`] [`LoginBody`].
+pub type LoginRequest = Signed;
+
+/// `POST /v1/auth/login` answer.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Bearer token (64 hex chars) for `Authorization: Bearer …`.
+    pub token: String,
+    /// The logged-in user.
+    pub user: UserInfo,
+    /// Node time (ms) when the token stops working.
+    pub expires_at: u64,
+}
+
+/// A user as others see them (`GET /v1/users/{username}`, `GET /v1/me`).
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// Node-assigned id.
+    pub user_id: UserId,
+    /// Unique username.
+    pub username: String,
+    /// RSA-3072 public key, SPKI DER. Immutable once registered.
+    #[serde(with = "serde_bytes")]
+    pub public_key: Vec<u8>,
+    /// SHA-256 of `public_key`.
+    pub fingerprint: Fingerprint,
+    /// Whether this account administers the node.
+    pub is_owner: bool,
+    /// Node time (ms) of sign-up.
+    pub created_at: u64,
+}
