@@ -1,1 +1,173 @@
-//! placeholder
+//! # onionchat-node
+//!
+//! The server on the box. Read it top to bottom:
+//!
+//! - [`config`]: settings (TOML file, environment, flags);
+//! - [`store`]: the redb database — schema, group commit, every operation;
+//! - [`http`]: the API routes (one file per group) and the WebSocket;
+//! - [`hub`]: live delivery to connected sessions;
+//! - [`serve`]: one serve function for every transport (TCP, Tor, control socket);
+//! - `tor`: the onion service (feature `onion`);
+//! - [`control`]: the box-side control socket used by `onionchat-node invite|status|backup`;
+//! - [`status`]: the status model shown on the display and to the owner.
+
+pub mod config;
+pub mod control;
+pub mod delivery;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod ratelimit;
+pub mod serve;
+pub mod state;
+pub mod status;
+pub mod store;
+#[cfg(feature = "onion")]
+pub mod tor;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use onionchat_proto::wire::{InviteLink, TransportState};
+
+use config::{Config, TransportKind};
+use hub::Hub;
+use state::AppState;
+use store::Store;
+
+/// What a started node tells its caller.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// Base URL of the API (`http://127.0.0.1:PORT` or `http://xxx.onion`).
+    pub url: String,
+    /// The owner invite, while nobody owns the node yet.
+    pub owner_invite: Option<String>,
+}
+
+/// The invite link for `code`, once the transport knows its address.
+pub fn invite_link(state: &AppState, code: &str) -> Option<String> {
+    let (address, auth_key) = state.status.invite_base()?;
+    Some(
+        InviteLink {
+            address,
+            code: code.to_string(),
+            auth_key,
+        }
+        .to_string(),
+    )
+}
+
+/// Open the data dir and build the shared state (no transport yet).
+pub fn open_state(config: Config) -> anyhow::Result<AppState> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let hub = Arc::new(Hub::default());
+    let store = Store::open(&config.data_dir, hub.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(AppState::new(store, hub, config))
+}
+
+/// Hourly housekeeping: expired sessions, message retention.
+async fn maintenance(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = state.shutdown.cancelled() => return,
+        }
+        if let Err(e) = state.store.prune_sessions().await {
+            tracing::warn!(error = %e, "session clean-up failed");
+        }
+        if let Some(days) = state.config.retention_days {
+            let cutoff = onionchat_proto::now_ms().saturating_sub(u64::from(days) * 86_400_000);
+            match state.store.prune_messages(cutoff).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(removed = n, days, "retention removed old messages")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention failed"),
+            }
+        }
+    }
+}
+
+/// Run the node until SIGINT/SIGTERM. `on_ready` is called once it serves.
+pub async fn run(config: Config, on_ready: impl FnOnce(&Ready)) -> anyhow::Result<()> {
+    let state = open_state(config)?;
+    let app = http::router(state.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(delivery::run(state.clone()));
+    tasks.spawn(maintenance(state.clone()));
+    {
+        let s = state.clone();
+        tasks.spawn(async move {
+            if let Err(e) = control::serve(s.clone()).await {
+                tracing::warn!(error = %e, "control socket unavailable");
+                s.status.set_error(format!("control socket: {e}"));
+            }
+        });
+    }
+
+    let url = match state.config.transport {
+        TransportKind::Tcp => {
+            let listener = tokio::net::TcpListener::bind(state.config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", state.config.listen))?;
+            let addr = listener.local_addr()?;
+            state.status.set_transport(TransportState::Tcp {
+                addr: addr.to_string(),
+            });
+            state.status.set_invite_base(addr.to_string(), None);
+            tasks.spawn(serve::serve_tcp(listener, app, state.shutdown.clone()));
+            format!("http://{addr}")
+        }
+        #[cfg(feature = "onion")]
+        TransportKind::Onion => {
+            let onion = tor::start(&state, app, &mut tasks).await?;
+            format!("http://{onion}")
+        }
+        #[cfg(not(feature = "onion"))]
+        TransportKind::Onion => {
+            anyhow::bail!("this build has no Tor support (feature `onion`); use --transport tcp")
+        }
+    };
+
+    let owner_invite = state
+        .store
+        .ensure_owner_invite(state.config.invite_ttl_secs.max(30 * 86400) * 1000)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .and_then(|inv| invite_link(&state, &inv.code));
+    on_ready(&Ready { url, owner_invite });
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new connections, finishing in-flight writes");
+    state.shutdown.cancel();
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -13,11 +13,8 @@ use crate::PROTOCOL_VERSION;
 use crate::codec::{Limits, decode_with, encode};
 use crate::limits::MAX_MESSAGE_CIPHERTEXT;
 use crate::wire::{Fingerprint, MessageBody, MessageContent, MsgId, RoomId, Signed};
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 
-/// AES-GCM tag length.
-pub const TAG_LEN: usize = 16;
+pub use super::aead::TAG_LEN;
 
 /// The AAD bound into a message's ciphertext.
 pub fn message_aad(
@@ -37,26 +34,7 @@ pub fn message_aad(
     aad
 }
 
-/// AES-256-GCM encrypt (used by messages and file keys).
-pub(crate) fn gcm_seal(
-    key: &[u8; 32],
-    nonce: &[u8; 12],
-    aad: &[u8],
-    pt: &[u8],
-) -> Result<Vec<u8>, SealError> {
-    let cipher = Aes256Gcm::new(&(*key).into());
-    cipher
-        .encrypt(&Nonce::from(*nonce), Payload { msg: pt, aad })
-        .map_err(|_| SealError::Encrypt)
-}
-
-/// AES-256-GCM decrypt; `None` if authentication fails.
-pub(crate) fn gcm_open(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
-    let cipher = Aes256Gcm::new(&(*key).into());
-    cipher
-        .decrypt(&Nonce::from(*nonce), Payload { msg: ct, aad })
-        .ok()
-}
+pub(crate) use super::aead::{open as gcm_open, seal as gcm_seal};
 
 /// Encrypt `content` for a room and sign it as `sender`.
 #[allow(clippy::too_many_arguments)]

@@ -11,6 +11,7 @@
 //! Every byte string that is signed or used as AAD is documented in
 //! `docs/protocol.md`.
 
+pub mod aead;
 pub mod at_rest;
 mod error;
 pub mod file_stream;

@@ -114,3 +114,45 @@ pub struct UserInfo {
     /// Node time (ms) of sign-up.
     pub created_at: u64,
 }
+
+/// Check a username: 3–32 bytes of `a-z 0-9 _ . -`, starting with a letter.
+pub fn validate_username(name: &str) -> Result<(), &'static str> {
+    use crate::limits::{MAX_USERNAME, MIN_USERNAME};
+    if name.len() < MIN_USERNAME || name.len() > MAX_USERNAME {
+        return Err("a username has 3 to 32 characters");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("a username starts with a lowercase letter");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Err("a username uses only a-z, 0-9, '_', '.' and '-'");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod username_tests {
+    use super::validate_username;
+
+    #[test]
+    fn usernames() {
+        for ok in ["ann", "bob_1", "c.d-e", "abcdefghijklmnopqrstuvwxyz012345"] {
+            assert!(validate_username(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "ab",
+            "1abc",
+            "Abc",
+            "a b",
+            "ann!",
+            "abcdefghijklmnopqrstuvwxyz0123456",
+            "ánn",
+        ] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Node configuration: built-in defaults, overridden by a TOML file, then
+//! by environment variables and command-line flags (see `main.rs`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// How the node is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// A Tor onion service through embedded Arti (the product).
+    Onion,
+    /// A plain TCP listener, loopback only unless forced (development, tests).
+    Tcp,
+}
+
+/// Everything the node can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the database, blobs and Tor state live.
+    pub data_dir: PathBuf,
+    /// Onion service (default) or TCP.
+    pub transport: TransportKind,
+    /// TCP listen address (transport `tcp`).
+    pub listen: SocketAddr,
+    /// Allow a TCP listener on a non-loopback address.
+    pub allow_non_loopback: bool,
+    /// Sign-up without an invite.
+    pub open_registration: bool,
+    /// Default invite lifetime in seconds.
+    pub invite_ttl_secs: u64,
+    /// Session lifetime in seconds.
+    pub session_ttl_secs: u64,
+    /// Largest file (ciphertext bytes).
+    pub max_file_bytes: u64,
+    /// Storage per user (ciphertext bytes of files).
+    pub user_quota_bytes: u64,
+    /// Delete messages older than this many days (never if unset).
+    pub retention_days: Option<u32>,
+    /// Tell people sharing a room when someone is online.
+    pub presence: bool,
+    /// Relay typing indicators.
+    pub typing: bool,
+    /// Rate limits.
+    pub rate: RateConfig,
+    /// Tor settings.
+    pub tor: TorConfig,
+}
+
+/// Token-bucket rate limits (there are no client IPs behind an onion
+/// service, so limits are per account, per session and per connection).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateConfig {
+    /// Sustained messages per second per user.
+    pub messages_per_sec: f64,
+    /// Message burst per user.
+    pub message_burst: f64,
+    /// Sustained API requests per second per session.
+    pub requests_per_sec: f64,
+    /// Request burst per session.
+    pub request_burst: f64,
+    /// Sign-up and login attempts per minute, node-wide.
+    pub auth_per_min: f64,
+}
+
+impl Default for RateConfig {
+    fn default() -> Self {
+        RateConfig {
+            messages_per_sec: 50.0,
+            message_burst: 200.0,
+            requests_per_sec: 50.0,
+            request_burst: 200.0,
+            auth_per_min: 120.0,
+        }
+    }
+}
+
+/// Tor settings (used with transport `onion`).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TorConfig {
+    /// Only clients holding an authorized key can find the service.
+    pub restricted_discovery: bool,
+    /// Use a private Tor network instead of the public one: a TOML file in
+    /// Arti's configuration format (`[tor_network]` authorities and
+    /// fallbacks, path rules, …), merged over the defaults.
+    pub network_config: Option<PathBuf>,
+    /// Introduction requests per second accepted by the service (0 = Arti's default).
+    pub intro_rate_per_sec: u32,
+    /// Burst of introduction requests.
+    pub intro_burst: u32,
+    /// Most concurrent streams per rendezvous circuit.
+    pub max_streams_per_circuit: u32,
+    /// Enable onion-service proof-of-work defence.
+    pub pow: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            transport: TransportKind::Onion,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8480)),
+            allow_non_loopback: false,
+            open_registration: false,
+            invite_ttl_secs: 7 * 24 * 3600,
+            session_ttl_secs: 30 * 24 * 3600,
+            max_file_bytes: 2 * 1024 * 1024 * 1024,
+            user_quota_bytes: 10 * 1024 * 1024 * 1024,
+            retention_days: None,
+            presence: true,
+            typing: true,
+            rate: RateConfig::default(),
+            tor: TorConfig {
+                restricted_discovery: true,
+                max_streams_per_circuit: 64,
+                ..TorConfig::default()
+            },
+        }
+    }
+}
+
+/// `$XDG_DATA_HOME/onionchat-node` (or the platform's equivalent).
+pub fn default_data_dir() -> PathBuf {
+    directories::ProjectDirs::from("org", "OnionChat", "onionchat-node")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("onionchat-data"))
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this config.
+    #[error("{path}: {source}")]
+    Parse {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: toml::de::Error,
+    },
+    /// A setting is unsafe or contradictory.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Read a TOML config file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Check for unsafe combinations.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.transport == TransportKind::Tcp
+            && !self.listen.ip().is_loopback()
+            && !self.allow_non_loopback
+        {
+            return Err(ConfigError::Invalid(format!(
+                "refusing to serve on {} without Tor: this exposes the node to the network. \
+                 Use the onion transport, a loopback address, or --allow-non-loopback if you really mean it",
+                self.listen
+            )));
+        }
+        if self.rate.messages_per_sec <= 0.0 || self.rate.requests_per_sec <= 0.0 {
+            return Err(ConfigError::Invalid("rate limits must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe_and_toml_overrides_them() {
+        let c = Config::default();
+        assert_eq!(c.transport, TransportKind::Onion);
+        assert!(!c.open_registration);
+        assert!(c.tor.restricted_discovery);
+        c.validate().expect("defaults validate");
+        let c: Config = toml::from_str(
+            "transport = \"tcp\"\nlisten = \"0.0.0.0:80\"\n[rate]\nmessages_per_sec = 5.0\n",
+        )
+        .expect("parse");
+        assert_eq!(c.rate.messages_per_sec, 5.0);
+        assert!(c.validate().is_err(), "non-loopback TCP must be refused");
+        assert!(toml::from_str::<Config>("no_such_key = 1").is_err());
+    }
+}

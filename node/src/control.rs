@@ -1,0 +1,200 @@
+//! The box-side control socket: `onionchat-node invite|status|backup` talk
+//! to the running node through a Unix socket in the data dir (the redb file
+//! is locked by the node). Access is by file permissions: the socket is
+//! 0600 inside a 0700 data dir, so only the node's own user gets in.
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::routing::{get, post};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use onionchat_proto::wire::{ApiError, CreateInvite, ErrorCode, Invite, InviteList, NodeStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Failure;
+use crate::http::Cbor;
+use crate::state::AppState;
+
+/// Socket path inside a data dir.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("control.sock")
+}
+
+/// `POST /control/backup` body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BackupRequest {
+    /// Where to write the backup (absolute path on the box).
+    pub path: PathBuf,
+}
+
+/// `POST /control/backup` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BackupDone {
+    /// Table rows copied.
+    pub rows: u64,
+    /// Blobs copied.
+    pub blobs: u64,
+    /// Other files copied.
+    pub files: u64,
+}
+
+/// An invite plus the link a person pastes or scans.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InviteWithLink {
+    /// The invite.
+    pub invite: Invite,
+    /// `onionchat://…` link, if the node knows its address yet.
+    pub link: Option<String>,
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/control/status", get(status))
+        .route("/control/invites", get(list).post(create))
+        .route("/control/invites/{code}/revoke", post(revoke))
+        .route("/control/backup", post(backup))
+        .with_state(state)
+}
+
+async fn status(State(state): State<AppState>) -> Cbor<NodeStatus> {
+    Cbor(state.status_snapshot())
+}
+
+async fn list(State(state): State<AppState>) -> Result<Cbor<InviteList>, Failure> {
+    Ok(Cbor(InviteList {
+        invites: state.store.list_invites()?,
+    }))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Cbor(req): Cbor<CreateInvite>,
+) -> Result<Cbor<InviteWithLink>, Failure> {
+    let invite = crate::http::make_invite_for_control(&state, req).await?;
+    let link = crate::invite_link(&state, &invite.code);
+    Ok(Cbor(InviteWithLink { invite, link }))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    UrlPath(code): UrlPath<String>,
+) -> Result<Cbor<Invite>, Failure> {
+    Ok(Cbor(state.store.revoke_invite(code).await?))
+}
+
+async fn backup(
+    State(state): State<AppState>,
+    Cbor(req): Cbor<BackupRequest>,
+) -> Result<Cbor<BackupDone>, Failure> {
+    let store = state.store.clone();
+    let s = tokio::task::spawn_blocking(move || store.backup_to(&req.path))
+        .await
+        .map_err(|e| Failure::Internal(e.to_string()))??;
+    Ok(Cbor(BackupDone {
+        rows: s.rows,
+        blobs: s.blobs,
+        files: s.files,
+    }))
+}
+
+/// Listen on the control socket until shutdown.
+pub async fn serve(state: AppState) -> std::io::Result<()> {
+    let path = socket_path(state.store.data_dir());
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let app = router(state.clone());
+    let shutdown = state.shutdown.clone();
+    let listener = std::sync::Arc::new(listener);
+    crate::serve::serve_incoming(
+        move || {
+            let l = listener.clone();
+            async move { l.accept().await.ok().map(|(s, _)| s) }
+        },
+        app,
+        shutdown,
+    )
+    .await;
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+/// Errors of a control-socket call.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No node is listening.
+    #[error(
+        "cannot reach a running node at {path} ({source}); is onionchat-node running with this data dir?"
+    )]
+    NotRunning {
+        /// Socket path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The node refused.
+    #[error("the node refused: {0}")]
+    Refused(ApiError),
+    /// Transport failure.
+    #[error("control socket failure: {0}")]
+    Io(String),
+}
+
+/// Make one CBOR request to the running node's control socket.
+pub async fn call<Req: Serialize, Resp: serde::de::DeserializeOwned>(
+    data_dir: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&Req>,
+) -> Result<Resp, ControlError> {
+    let sock = socket_path(data_dir);
+    let stream = tokio::net::UnixStream::connect(&sock)
+        .await
+        .map_err(|source| ControlError::NotRunning {
+            path: sock.clone(),
+            source,
+        })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| ControlError::Io(e.to_string()))?;
+    tokio::spawn(conn);
+    let bytes = match body {
+        Some(b) => onionchat_proto::encode(b).map_err(|e| ControlError::Io(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .header("content-type", "application/cbor")
+        .body(Full::new(bytes::Bytes::from(bytes)))
+        .map_err(|e| ControlError::Io(e.to_string()))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| ControlError::Io(e.to_string()))?;
+    let ok = resp.status().is_success();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| ControlError::Io(e.to_string()))?
+        .to_bytes();
+    if ok {
+        onionchat_proto::decode_with(
+            &body,
+            onionchat_proto::Limits::with_max_len(16 * 1024 * 1024),
+        )
+        .map_err(|e| ControlError::Io(e.to_string()))
+    } else {
+        let err = onionchat_proto::decode::<ApiError>(&body).unwrap_or_else(|_| {
+            ApiError::new(ErrorCode::Internal, "unreadable error from the node")
+        });
+        Err(ControlError::Refused(err))
+    }
+}

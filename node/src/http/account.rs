@@ -1,0 +1,190 @@
+//! Sign-up, login, logout and user lookup.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use onionchat_proto::crypto::identity::fingerprint_of;
+use onionchat_proto::crypto::{PublicIdentity, SignContext};
+use onionchat_proto::wire::{
+    Challenge, ChallengeId, ChallengeRequest, ErrorCode, LoginBody, ServerInfo, Session, Signed,
+    SignupBody, SignupResponse, UserInfo,
+};
+use onionchat_proto::{Limits, PROTOCOL_VERSION, decode_with, now_ms};
+
+use super::{Authed, Cbor};
+use crate::error::{Failure, reject};
+use crate::state::{AppState, PendingChallenge};
+use crate::store::accounts::user_info;
+
+/// How long a login challenge may be answered.
+const CHALLENGE_TTL_MS: u64 = 120_000;
+/// Most outstanding challenges (bounded memory).
+const MAX_CHALLENGES: usize = 10_000;
+
+pub(super) async fn info(State(state): State<AppState>) -> Cbor<ServerInfo> {
+    Cbor(ServerInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        protocol: PROTOCOL_VERSION,
+        open_registration: state.config.open_registration,
+    })
+}
+
+fn auth_allowed(state: &AppState) -> Result<(), Failure> {
+    if state.auth_limit.allow("auth") {
+        Ok(())
+    } else {
+        reject(
+            ErrorCode::RateLimited,
+            "too many sign-up or login attempts; wait a minute",
+        )
+    }
+}
+
+pub(super) async fn signup(
+    State(state): State<AppState>,
+    Cbor(req): Cbor<Signed>,
+) -> Result<Cbor<SignupResponse>, Failure> {
+    auth_allowed(&state)?;
+    let body: SignupBody = decode_with(&req.body, Limits::with_max_len(4096))
+        .map_err(|e| Failure::reject(ErrorCode::Malformed, e.to_string()))?;
+    if body.v != PROTOCOL_VERSION {
+        return reject(
+            ErrorCode::Invalid,
+            format!("protocol version {} is not supported", body.v),
+        );
+    }
+    let key = PublicIdentity::from_spki_der(&body.public_key)
+        .map_err(|e| Failure::reject(ErrorCode::Invalid, e.to_string()))?;
+    key.verify_signed(SignContext::Signup, &req)
+        .map_err(|e| Failure::reject(ErrorCode::BadSignature, e.to_string()))?;
+    let user = state
+        .store
+        .signup(
+            body,
+            fingerprint_of(key.spki_der()),
+            state.config.open_registration,
+        )
+        .await?;
+    tracing::info!(user = %user.user_id, owner = user.is_owner, "new account");
+    Ok(Cbor(SignupResponse { user }))
+}
+
+pub(super) async fn challenge(
+    State(state): State<AppState>,
+    Cbor(req): Cbor<ChallengeRequest>,
+) -> Result<Cbor<Challenge>, Failure> {
+    auth_allowed(&state)?;
+    if req.username.len() > onionchat_proto::limits::MAX_USERNAME {
+        return reject(ErrorCode::Invalid, "username too long");
+    }
+    let now = now_ms();
+    let id = ChallengeId::random();
+    let nonce = onionchat_proto::crypto::random_array::<32>().to_vec();
+    let pending = PendingChallenge {
+        username: req.username,
+        nonce: nonce.clone(),
+        issued_at: now,
+        expires_at: now + CHALLENGE_TTL_MS,
+    };
+    {
+        let mut map = state.challenges.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, c| c.expires_at >= now);
+        if map.len() >= MAX_CHALLENGES {
+            return reject(
+                ErrorCode::RateLimited,
+                "too many logins in progress; try again shortly",
+            );
+        }
+        map.insert(id, pending);
+    }
+    Ok(Cbor(Challenge {
+        challenge_id: id,
+        nonce,
+        issued_at: now,
+        expires_at: now + CHALLENGE_TTL_MS,
+    }))
+}
+
+pub(super) async fn login(
+    State(state): State<AppState>,
+    Cbor(req): Cbor<Signed>,
+) -> Result<Cbor<Session>, Failure> {
+    auth_allowed(&state)?;
+    let body: LoginBody = decode_with(&req.body, Limits::with_max_len(1024))
+        .map_err(|e| Failure::reject(ErrorCode::Malformed, e.to_string()))?;
+    // Single use: removed whether or not the signature checks out.
+    let pending = state
+        .challenges
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&body.challenge_id);
+    let Some(pending) = pending else {
+        return reject(
+            ErrorCode::ChallengeInvalid,
+            "unknown or already used challenge; ask for a new one",
+        );
+    };
+    if pending.expires_at < now_ms() {
+        return reject(
+            ErrorCode::ChallengeInvalid,
+            "the challenge expired; ask for a new one",
+        );
+    }
+    if pending.username != body.username
+        || pending.nonce != body.nonce
+        || pending.issued_at != body.issued_at
+        || body.v != PROTOCOL_VERSION
+    {
+        return reject(
+            ErrorCode::ChallengeInvalid,
+            "the answer does not match the challenge",
+        );
+    }
+    let (user_id, rec) = state
+        .store
+        .user_by_name(&body.username)
+        .map_err(|_| Failure::reject(ErrorCode::Unauthorized, "unknown user or wrong key"))?;
+    let key = PublicIdentity::from_spki_der(&rec.public_key)
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    key.verify_signed(SignContext::Login, &req)
+        .map_err(|_| Failure::reject(ErrorCode::Unauthorized, "unknown user or wrong key"))?;
+    let ttl = state.config.session_ttl_secs.saturating_mul(1000);
+    let (token, expires_at) = state.store.create_session(user_id, ttl).await?;
+    Ok(Cbor(Session {
+        token,
+        user: user_info(user_id.0, &rec),
+        expires_at,
+    }))
+}
+
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    auth: Authed,
+) -> Result<StatusCode, Failure> {
+    state.store.delete_session(auth.token_hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn me(auth: Authed) -> Cbor<UserInfo> {
+    Cbor(user_info(auth.user.0, &auth.record))
+}
+
+pub(super) async fn user(
+    State(state): State<AppState>,
+    _auth: Authed,
+    Path(name): Path<String>,
+) -> Result<Cbor<UserInfo>, Failure> {
+    let (id, rec) = state.store.user_by_name(&name)?;
+    Ok(Cbor(user_info(id.0, &rec)))
+}
+
+pub(super) async fn user_by_id(
+    State(state): State<AppState>,
+    _auth: Authed,
+    Path(id): Path<String>,
+) -> Result<Cbor<UserInfo>, Failure> {
+    let id: u64 = id
+        .parse()
+        .map_err(|_| Failure::reject(ErrorCode::Malformed, "user ids are numbers"))?;
+    let rec = state.store.user(onionchat_proto::wire::UserId(id))?;
+    Ok(Cbor(user_info(id, &rec)))
+}

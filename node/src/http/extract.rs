@@ -1,0 +1,113 @@
+//! Extractors: CBOR bodies with limits, and bearer-token sessions.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use onionchat_proto::limits::MAX_API_BODY;
+use onionchat_proto::wire::{ErrorCode, UserId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Failure, reject};
+use crate::state::AppState;
+use crate::store::accounts::token_hash;
+use crate::store::schema::UserRecord;
+
+/// A CBOR request body (decoded with size and depth limits) or response.
+pub struct Cbor<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Cbor<T> {
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Failure> {
+        let ct = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct.starts_with("application/cbor") {
+            return reject(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as application/cbor",
+            );
+        }
+        if let Some(len) = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+            && len > MAX_API_BODY
+        {
+            return reject(
+                ErrorCode::TooLarge,
+                format!("bodies are at most {MAX_API_BODY} bytes"),
+            );
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_API_BODY)
+            .await
+            .map_err(|_| {
+                Failure::reject(
+                    ErrorCode::TooLarge,
+                    format!("bodies are at most {MAX_API_BODY} bytes"),
+                )
+            })?;
+        onionchat_proto::decode(&bytes)
+            .map(Cbor)
+            .map_err(|e| Failure::reject(ErrorCode::Malformed, e.to_string()))
+    }
+}
+
+impl<T: Serialize> IntoResponse for Cbor<T> {
+    fn into_response(self) -> Response {
+        match onionchat_proto::encode(&self.0) {
+            Ok(body) => ([(CONTENT_TYPE, "application/cbor")], body).into_response(),
+            Err(e) => Failure::Internal(e.to_string()).into_response(),
+        }
+    }
+}
+
+/// An authenticated request: a valid, unexpired bearer token.
+pub struct Authed {
+    /// The account.
+    pub user: UserId,
+    /// Its stored record.
+    pub record: UserRecord,
+    /// Hash of the token (for logout).
+    pub token_hash: [u8; 32],
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let Some(token) = header.strip_prefix("Bearer ") else {
+            return reject(
+                ErrorCode::Unauthorized,
+                "log in first (Authorization: Bearer <token>)",
+            );
+        };
+        let Some(hash) = token_hash(token.trim()) else {
+            return reject(ErrorCode::Unauthorized, "malformed session token");
+        };
+        let Some((user, _)) = state.store.session_user(&hash)? else {
+            return reject(
+                ErrorCode::Unauthorized,
+                "session expired or logged out; log in again",
+            );
+        };
+        if !state.request_limit.allow(&hex::encode(&hash[..8])) {
+            return reject(ErrorCode::RateLimited, "too many requests; slow down");
+        }
+        let record = state.store.user(user)?;
+        Ok(Authed {
+            user,
+            record,
+            token_hash: hash,
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! Sending (HTTP form), history and read markers. The WebSocket `send`
+//! frame goes through the same [`send_envelope`].
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use onionchat_proto::limits::MAX_HISTORY_PAGE;
+use onionchat_proto::wire::{
+    ErrorCode, History, ReadMarkers, SendAck, SendMessage, SetReadMarker, Signed, UserId,
+};
+
+use super::social::room_id;
+use super::{Authed, Cbor};
+use crate::error::{Failure, reject};
+use crate::state::AppState;
+
+/// Check and durably store one message; shared by HTTP and WebSocket.
+pub(crate) async fn send_envelope(
+    state: &AppState,
+    user: UserId,
+    fingerprint: [u8; 32],
+    envelope: Signed,
+) -> Result<SendAck, Failure> {
+    if !state.message_limit.allow(&format!("u{}", user.0)) {
+        return reject(
+            ErrorCode::RateLimited,
+            "you are sending too fast; slow down",
+        );
+    }
+    let body = onionchat_proto::crypto::message::decode(&envelope).map_err(|e| match e {
+        onionchat_proto::crypto::OpenError::Malformed { .. } => {
+            Failure::reject(ErrorCode::Malformed, e.to_string())
+        }
+        _ => Failure::reject(ErrorCode::Invalid, e.to_string()),
+    })?;
+    state
+        .store
+        .send_message(user, fingerprint, body, envelope)
+        .await
+}
+
+pub(super) async fn send(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    Cbor(req): Cbor<SendMessage>,
+) -> Result<(StatusCode, Cbor<SendAck>), Failure> {
+    let room = room_id(&id)?;
+    let body_room = onionchat_proto::crypto::message::decode(&req.envelope)
+        .map(|b| b.room_id)
+        .map_err(|e| Failure::reject(ErrorCode::Malformed, e.to_string()))?;
+    if body_room != room {
+        return reject(
+            ErrorCode::Invalid,
+            "the message is for another room than the URL says",
+        );
+    }
+    let ack = send_envelope(&state, auth.user, auth.record.fingerprint, req.envelope).await?;
+    let status = if ack.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Cbor(ack)))
+}
+
+/// Parse `after=N&limit=M` (both optional).
+fn history_query(raw: Option<&str>) -> Result<(u64, u32), Failure> {
+    let (mut after, mut limit) = (0u64, 100u32);
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let bad = || {
+            Failure::reject(
+                ErrorCode::Malformed,
+                format!("bad query parameter '{pair}'"),
+            )
+        };
+        match k {
+            "after" => after = v.parse().map_err(|_| bad())?,
+            "limit" => limit = v.parse().map_err(|_| bad())?,
+            _ => return Err(bad()),
+        }
+    }
+    if limit == 0 || limit > MAX_HISTORY_PAGE {
+        return reject(
+            ErrorCode::Invalid,
+            format!("limit must be 1..={MAX_HISTORY_PAGE}"),
+        );
+    }
+    Ok((after, limit))
+}
+
+pub(super) async fn history(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Cbor<History>, Failure> {
+    let room = room_id(&id)?;
+    let (after, limit) = history_query(q.as_deref())?;
+    let h = state.store.history(auth.user, room, after, limit)?;
+    // Fetching history counts as delivery to this member.
+    if let Some(last) = h.messages.last() {
+        crate::delivery::note_delivered(&state, room, auth.user, last.seq);
+    }
+    Ok(Cbor(h))
+}
+
+pub(super) async fn markers(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> Result<Cbor<ReadMarkers>, Failure> {
+    crate::delivery::flush(&state).await?;
+    Ok(Cbor(state.store.markers(auth.user, room_id(&id)?)?))
+}
+
+pub(super) async fn set_read(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    Cbor(req): Cbor<SetReadMarker>,
+) -> Result<StatusCode, Failure> {
+    let room = room_id(&id)?;
+    state.store.room_for_member(auth.user, room)?;
+    state
+        .store
+        .set_markers(vec![(room, auth.user, req.seq, req.seq)])
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::history_query;
+
+    #[test]
+    fn query_parsing() {
+        assert_eq!(history_query(None).expect("default"), (0, 100));
+        assert_eq!(
+            history_query(Some("after=5&limit=10")).expect("both"),
+            (5, 10)
+        );
+        assert!(history_query(Some("after=x")).is_err());
+        assert!(history_query(Some("limit=0")).is_err());
+        assert!(history_query(Some("limit=501")).is_err());
+        assert!(history_query(Some("evil=1")).is_err());
+    }
+}

@@ -1,0 +1,100 @@
+//! The HTTP API: [`router`] builds it; one file per group of routes.
+//!
+//! Every body is CBOR (`application/cbor`) with a size cap; every error is
+//! a CBOR [`ApiError`](onionchat_proto::wire::ApiError) with the status of
+//! its code. The route table below is the whole API (see docs/protocol.md).
+
+mod account;
+mod admin;
+mod extract;
+mod files;
+mod messages;
+mod social;
+mod ws;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use onionchat_proto::wire::ErrorCode;
+
+pub(crate) use admin::make_invite as make_invite_for_control;
+pub use extract::{Authed, Cbor};
+
+use crate::error::Failure;
+use crate::state::AppState;
+
+/// The whole API as one axum router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/info", get(account::info))
+        .route("/v1/signup", post(account::signup))
+        .route("/v1/auth/challenge", post(account::challenge))
+        .route("/v1/auth/login", post(account::login))
+        .route("/v1/auth/logout", post(account::logout))
+        .route("/v1/me", get(account::me))
+        .route("/v1/users/{username}", get(account::user))
+        .route("/v1/users/by-id/{id}", get(account::user_by_id))
+        .route("/v1/friends", get(social::friends))
+        .route(
+            "/v1/friends/requests",
+            get(social::requests).post(social::send_request),
+        )
+        .route("/v1/friends/requests/{id}/accept", post(social::accept))
+        .route("/v1/friends/requests/{id}/decline", post(social::decline))
+        .route("/v1/friends/requests/{id}/cancel", post(social::cancel))
+        .route("/v1/rooms", get(social::rooms).post(social::create_room))
+        .route("/v1/rooms/{id}", get(social::room))
+        .route("/v1/rooms/{id}/keys", get(social::keys))
+        .route("/v1/rooms/{id}/epochs", post(social::rekey))
+        .route("/v1/rooms/{id}/leave", post(social::leave))
+        .route(
+            "/v1/rooms/{id}/messages",
+            get(messages::history).post(messages::send),
+        )
+        .route(
+            "/v1/rooms/{id}/read",
+            get(messages::markers).post(messages::set_read),
+        )
+        .route("/v1/rooms/{id}/files", post(files::announce))
+        .route("/v1/files/{id}", put(files::upload).get(files::download))
+        .route("/v1/files/{id}/info", get(files::info))
+        .route("/v1/admin/status", get(admin::status))
+        .route(
+            "/v1/admin/invites",
+            get(admin::list_invites).post(admin::create_invite),
+        )
+        .route(
+            "/v1/admin/invites/{code}",
+            axum::routing::delete(admin::revoke_invite),
+        )
+        .route("/v1/ws", get(ws::upgrade))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Our extractors enforce their own (smaller) caps; file uploads stream.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+async fn not_found() -> Failure {
+    Failure::reject(ErrorCode::NotFound, "no such endpoint")
+}
+
+async fn method_not_allowed() -> Failure {
+    Failure::reject(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not take that method",
+    )
+}
+
+/// Parse a 16-byte hex id from a path segment.
+pub(crate) fn parse_id<T>(
+    s: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    what: &str,
+) -> Result<T, Failure> {
+    parse(s).ok_or_else(|| {
+        Failure::reject(
+            ErrorCode::Malformed,
+            format!("'{s}' is not a valid {what} id"),
+        )
+    })
+}

@@ -1,0 +1,179 @@
+//! Live delivery to connected WebSocket sessions.
+//!
+//! Each connection has a bounded outgoing queue. A frame is encoded once
+//! and shared by every recipient. If a connection's queue is full, the
+//! connection is told to close ("slow consumer") instead of buffering
+//! without bound; the client reconnects and catches up from history.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use onionchat_proto::wire::{RoomId, ServerFrame, UserId};
+use tokio::sync::{Notify, mpsc};
+
+/// Frames one connection may have queued before it counts as too slow.
+pub const CONN_QUEUE: usize = 1024;
+
+/// A frame to publish after a commit.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Who receives it (all their connections).
+    pub to: Vec<UserId>,
+    /// What they receive.
+    pub frame: ServerFrame,
+}
+
+impl Event {
+    /// An event for `to`.
+    pub fn new(to: Vec<UserId>, frame: ServerFrame) -> Self {
+        Event { to, frame }
+    }
+}
+
+/// What a connection's writer task sends.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Encoded CBOR frame.
+    pub bytes: bytes::Bytes,
+    /// For message frames: (room, seq), to record delivery once written.
+    pub delivers: Option<(RoomId, u64)>,
+}
+
+struct Conn {
+    id: u64,
+    tx: mpsc::Sender<Outgoing>,
+    kick: Arc<Notify>,
+}
+
+/// Presence changes the hub reports to its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceChange {
+    /// The user's first connection opened.
+    Online,
+    /// The user's last connection closed.
+    Offline,
+    /// Nothing changed for others.
+    None,
+}
+
+/// The registry of live connections.
+#[derive(Default)]
+pub struct Hub {
+    conns: Mutex<HashMap<UserId, Vec<Conn>>>,
+    next_id: AtomicU64,
+    sessions: AtomicU64,
+}
+
+/// A registered connection.
+pub struct Registration {
+    /// Id within the hub.
+    pub id: u64,
+    /// Frames to write to the socket.
+    pub rx: mpsc::Receiver<Outgoing>,
+    /// Notified when the connection is too slow and must close.
+    pub kick: Arc<Notify>,
+    /// Sender for frames that only this connection gets (acks, pongs).
+    pub tx: mpsc::Sender<Outgoing>,
+    /// Whether this made the user come online.
+    pub presence: PresenceChange,
+}
+
+impl Hub {
+    /// Add a connection for `user`.
+    pub fn register(&self, user: UserId) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(CONN_QUEUE);
+        let kick = Arc::new(Notify::new());
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        let list = conns.entry(user).or_default();
+        let presence = if list.is_empty() {
+            PresenceChange::Online
+        } else {
+            PresenceChange::None
+        };
+        list.push(Conn {
+            id,
+            tx: tx.clone(),
+            kick: kick.clone(),
+        });
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+        Registration {
+            id,
+            rx,
+            kick,
+            tx,
+            presence,
+        }
+    }
+
+    /// Remove a connection; reports whether the user went offline.
+    pub fn unregister(&self, user: UserId, id: u64) -> PresenceChange {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(list) = conns.get_mut(&user) else {
+            return PresenceChange::None;
+        };
+        let before = list.len();
+        list.retain(|c| c.id != id);
+        if list.len() < before {
+            self.sessions.fetch_sub(1, Ordering::Relaxed);
+        }
+        if list.is_empty() {
+            conns.remove(&user);
+            PresenceChange::Offline
+        } else {
+            PresenceChange::None
+        }
+    }
+
+    /// Whether `user` has a live connection.
+    pub fn is_online(&self, user: UserId) -> bool {
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        conns.contains_key(&user)
+    }
+
+    /// Number of open connections.
+    pub fn sessions(&self) -> u64 {
+        self.sessions.load(Ordering::Relaxed)
+    }
+
+    /// Number of distinct connected users.
+    pub fn online_users(&self) -> u64 {
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        conns.len() as u64
+    }
+
+    /// Deliver events to every connection of their recipients, never blocking.
+    pub fn publish(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        for event in events {
+            let delivers = match &event.frame {
+                ServerFrame::Message(m) => Some((m.room_id, m.seq)),
+                _ => None,
+            };
+            let bytes = match onionchat_proto::encode(&event.frame) {
+                Ok(b) => bytes::Bytes::from(b),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot encode a frame");
+                    continue;
+                }
+            };
+            for user in &event.to {
+                for conn in conns.get(user).into_iter().flatten() {
+                    let out = Outgoing {
+                        bytes: bytes.clone(),
+                        delivers,
+                    };
+                    if conn.tx.try_send(out).is_err() {
+                        // Full (or closing): too slow to keep up. Close it;
+                        // the client resumes from history.
+                        conn.kick.notify_one();
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! `onionchat-node`: run the server, and manage it from the box.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use onionchat_node::config::{Config, TransportKind};
+use onionchat_node::control::{self, BackupDone, BackupRequest, InviteWithLink};
+use onionchat_proto::wire::{CreateInvite, Invite, InviteList, NodeStatus};
+
+/// OnionChat home chat server.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML config file.
+    #[arg(long, global = true, env = "ONIONCHAT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (database, files, Tor state).
+    #[arg(long, global = true, env = "ONIONCHAT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node (the default).
+    Run(RunArgs),
+    /// Manage invites of the running node.
+    Invite {
+        #[command(subcommand)]
+        action: InviteAction,
+    },
+    /// Show the running node's status.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a consistent backup of the running node.
+    Backup {
+        /// Backup file to write.
+        file: PathBuf,
+    },
+    /// Restore a backup into the data dir (the node must be stopped).
+    Restore {
+        /// Backup file to read.
+        file: PathBuf,
+        /// Replace an existing database.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(clap::Args, Default)]
+struct RunArgs {
+    /// How to serve: an onion service (default) or TCP for development.
+    #[arg(long, env = "ONIONCHAT_TRANSPORT")]
+    transport: Option<TransportKind>,
+    /// TCP address for --transport tcp.
+    #[arg(long, env = "ONIONCHAT_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// Allow TCP on a non-loopback address (exposes the node; not recommended).
+    #[arg(long)]
+    allow_non_loopback: bool,
+    /// Let anyone sign up without an invite.
+    #[arg(long)]
+    open_registration: bool,
+    /// Turn off restricted discovery (anyone with the address can connect).
+    #[arg(long)]
+    no_restricted_discovery: bool,
+    /// Arti configuration for a private Tor network (tests, demo).
+    #[arg(long, env = "ONIONCHAT_TOR_NETWORK")]
+    tor_network: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum InviteAction {
+    /// Create a single-use invite and print its link (and a QR code).
+    Create {
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 168)]
+        hours: u64,
+        /// Note for yourself.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List invites.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an unused invite.
+    Revoke {
+        /// The invite code.
+        code: String,
+    },
+}
+
+fn load_config(cli: &Cli, run: &RunArgs) -> anyhow::Result<Config> {
+    let mut config = match &cli.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(d) = &cli.data_dir {
+        config.data_dir = d.clone();
+    }
+    if let Some(t) = run.transport {
+        config.transport = t;
+    }
+    if let Some(l) = run.listen {
+        config.listen = l;
+    }
+    config.allow_non_loopback |= run.allow_non_loopback;
+    config.open_registration |= run.open_registration;
+    if run.no_restricted_discovery {
+        config.tor.restricted_discovery = false;
+    }
+    if let Some(n) = &run.tor_network {
+        config.tor.network_config = Some(n.clone());
+    }
+    Ok(config)
+}
+
+/// Print a QR code of `text` to the terminal.
+pub fn print_qr(text: &str) {
+    if let Ok(code) =
+        qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::L)
+    {
+        let art = code
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .build();
+        println!("{art}");
+    }
+}
+
+fn print_invite(inv: &Invite, link: Option<&str>) {
+    let when = inv.expires_at / 1000;
+    match link {
+        Some(l) => {
+            println!("Invite link (single use, expires at unix time {when}):\n\n  {l}\n");
+            print_qr(&l.to_ascii_uppercase());
+        }
+        None => println!(
+            "Invite code {} (the node's address is not known yet)",
+            inv.code
+        ),
+    }
+}
+
+async fn run_node(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
+    let config = load_config(cli, args)?;
+    let data_dir = config.data_dir.clone();
+    onionchat_node::run(config, |ready| {
+        println!("OnionChat node listening on {}", ready.url);
+        println!("Data directory: {}", data_dir.display());
+        if let Some(link) = &ready.owner_invite {
+            println!("\nNobody owns this node yet. The first person to use this invite becomes its owner:\n\n  Owner invite: {link}\n");
+            print_qr(&link.to_ascii_uppercase());
+        }
+    })
+    .await
+}
+
+fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    Ok(load_config(cli, &RunArgs::default())?.data_dir)
+}
+
+fn print_status(s: &NodeStatus) {
+    println!("OnionChat node {}  up {}s", s.version, s.uptime_secs);
+    println!("transport:   {:?}", s.transport);
+    if let Some(a) = &s.onion_address {
+        println!("address:     {a}");
+    }
+    println!(
+        "users:       {} ({} online, {} sessions)",
+        s.users, s.online_users, s.online_sessions
+    );
+    println!("rooms:       {}", s.rooms);
+    println!(
+        "messages:    {} total, {} today",
+        s.messages_total, s.messages_today
+    );
+    println!("storage:     {} bytes", s.storage_bytes);
+    if let Some(f) = s.disk_free_bytes {
+        println!("disk free:   {f} bytes");
+    }
+    if let Some(e) = &s.last_error {
+        println!("last error:  {e}");
+    }
+}
+
+async fn main_inner(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        None => run_node(&cli, &RunArgs::default()).await,
+        Some(Command::Run(args)) => run_node(&cli, args).await,
+        Some(Command::Invite { action }) => {
+            let dir = data_dir(&cli)?;
+            match action {
+                InviteAction::Create { hours, note } => {
+                    let req = CreateInvite {
+                        ttl_secs: Some(hours * 3600),
+                        note: note.clone(),
+                    };
+                    let r: InviteWithLink =
+                        control::call(&dir, "POST", "/control/invites", Some(&req)).await?;
+                    print_invite(&r.invite, r.link.as_deref());
+                }
+                InviteAction::List { json } => {
+                    let r: InviteList =
+                        control::call::<(), _>(&dir, "GET", "/control/invites", None).await?;
+                    if *json {
+                        println!("{}", serde_json::to_string_pretty(&r.invites)?);
+                    } else {
+                        for i in &r.invites {
+                            let state = if i.revoked {
+                                "revoked".to_string()
+                            } else if let Some(u) = i.used_by {
+                                format!("used by user {u}")
+                            } else if i.expires_at < onionchat_proto::now_ms() {
+                                "expired".to_string()
+                            } else {
+                                "open".to_string()
+                            };
+                            println!(
+                                "{}  {:<14} {}",
+                                i.code,
+                                state,
+                                i.note.as_deref().unwrap_or("")
+                            );
+                        }
+                    }
+                }
+                InviteAction::Revoke { code } => {
+                    let _: Invite = control::call::<(), _>(
+                        &dir,
+                        "POST",
+                        &format!("/control/invites/{code}/revoke"),
+                        None,
+                    )
+                    .await?;
+                    println!("Revoked {code}");
+                }
+            }
+            Ok(())
+        }
+        Some(Command::Status { json }) => {
+            let s: NodeStatus =
+                control::call::<(), _>(&data_dir(&cli)?, "GET", "/control/status", None).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print_status(&s);
+            }
+            Ok(())
+        }
+        Some(Command::Backup { file }) => {
+            let path = std::path::absolute(file)?;
+            let r: BackupDone = control::call(
+                &data_dir(&cli)?,
+                "POST",
+                "/control/backup",
+                Some(&BackupRequest { path: path.clone() }),
+            )
+            .await?;
+            println!(
+                "Backup written to {}: {} rows, {} files, {} other files",
+                path.display(),
+                r.rows,
+                r.blobs,
+                r.files
+            );
+            Ok(())
+        }
+        Some(Command::Restore { file, force }) => {
+            let dir = data_dir(&cli)?;
+            if tokio::net::UnixStream::connect(control::socket_path(&dir))
+                .await
+                .is_ok()
+            {
+                anyhow::bail!(
+                    "a node is running with {}; stop it before restoring",
+                    dir.display()
+                );
+            }
+            let s = onionchat_node::store::backup::restore(file, &dir, *force)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "Restored into {}: {} accounts, {} files, {} other files",
+                dir.display(),
+                s.rows,
+                s.blobs,
+                s.files
+            );
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,arti_client=warn,tor_=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(main_inner(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Shared state of a running node.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use onionchat_proto::wire::{ChallengeId, RoomId, UserId};
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::ratelimit::RateLimiter;
+use crate::status::StatusModel;
+use crate::store::Store;
+
+/// A login challenge waiting for its signature.
+#[derive(Debug, Clone)]
+pub struct PendingChallenge {
+    /// Who may answer it.
+    pub username: String,
+    /// The nonce.
+    pub nonce: Vec<u8>,
+    /// ms.
+    pub issued_at: u64,
+    /// ms.
+    pub expires_at: u64,
+}
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database.
+    pub store: Store,
+    /// Live connections.
+    pub hub: Arc<Hub>,
+    /// Settings.
+    pub config: Arc<Config>,
+    /// Status model.
+    pub status: Arc<StatusModel>,
+    /// Outstanding login challenges (in memory: they live 2 minutes).
+    pub challenges: Arc<Mutex<HashMap<ChallengeId, PendingChallenge>>>,
+    /// Per-user message limit.
+    pub message_limit: Arc<RateLimiter>,
+    /// Per-session request limit.
+    pub request_limit: Arc<RateLimiter>,
+    /// Node-wide sign-up/login limit.
+    pub auth_limit: Arc<RateLimiter>,
+    /// Cancelled when the node shuts down (closes WebSockets).
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// Delivery markers seen by connection writers, flushed in batches.
+    pub delivered: Arc<Mutex<HashMap<(RoomId, UserId), u64>>>,
+}
+
+impl AppState {
+    /// Build the state around an opened store.
+    pub fn new(store: Store, hub: Arc<Hub>, config: Config) -> Self {
+        let r = config.rate.clone();
+        AppState {
+            store,
+            hub,
+            status: Arc::new(StatusModel::default()),
+            challenges: Arc::default(),
+            message_limit: Arc::new(RateLimiter::new(r.messages_per_sec, r.message_burst)),
+            request_limit: Arc::new(RateLimiter::new(r.requests_per_sec, r.request_burst)),
+            auth_limit: Arc::new(RateLimiter::new(r.auth_per_min / 60.0, r.auth_per_min)),
+            delivered: Arc::default(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+            config: Arc::new(config),
+        }
+    }
+
+    /// A status snapshot.
+    pub fn status_snapshot(&self) -> onionchat_proto::wire::NodeStatus {
+        self.status.snapshot(&self.store, &self.hub)
+    }
+}

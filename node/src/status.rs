@@ -1,0 +1,112 @@
+//! The status model: one snapshot type ([`NodeStatus`]) for the owner's
+//! endpoint, `onionchat-node status` and the status display.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use onionchat_proto::wire::{NodeStatus, TransportState};
+
+use crate::hub::Hub;
+use crate::store::Store;
+
+/// Live facts the store cannot know (transport, errors, uptime).
+pub struct StatusModel {
+    started: Instant,
+    transport: Mutex<TransportState>,
+    onion_address: Mutex<Option<String>>,
+    last_error: Mutex<Option<String>>,
+    invite_base: Mutex<Option<(String, Option<String>)>>,
+}
+
+impl Default for StatusModel {
+    fn default() -> Self {
+        StatusModel {
+            started: Instant::now(),
+            transport: Mutex::new(TransportState::Starting),
+            onion_address: Mutex::new(None),
+            last_error: Mutex::new(None),
+            invite_base: Mutex::new(None),
+        }
+    }
+}
+
+impl StatusModel {
+    /// Record the transport's state.
+    pub fn set_transport(&self, state: TransportState) {
+        *self.transport.lock().unwrap_or_else(|p| p.into_inner()) = state;
+    }
+
+    /// Record the onion address once known.
+    pub fn set_onion_address(&self, addr: String) {
+        *self.onion_address.lock().unwrap_or_else(|p| p.into_inner()) = Some(addr);
+    }
+
+    /// The onion address, if known.
+    pub fn onion_address(&self) -> Option<String> {
+        self.onion_address
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Record the address (and restricted-discovery key) that invites carry.
+    pub fn set_invite_base(&self, address: String, auth_key: Option<String>) {
+        *self.invite_base.lock().unwrap_or_else(|p| p.into_inner()) = Some((address, auth_key));
+    }
+
+    /// The address and key that invites carry, once the transport is up.
+    pub fn invite_base(&self) -> Option<(String, Option<String>)> {
+        self.invite_base
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Record an error worth the owner's attention.
+    pub fn set_error(&self, err: impl Into<String>) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.into());
+    }
+
+    /// Build a snapshot.
+    pub fn snapshot(&self, store: &Store, hub: &Arc<Hub>) -> NodeStatus {
+        let (total, today, last) = store.message_counters().unwrap_or((0, 0, None));
+        NodeStatus {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            users: store.user_count().unwrap_or(0),
+            online_sessions: hub.sessions(),
+            online_users: hub.online_users(),
+            rooms: store.room_count().unwrap_or(0),
+            messages_total: total,
+            messages_today: today,
+            last_message_at: last,
+            storage_bytes: store.db_bytes() + store.blob_bytes().unwrap_or(0),
+            disk_free_bytes: disk_free(store.data_dir()),
+            transport: self
+                .transport
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            onion_address: self.onion_address(),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+}
+
+/// Free bytes on the filesystem holding `path` (via `df`, which every
+/// Linux box has; avoids unsafe statvfs).
+fn disk_free(path: &std::path::Path) -> Option<u64> {
+    let out = std::process::Command::new("df")
+        .arg("-Pk")
+        .arg(path)
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let line = text.lines().nth(1)?;
+    let avail_kb: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(avail_kb * 1024)
+}

@@ -1,0 +1,296 @@
+//! Accounts, invites and sessions.
+
+use onionchat_proto::crypto::sha256;
+use onionchat_proto::wire::{ErrorCode, Fingerprint, Invite, SignupBody, UserId, UserInfo};
+use onionchat_proto::{now_ms, wire::validate_username};
+use redb::{ReadableTable, ReadableTableMetadata};
+
+use super::schema::*;
+use super::{Store, dec, enc, next_id};
+use crate::error::{Failure, reject};
+
+/// Public view of a stored user.
+pub fn user_info(id: u64, rec: &UserRecord) -> UserInfo {
+    UserInfo {
+        user_id: UserId(id),
+        username: rec.username.clone(),
+        public_key: rec.public_key.clone(),
+        fingerprint: Fingerprint(rec.fingerprint),
+        is_owner: rec.is_owner,
+        created_at: rec.created_at,
+    }
+}
+
+/// Public view of a stored invite.
+pub fn invite_info(code: &str, rec: &InviteRecord) -> Invite {
+    Invite {
+        code: code.to_string(),
+        created_at: rec.created_at,
+        expires_at: rec.expires_at,
+        used_by: rec.used_by.map(UserId),
+        revoked: rec.revoked,
+        note: rec.note.clone(),
+        owner: rec.owner,
+    }
+}
+
+/// A fresh invite code: 16 random bytes in unpadded base32 (26 characters,
+/// upper case, so it also fits a QR code's alphanumeric mode).
+pub fn new_invite_code() -> String {
+    data_encoding::BASE32_NOPAD.encode(&onionchat_proto::crypto::random_array::<16>())
+}
+
+/// Hash under which a session token is stored.
+pub fn token_hash(token: &str) -> Option<[u8; 32]> {
+    let mut raw = [0u8; 32];
+    hex::decode_to_slice(token, &mut raw).ok()?;
+    Some(sha256(&raw))
+}
+
+impl Store {
+    /// Register an account whose proof of possession was already verified.
+    pub async fn signup(
+        &self,
+        body: SignupBody,
+        fingerprint: Fingerprint,
+        open_registration: bool,
+    ) -> Result<UserInfo, Failure> {
+        if let Err(why) = validate_username(&body.username) {
+            return reject(ErrorCode::Invalid, why);
+        }
+        self.write(move |txn| {
+            let now = now_ms();
+            if txn
+                .open_table(USERNAMES)?
+                .get(body.username.as_str())?
+                .is_some()
+            {
+                return reject(
+                    ErrorCode::UsernameTaken,
+                    format!("the username '{}' is taken", body.username),
+                );
+            }
+            if txn.open_table(FINGERPRINTS)?.get(fingerprint.0)?.is_some() {
+                return reject(ErrorCode::Conflict, "this key already has an account");
+            }
+            let mut invite = None;
+            match &body.invite {
+                Some(code) => {
+                    let rec: InviteRecord = match txn.open_table(INVITES)?.get(code.as_str())? {
+                        Some(g) => dec(g.value())?,
+                        None => {
+                            return reject(ErrorCode::InviteInvalid, "this invite does not exist");
+                        }
+                    };
+                    if rec.used_by.is_some() {
+                        return reject(ErrorCode::InviteInvalid, "this invite was already used");
+                    }
+                    if rec.revoked {
+                        return reject(ErrorCode::InviteInvalid, "this invite was revoked");
+                    }
+                    if rec.expires_at < now {
+                        return reject(ErrorCode::InviteInvalid, "this invite has expired");
+                    }
+                    invite = Some((code.clone(), rec));
+                }
+                None if !open_registration => {
+                    return reject(
+                        ErrorCode::InviteInvalid,
+                        "this node needs an invite to sign up",
+                    );
+                }
+                None => {}
+            }
+            // All checks passed: write.
+            let id = next_id(txn, "next_user_id")?;
+            let is_owner = invite.as_ref().is_some_and(|(_, r)| r.owner);
+            let rec = UserRecord {
+                username: body.username.clone(),
+                public_key: body.public_key.clone(),
+                fingerprint: fingerprint.0,
+                is_owner,
+                created_at: now,
+            };
+            txn.open_table(USERS)?.insert(id, enc(&rec)?.as_slice())?;
+            txn.open_table(USERNAMES)?
+                .insert(body.username.as_str(), id)?;
+            txn.open_table(FINGERPRINTS)?.insert(fingerprint.0, id)?;
+            if let Some((code, mut inv)) = invite {
+                inv.used_by = Some(id);
+                txn.open_table(INVITES)?
+                    .insert(code.as_str(), enc(&inv)?.as_slice())?;
+            }
+            Ok((user_info(id, &rec), vec![]))
+        })
+        .await
+    }
+
+    /// Find a user by name.
+    pub fn user_by_name(&self, name: &str) -> Result<(UserId, UserRecord), Failure> {
+        let r = self.read()?;
+        let Some(id) = r.open_table(USERNAMES)?.get(name)?.map(|g| g.value()) else {
+            return reject(ErrorCode::NotFound, format!("no user named '{name}'"));
+        };
+        Ok((UserId(id), super::get_user(&r, UserId(id))?))
+    }
+
+    /// Number of accounts.
+    pub fn user_count(&self) -> Result<u64, Failure> {
+        Ok(self.read()?.open_table(USERS)?.len()?)
+    }
+
+    /// Whether an owner account exists.
+    pub fn has_owner(&self) -> Result<bool, Failure> {
+        let r = self.read()?;
+        for entry in r.open_table(USERS)?.iter()? {
+            let (_, v) = entry?;
+            if dec::<UserRecord>(v.value())?.is_owner {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Start a session for `user`; returns the token (shown once) and expiry.
+    pub async fn create_session(
+        &self,
+        user: UserId,
+        ttl_ms: u64,
+    ) -> Result<(String, u64), Failure> {
+        let raw = onionchat_proto::crypto::random_array::<32>();
+        let token = hex::encode(raw);
+        let hash = sha256(&raw);
+        let now = now_ms();
+        let rec = SessionRecord {
+            user_id: user.0,
+            created_at: now,
+            expires_at: now.saturating_add(ttl_ms),
+        };
+        let expires = rec.expires_at;
+        self.write(move |txn| {
+            txn.open_table(SESSIONS)?
+                .insert(hash, enc(&rec)?.as_slice())?;
+            Ok(((), vec![]))
+        })
+        .await?;
+        Ok((token, expires))
+    }
+
+    /// Who a session token belongs to, if it is valid and unexpired.
+    pub fn session_user(&self, hash: &[u8; 32]) -> Result<Option<(UserId, u64)>, Failure> {
+        let r = self.read()?;
+        let Some(g) = r.open_table(SESSIONS)?.get(*hash)? else {
+            return Ok(None);
+        };
+        let rec: SessionRecord = dec(g.value())?;
+        if rec.expires_at < now_ms() {
+            return Ok(None);
+        }
+        Ok(Some((UserId(rec.user_id), rec.expires_at)))
+    }
+
+    /// End a session (logout).
+    pub async fn delete_session(&self, hash: [u8; 32]) -> Result<(), Failure> {
+        self.write(move |txn| {
+            txn.open_table(SESSIONS)?.remove(hash)?;
+            Ok(((), vec![]))
+        })
+        .await
+    }
+
+    /// Remove expired sessions; returns how many.
+    pub async fn prune_sessions(&self) -> Result<u64, Failure> {
+        self.write(move |txn| {
+            let now = now_ms();
+            let mut t = txn.open_table(SESSIONS)?;
+            let before = t.len()?;
+            t.retain(|_, v| {
+                dec::<SessionRecord>(v)
+                    .map(|s| s.expires_at >= now)
+                    .unwrap_or(false)
+            })?;
+            Ok((before - t.len()?, vec![]))
+        })
+        .await
+    }
+
+    /// Create an invite valid for `ttl_ms`.
+    pub async fn create_invite(
+        &self,
+        ttl_ms: u64,
+        note: Option<String>,
+        owner: bool,
+    ) -> Result<Invite, Failure> {
+        if note.as_ref().is_some_and(|n| n.len() > 200) {
+            return reject(
+                ErrorCode::Invalid,
+                "an invite note has at most 200 characters",
+            );
+        }
+        let code = new_invite_code();
+        let now = now_ms();
+        let rec = InviteRecord {
+            created_at: now,
+            expires_at: now.saturating_add(ttl_ms),
+            used_by: None,
+            revoked: false,
+            note,
+            owner,
+        };
+        self.write(move |txn| {
+            txn.open_table(INVITES)?
+                .insert(code.as_str(), enc(&rec)?.as_slice())?;
+            Ok((invite_info(&code, &rec), vec![]))
+        })
+        .await
+    }
+
+    /// All invites, newest first.
+    pub fn list_invites(&self) -> Result<Vec<Invite>, Failure> {
+        let r = self.read()?;
+        let mut out = Vec::new();
+        for entry in r.open_table(INVITES)?.iter()? {
+            let (k, v) = entry?;
+            out.push(invite_info(k.value(), &dec(v.value())?));
+        }
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.code.cmp(&b.code)));
+        Ok(out)
+    }
+
+    /// Revoke an unused invite.
+    pub async fn revoke_invite(&self, code: String) -> Result<Invite, Failure> {
+        self.write(move |txn| {
+            let mut t = txn.open_table(INVITES)?;
+            let mut rec: InviteRecord = match t.get(code.as_str())? {
+                Some(g) => dec(g.value())?,
+                None => return reject(ErrorCode::NotFound, "no such invite"),
+            };
+            if rec.used_by.is_some() {
+                return reject(ErrorCode::Conflict, "this invite was already used");
+            }
+            rec.revoked = true;
+            t.insert(code.as_str(), enc(&rec)?.as_slice())?;
+            Ok((invite_info(&code, &rec), vec![]))
+        })
+        .await
+    }
+
+    /// If nobody owns the node yet, return a usable owner invite, creating
+    /// one if none is left.
+    pub async fn ensure_owner_invite(&self, ttl_ms: u64) -> Result<Option<Invite>, Failure> {
+        if self.has_owner()? {
+            return Ok(None);
+        }
+        let now = now_ms();
+        if let Some(inv) = self
+            .list_invites()?
+            .into_iter()
+            .find(|i| i.owner && !i.revoked && i.used_by.is_none() && i.expires_at > now)
+        {
+            return Ok(Some(inv));
+        }
+        self.create_invite(ttl_ms, Some("owner".into()), true)
+            .await
+            .map(Some)
+    }
+}
