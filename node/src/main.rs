@@ -155,12 +155,13 @@ async fn run_node(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
     let config = load_config(cli, args)?;
     let data_dir = config.data_dir.clone();
     onionchat_node::run(config, |ready| {
-        println!("OnionChat node listening on {}", ready.url);
         println!("Data directory: {}", data_dir.display());
         if let Some(link) = &ready.owner_invite {
             println!("\nNobody owns this node yet. The first person to use this invite becomes its owner:\n\n  Owner invite: {link}\n");
             print_qr(&link.to_ascii_uppercase());
         }
+        // Printed last: scripts wait for this line.
+        println!("OnionChat node listening on {}", ready.url);
     })
     .await
 }

@@ -1,1 +1,251 @@
-//! placeholder
+//! Test harness: the real `onionchat-node` binary on loopback with a fresh
+//! data dir, real clients, raw HTTP for error cases.
+//!
+//! The binaries must be built first (`cargo build --workspace --bins`; the
+//! README test command does this); the harness finds them next to the
+//! test executable's target directory.
+
+pub mod raw;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use onionchat_client::{Client, ClientEvent, TcpConnector};
+use onionchat_proto::wire::InviteLink;
+
+/// Passphrase used by test profiles.
+pub const PASS: &[u8] = b"correct horse battery staple";
+
+/// Path of a workspace binary (`onionchat-node`, `onionchat`).
+pub fn bin_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build the binaries first with `cargo build --workspace --bins`",
+        p.display()
+    );
+    p
+}
+
+/// A running node process.
+pub struct Node {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// Data dir.
+    pub data_dir: PathBuf,
+    /// Owner invite link, while the node has no owner.
+    pub owner_invite: Option<String>,
+    extra: Vec<String>,
+}
+
+impl Node {
+    /// Start a node on an ephemeral loopback port.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Node {
+        Self::start_on(
+            data_dir,
+            "127.0.0.1:0",
+            extra.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
+    fn start_on(data_dir: &Path, listen: &str, extra: Vec<String>) -> Node {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.with_extension("log"))
+            .expect("log file");
+        let mut cmd = Command::new(bin_path("onionchat-node"));
+        cmd.arg("--data-dir").arg(data_dir);
+        for e in &extra {
+            if e.starts_with("--config") {
+                cmd.arg(e);
+            }
+        }
+        cmd.args(["run", "--transport", "tcp", "--listen", listen]);
+        cmd.args(extra.iter().filter(|e| !e.starts_with("--config")));
+        let mut child = cmd
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn node");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut owner_invite = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = loop {
+            assert!(Instant::now() < deadline, "node did not start in time");
+            let line = lines
+                .next()
+                .unwrap_or_else(|| {
+                    panic!(
+                        "node exited early; see {}",
+                        data_dir.with_extension("log").display()
+                    )
+                })
+                .expect("read");
+            if let Some(inv) = line.trim().strip_prefix("Owner invite: ") {
+                owner_invite = Some(inv.to_string());
+            }
+            if let Some(url) = line.strip_prefix("OnionChat node listening on ") {
+                break url.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the node never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let addr = url.trim_start_matches("http://").to_string();
+        Node {
+            child: Some(child),
+            url,
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            owner_invite,
+            extra,
+        }
+    }
+
+    /// Graceful stop (SIGTERM) and wait.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if child.try_wait().expect("wait").is_some() {
+                    return;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("node did not stop within 30 s of SIGTERM");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Crash: SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stop and start again on the same port with the same data dir.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// Start again after `stop`/`kill9` (same port, same data dir).
+    pub fn start_again(&mut self) {
+        // The port may linger briefly; retry a few times.
+        let addr = self.addr.clone();
+        for _ in 0..50 {
+            if std::net::TcpListener::bind(&addr).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let n = Node::start_on(&self.data_dir, &addr, self.extra.clone());
+        *self = n;
+    }
+
+    /// A TCP connector to this node.
+    pub fn connector(&self) -> Arc<TcpConnector> {
+        Arc::new(TcpConnector::new(self.addr.clone()))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Create a profile in `dir` and join via `invite`.
+pub async fn join(node: &Node, dir: &Path, username: &str, invite: &str) -> Arc<Client> {
+    let link = InviteLink::parse(invite).expect("invite link");
+    let c = Client::join(dir, PASS, &link, username, node.connector(), |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{username} could not join: {e}"));
+    Arc::new(c)
+}
+
+/// Open an existing profile against `node`.
+pub fn open(node: &Node, dir: &Path) -> Arc<Client> {
+    let conn = node.connector();
+    Arc::new(Client::open(dir, PASS, move |_| Ok(conn)).expect("open profile"))
+}
+
+/// Wait until `pred` matches an event, or panic after `secs`.
+pub async fn wait_event<T>(
+    rx: &mut tokio::sync::broadcast::Receiver<ClientEvent>,
+    secs: u64,
+    mut pred: impl FnMut(&ClientEvent) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(ev)) => {
+                if let Some(t) = pred(&ev) {
+                    return t;
+                }
+            }
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+            Ok(Err(e)) => panic!("event stream ended: {e}"),
+            Err(_) => panic!("timed out waiting for an event"),
+        }
+    }
+}
+
+/// SHA-256 of a file.
+pub fn sha256_file(path: &Path) -> Vec<u8> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).expect("open");
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    h.finalize().to_vec()
+}
+
+/// Write `len` pseudo-random bytes to `path`.
+pub fn make_file(path: &Path, len: usize, seed: u64) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut buf = Vec::with_capacity(1 << 16);
+    let mut written = 0;
+    while written < len {
+        buf.clear();
+        while buf.len() < (1 << 16) && written + buf.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf.extend_from_slice(&x.to_le_bytes()[..(len - written - buf.len()).min(8)]);
+        }
+        f.write_all(&buf).expect("write");
+        written += buf.len();
+    }
+}

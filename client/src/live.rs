@@ -1,0 +1,283 @@
+//! The live session: one WebSocket, kept up with backoff, resuming every
+//! room from its cursor so nothing is missed or shown twice.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use onionchat_proto::limits::MAX_WS_FRAME;
+use onionchat_proto::wire::{
+    ClientFrame, MsgId, RoomId, SendAck, ServerFrame, Signed, StoredMessage,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::client::Client;
+use crate::error::{ClientError, Result};
+use crate::events::{ClientEvent, ConnectionState};
+
+type Pending = Arc<Mutex<HashMap<MsgId, oneshot::Sender<Result<SendAck>>>>>;
+
+struct LiveTx {
+    frames: mpsc::Sender<ClientFrame>,
+    pending: Pending,
+}
+
+/// The client's handle on its live connection (if any).
+#[derive(Default)]
+pub struct LiveLink {
+    inner: Mutex<Option<LiveTx>>,
+}
+
+impl LiveLink {
+    fn set(&self, tx: Option<LiveTx>) {
+        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = tx;
+    }
+
+    /// Whether a live connection is up.
+    pub fn is_up(&self) -> bool {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Send over the WebSocket and wait for the ack; `None` if not connected.
+    pub(crate) async fn send(&self, envelope: &Signed) -> Option<Result<SendAck>> {
+        let msg_id = onionchat_proto::crypto::message::decode(envelope)
+            .ok()?
+            .msg_id;
+        let (frames, rx) = {
+            let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = guard.as_ref()?;
+            let (ack_tx, ack_rx) = oneshot::channel();
+            tx.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(msg_id, ack_tx);
+            (tx.frames.clone(), ack_rx)
+        };
+        if frames
+            .send(ClientFrame::Send {
+                envelope: envelope.clone(),
+            })
+            .await
+            .is_err()
+        {
+            return Some(Err(ClientError::Connect("live connection closed".into())));
+        }
+        match tokio::time::timeout(Duration::from_secs(30), rx).await {
+            Ok(Ok(r)) => Some(r),
+            _ => Some(Err(ClientError::Connect(
+                "no acknowledgement over the live connection".into(),
+            ))),
+        }
+    }
+}
+
+/// A running live session; stops when dropped.
+pub struct LiveHandle {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LiveHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+impl Client {
+    /// Start the live session (WebSocket with automatic reconnect). Events
+    /// arrive on [`Client::subscribe`].
+    pub fn start_live(self: &Arc<Self>) -> LiveHandle {
+        let client = self.clone();
+        let task = tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(250);
+            loop {
+                client.emit(ClientEvent::Connection(ConnectionState::Connecting));
+                if let Err(e) = client.live_once(&mut backoff).await {
+                    tracing::debug!(error = %e, "live connection ended");
+                }
+                client.live.set(None);
+                let _ = client.save();
+                client.emit(ClientEvent::Connection(ConnectionState::Disconnected));
+                let jitter = Duration::from_millis(u64::from(
+                    onionchat_proto::crypto::random_array::<1>()[0],
+                ));
+                tokio::time::sleep(backoff + jitter).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        });
+        LiveHandle { task }
+    }
+
+    /// Deliver what we missed in a room (history after the cursor).
+    async fn catch_up(&self, room_id: RoomId) -> Result<()> {
+        for item in self.sync(room_id).await? {
+            self.emit(ClientEvent::Message(item));
+        }
+        Ok(())
+    }
+
+    async fn on_message(&self, m: StoredMessage) -> Result<()> {
+        let cursor = self.cursor(m.room_id);
+        if m.seq <= cursor {
+            return Ok(()); // already delivered
+        }
+        if m.seq > cursor + 1 {
+            return self.catch_up(m.room_id).await; // a gap: fill it from history
+        }
+        let item = self.open_stored(&m).await;
+        self.set_cursor(m.room_id, m.seq, false)?;
+        self.emit(ClientEvent::Message(item));
+        Ok(())
+    }
+
+    async fn live_once(&self, backoff: &mut Duration) -> Result<()> {
+        if self.api.token().is_none() {
+            self.login().await?;
+        }
+        let stream = self
+            .api
+            .connector()
+            .connect()
+            .await
+            .map_err(|e| ClientError::Connect(e.to_string()))?;
+        let mut req = format!("ws://{}/v1/ws", self.api.connector().authority())
+            .into_client_request()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let token = self.api.token().unwrap_or_default();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}")
+                .parse()
+                .map_err(|_| ClientError::Protocol("bad token".into()))?,
+        );
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(MAX_WS_FRAME))
+            .max_frame_size(Some(MAX_WS_FRAME));
+        let (ws, _) =
+            match tokio_tungstenite::client_async_with_config(req, stream, Some(config)).await {
+                Ok(x) => x,
+                Err(tokio_tungstenite::tungstenite::Error::Http(resp)) if resp.status() == 401 => {
+                    self.api.set_token(None);
+                    return Err(ClientError::Connect("session expired".into()));
+                }
+                Err(e) => return Err(ClientError::Connect(e.to_string())),
+            };
+        *backoff = Duration::from_millis(250);
+        let (mut sink, mut stream) = ws.split();
+        let (frames_tx, mut frames_rx) = mpsc::channel::<ClientFrame>(256);
+        let pending: Pending = Arc::default();
+        self.live.set(Some(LiveTx {
+            frames: frames_tx,
+            pending: pending.clone(),
+        }));
+        self.emit(ClientEvent::Connection(ConnectionState::Connected));
+        // Resume every room from its cursor before handling live frames
+        // (they wait in the socket; older ones are skipped by seq).
+        for room in self.rooms().await? {
+            self.catch_up(room.id).await?;
+        }
+        let mut keepalive = tokio::time::interval(Duration::from_secs(25));
+        let mut save_tick = tokio::time::interval(Duration::from_secs(1));
+        let mut nonce = 0u64;
+        loop {
+            tokio::select! {
+                incoming = stream.next() => {
+                    let bytes = match incoming {
+                        Some(Ok(Message::Binary(b))) => b,
+                        Some(Ok(Message::Close(_))) | None => return Ok(()),
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => return Err(ClientError::Connect(e.to_string())),
+                    };
+                    let frame: ServerFrame = onionchat_proto::decode_with(&bytes, onionchat_proto::Limits::with_max_len(MAX_WS_FRAME))
+                        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+                    self.on_frame(frame, &pending).await?;
+                }
+                out = frames_rx.recv() => {
+                    let Some(out) = out else { return Ok(()) };
+                    let bytes = onionchat_proto::encode(&out)?;
+                    sink.send(Message::Binary(bytes.into())).await.map_err(|e| ClientError::Connect(e.to_string()))?;
+                }
+                _ = keepalive.tick() => {
+                    nonce += 1;
+                    let bytes = onionchat_proto::encode(&ClientFrame::Ping { nonce })?;
+                    sink.send(Message::Binary(bytes.into())).await.map_err(|e| ClientError::Connect(e.to_string()))?;
+                }
+                _ = save_tick.tick() => {
+                    self.save()?;
+                }
+            }
+        }
+    }
+
+    async fn on_frame(&self, frame: ServerFrame, pending: &Pending) -> Result<()> {
+        let resolve = |id: MsgId, r: Result<SendAck>| {
+            if let Some(tx) = pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id)
+            {
+                let _ = tx.send(r);
+            }
+        };
+        match frame {
+            ServerFrame::Message(m) => self.on_message(m).await?,
+            ServerFrame::Ack(ack) => resolve(ack.msg_id, Ok(ack)),
+            ServerFrame::Error {
+                msg_id: Some(id),
+                error,
+            } => resolve(id, Err(ClientError::Api(error))),
+            ServerFrame::Error {
+                msg_id: None,
+                error,
+            } => tracing::warn!(error = %error, "the node reported an error"),
+            ServerFrame::Typing { room_id, user } => {
+                self.emit(ClientEvent::Typing { room_id, user })
+            }
+            ServerFrame::Presence { user, online, .. } => {
+                self.emit(ClientEvent::Presence { user, online })
+            }
+            ServerFrame::Receipt {
+                room_id,
+                user,
+                delivered_seq,
+                read_seq,
+            } => self.emit(ClientEvent::Receipt {
+                room_id,
+                user,
+                delivered_seq,
+                read_seq,
+            }),
+            ServerFrame::File(info) => self.emit(ClientEvent::File(info)),
+            ServerFrame::Room(room) => {
+                let id = room.id;
+                self.emit(ClientEvent::Room(room));
+                self.catch_up(id).await?;
+            }
+            ServerFrame::RoomLeft { room_id } => self.emit(ClientEvent::RoomLeft(room_id)),
+            ServerFrame::FriendRequest(r) => self.emit(ClientEvent::FriendRequest(r)),
+            ServerFrame::Hello { .. } | ServerFrame::Pong { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Tell room members we are typing (live connection only).
+    pub async fn typing(&self, room_id: RoomId) {
+        let frames = self
+            .live
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|t| t.frames.clone());
+        if let Some(f) = frames {
+            let _ = f.send(ClientFrame::Typing { room_id }).await;
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Arti connector (filled in by the Tor work).
