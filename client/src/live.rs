@@ -80,11 +80,17 @@ impl LiveLink {
 /// A running live session; stops when dropped.
 pub struct LiveHandle {
     task: tokio::task::JoinHandle<()>,
+    client: Arc<Client>,
 }
 
 impl Drop for LiveHandle {
     fn drop(&mut self) {
         self.task.abort();
+        self.client.live.set(None);
+        // Keep the sync cursors: the next start resumes from them.
+        if let Err(e) = self.client.save() {
+            tracing::warn!(error = %e, "could not save the profile");
+        }
     }
 }
 
@@ -95,6 +101,7 @@ impl Client {
     /// arrive on [`Client::subscribe`].
     pub fn start_live(self: &Arc<Self>) -> LiveHandle {
         let client = self.clone();
+        let handle_client = self.clone();
         let task = tokio::spawn(async move {
             let mut backoff = Duration::from_millis(250);
             loop {
@@ -112,7 +119,10 @@ impl Client {
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         });
-        LiveHandle { task }
+        LiveHandle {
+            task,
+            client: handle_client,
+        }
     }
 
     /// Deliver what we missed in a room (history after the cursor).

@@ -1,0 +1,225 @@
+//! Client-core guarantees: key pinning, passphrase handling, export/import,
+//! and resuming a conversation across a reconnect.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use onionchat_client::{Client, ClientError, ClientEvent, ConnectionState, Incoming, TcpConnector};
+use onionchat_proto::crypto::IdentityKey;
+use onionchat_proto::wire::MessageContent;
+use onionchat_tests::proxy::TamperProxy;
+use onionchat_tests::{Node, PASS, join, open, wait_event};
+
+async fn two_friends(
+    node: &Node,
+    tmp: &std::path::Path,
+) -> (Arc<Client>, Arc<Client>, onionchat_proto::wire::RoomId) {
+    let ann = join(
+        node,
+        &tmp.join("ann"),
+        "ann",
+        node.owner_invite.as_deref().expect("invite"),
+    )
+    .await;
+    let inv = ann.create_invite(None, None).await.expect("invite");
+    let bob = join(
+        node,
+        &tmp.join("bob"),
+        "bob",
+        &ann.invite_link(&inv.code).to_string(),
+    )
+    .await;
+    let req = ann.send_friend_request("bob").await.expect("request");
+    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+    (ann, bob, room)
+}
+
+fn dir_bytes(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().to_string(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swapped_key_is_refused_with_key_changed() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    bob.send_text(room, "before").await.expect("send");
+    let bob_fp = bob.fingerprint();
+    drop(ann);
+
+    // ann now talks to the node through someone who can swap keys.
+    let mallory = IdentityKey::generate().expect("keygen");
+    let proxy = TamperProxy::start(
+        node.addr.clone(),
+        "bob".into(),
+        mallory.public().spki_der().to_vec(),
+    )
+    .await;
+    let conn = Arc::new(TcpConnector::new(proxy.addr.clone()));
+    let ann =
+        Arc::new(Client::open(&tmp.path().join("ann"), PASS, move |_| Ok(conn)).expect("open"));
+    let mut events = ann.subscribe();
+    assert_eq!(ann.user("bob").await.expect("unarmed").fingerprint, bob_fp);
+
+    proxy.armed.store(true, Ordering::SeqCst);
+    let err = ann.user("bob").await.expect_err("swapped key accepted");
+    match err {
+        ClientError::KeyChanged {
+            username,
+            pinned,
+            seen,
+            ..
+        } => {
+            assert_eq!(username, "bob");
+            assert_eq!(pinned, bob_fp);
+            assert_eq!(seen, mallory.fingerprint());
+        }
+        other => panic!("expected KeyChanged, got {other}"),
+    }
+    let ev = wait_event(&mut events, 5, |e| match e {
+        ClientEvent::KeyChanged { username, .. } => Some(username.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(ev, "bob");
+    // ann refuses to wrap a new room key for the swapped key.
+    let err = ann.rekey(room).await.expect_err("rekey to a swapped key");
+    assert!(matches!(err, ClientError::KeyChanged { .. }), "{err}");
+    assert_eq!(
+        bob.room(room).await.expect("room").epoch,
+        1,
+        "no new epoch was created"
+    );
+    // Messages bob really signed still verify against the pinned key.
+    let hist = ann.history_all(room, 0).await.expect("history");
+    assert!(
+        matches!(&hist[0], Incoming::Message(r) if r.content == MessageContent::Text { text: "before".into() })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passphrase_and_export_import() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    ann.send_text(room, "one").await.expect("send");
+    let group = ann.create_group(&["bob"]).await.expect("group");
+    bob.send_text(group.id, "two").await.expect("send");
+    ann.save().expect("save");
+
+    // A wrong passphrase fails and changes nothing on disk.
+    let dir = tmp.path().join("ann");
+    let before = dir_bytes(&dir);
+    let conn = node.connector();
+    let err =
+        Client::open(&dir, b"not the passphrase", move |_| Ok(conn)).expect_err("wrong passphrase");
+    assert!(matches!(err, ClientError::WrongPassphrase), "{err}");
+    assert_eq!(
+        dir_bytes(&dir),
+        before,
+        "a failed unlock must not touch the profile"
+    );
+    // The private key file opens with openssl and the passphrase.
+    let pem = dir.join("identity.pem");
+    let out = std::process::Command::new("openssl")
+        .args(["pkey", "-noout", "-in"])
+        .arg(&pem)
+        .arg("-passin")
+        .arg(format!("pass:{}", String::from_utf8_lossy(PASS)))
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&pem).expect("meta").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Export, import on a fresh profile: every room stays readable.
+    let export = tmp.path().join("ann.export");
+    ann.export(&export).expect("export");
+    drop(ann);
+    let fresh = tmp.path().join("ann-on-new-laptop");
+    let conn = node.connector();
+    assert!(matches!(
+        onionchat_client::profile::Profile::import(&export, &fresh, b"wrong passphrase"),
+        Err(ClientError::WrongPassphrase)
+    ));
+    assert!(!fresh.join("vault.bin").exists());
+    onionchat_client::profile::Profile::import(&export, &fresh, PASS).expect("import");
+    let ann2 = Arc::new(Client::open(&fresh, PASS, move |_| Ok(conn)).expect("open imported"));
+    let h1 = ann2.history_all(room, 0).await.expect("1:1");
+    let h2 = ann2.history_all(group.id, 0).await.expect("group");
+    assert!(
+        matches!(&h1[0], Incoming::Message(r) if r.content == MessageContent::Text { text: "one".into() })
+    );
+    assert!(
+        matches!(&h2[0], Incoming::Message(r) if r.content == MessageContent::Text { text: "two".into() })
+    );
+    ann2.send_text(group.id, "from the new laptop")
+        .await
+        .expect("send");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_mid_conversation_loses_and_duplicates_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    let mut events = bob.subscribe();
+    let live = bob.start_live();
+    wait_event(&mut events, 20, |e| {
+        matches!(e, ClientEvent::Connection(ConnectionState::Connected)).then_some(())
+    })
+    .await;
+
+    let mut got: Vec<String> = Vec::new();
+    let collect = |e: &ClientEvent| match e {
+        ClientEvent::Message(Incoming::Message(r)) if r.room_id == room => match &r.content {
+            MessageContent::Text { text } => Some(text.clone()),
+            _ => None,
+        },
+        ClientEvent::Message(Incoming::Rejected { reason, .. }) => panic!("rejected: {reason}"),
+        _ => None,
+    };
+    for i in 0..5 {
+        ann.send_text(room, &format!("m{i}")).await.expect("send");
+        got.push(wait_event(&mut events, 20, collect).await);
+    }
+    // The node goes away mid-conversation; ann keeps writing after it comes back.
+    node.restart();
+    for i in 5..10 {
+        ann.send_text(room, &format!("m{i}"))
+            .await
+            .expect("send after restart");
+    }
+    while got.len() < 10 {
+        got.push(wait_event(&mut events, 60, collect).await);
+    }
+    // Bob also sends while reconnected; it goes out exactly once.
+    bob.send_text(room, "back").await.expect("bob sends");
+    let last = wait_event(&mut events, 20, collect).await;
+    assert_eq!(last, "back");
+    let want: Vec<String> = (0..10).map(|i| format!("m{i}")).collect();
+    assert_eq!(got, want, "every message exactly once, in order");
+    let hist = bob.history_all(room, 0).await.expect("history");
+    assert_eq!(hist.len(), 11);
+    drop(live);
+    drop(bob);
+    // Reopening later, sync finds nothing new: the cursor was saved.
+    let bob2 = open(&node, &tmp.path().join("bob"));
+    assert!(bob2.sync(room).await.expect("sync").is_empty());
+}

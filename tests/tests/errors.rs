@@ -1,0 +1,734 @@
+//! Every class of bad input gets the right status and error code, and
+//! nothing that failed validation is stored.
+
+use std::path::Path;
+
+use futures_util::{SinkExt, StreamExt};
+use onionchat_proto::crypto::{IdentityKey, RoomKey, SignContext, message};
+use onionchat_proto::wire::{
+    Challenge, ChallengeRequest, ClientFrame, ErrorCode, LoginBody, MessageContent, MsgId, RoomId,
+    SendMessage, ServerFrame, Session, SignupBody, SignupResponse,
+};
+use onionchat_proto::{PROTOCOL_VERSION, encode, now_ms};
+use onionchat_tests::raw::{self, RawResponse};
+use onionchat_tests::{Node, join};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+fn config(dir: &Path, toml: &str) -> String {
+    let p = dir.join("node.toml");
+    std::fs::write(&p, toml).expect("config");
+    format!("--config={}", p.display())
+}
+
+fn expect(r: &RawResponse, status: u16, code: ErrorCode) {
+    assert_eq!(
+        (r.status, r.code()),
+        (status, Some(code)),
+        "body: {:?}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
+/// Sign up and log in with a fresh key over raw HTTP.
+async fn raw_user(node: &Node, name: &str, invite: Option<String>) -> (IdentityKey, String) {
+    let key = IdentityKey::generate().expect("keygen");
+    let body = SignupBody {
+        v: PROTOCOL_VERSION,
+        username: name.into(),
+        public_key: key.public().spki_der().to_vec(),
+        invite,
+    };
+    let signed = key.sign_body(SignContext::Signup, &body).expect("sign");
+    let r = raw::post_cbor(
+        &node.addr,
+        "/v1/signup",
+        None,
+        encode(&signed).expect("enc"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.code());
+    let _: SignupResponse = onionchat_proto::decode(&r.body).expect("signup answer");
+    let token = login(node, &key, name).await.expect("login");
+    (key, token)
+}
+
+async fn login(node: &Node, key: &IdentityKey, name: &str) -> Result<String, RawResponse> {
+    let r = raw::post_cbor(
+        &node.addr,
+        "/v1/auth/challenge",
+        None,
+        encode(&ChallengeRequest {
+            username: name.into(),
+        })
+        .expect("enc"),
+    )
+    .await;
+    let ch: Challenge = onionchat_proto::decode(&r.body).expect("challenge");
+    let body = LoginBody {
+        v: PROTOCOL_VERSION,
+        username: name.into(),
+        challenge_id: ch.challenge_id,
+        nonce: ch.nonce,
+        issued_at: ch.issued_at,
+    };
+    let signed = key.sign_body(SignContext::Login, &body).expect("sign");
+    let bytes = encode(&signed).expect("enc");
+    let r = raw::post_cbor(&node.addr, "/v1/auth/login", None, bytes.clone()).await;
+    if r.status != 200 {
+        return Err(r);
+    }
+    // Replaying the same answer must fail: challenges are single use.
+    let replay = raw::post_cbor(&node.addr, "/v1/auth/login", None, bytes).await;
+    expect(&replay, 401, ErrorCode::ChallengeInvalid);
+    Ok(onionchat_proto::decode::<Session>(&r.body)
+        .expect("session")
+        .token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_oversized_unknown_and_unauthorized_requests() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let a = &node.addr;
+
+    expect(
+        &raw::post_cbor(a, "/v1/signup", None, vec![0u8; 300 * 1024]).await,
+        413,
+        ErrorCode::TooLarge,
+    );
+    expect(
+        &raw::post_cbor(a, "/v1/auth/challenge", None, vec![0xff, 0x00, 0x13]).await,
+        400,
+        ErrorCode::Malformed,
+    );
+    expect(
+        &raw::post_cbor(a, "/v1/auth/challenge", None, encode(&42u8).expect("enc")).await,
+        400,
+        ErrorCode::Malformed,
+    );
+    expect(
+        &raw::request(
+            a,
+            "POST",
+            "/v1/auth/challenge",
+            &[("content-type", "application/json")],
+            b"{}".to_vec(),
+        )
+        .await,
+        415,
+        ErrorCode::UnsupportedMediaType,
+    );
+    expect(
+        &raw::get(a, "/v1/nope", None).await,
+        404,
+        ErrorCode::NotFound,
+    );
+    expect(
+        &raw::request(a, "DELETE", "/v1/info", &[], vec![]).await,
+        405,
+        ErrorCode::MethodNotAllowed,
+    );
+    expect(
+        &raw::get(a, "/v1/me", None).await,
+        401,
+        ErrorCode::Unauthorized,
+    );
+    expect(
+        &raw::get(a, "/v1/me", Some(&"00".repeat(32))).await,
+        401,
+        ErrorCode::Unauthorized,
+    );
+    expect(
+        &raw::get(a, "/v1/me", Some("not-hex")).await,
+        401,
+        ErrorCode::Unauthorized,
+    );
+
+    // Sign-up refusals.
+    let key = IdentityKey::generate().expect("keygen");
+    let body = SignupBody {
+        v: PROTOCOL_VERSION,
+        username: "mallory".into(),
+        public_key: key.public().spki_der().to_vec(),
+        invite: Some("AAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
+    };
+    let signed = key.sign_body(SignContext::Signup, &body).expect("sign");
+    expect(
+        &raw::post_cbor(a, "/v1/signup", None, encode(&signed).expect("enc")).await,
+        403,
+        ErrorCode::InviteInvalid,
+    );
+    let mut no_invite = body.clone();
+    no_invite.invite = None;
+    let signed = key
+        .sign_body(SignContext::Signup, &no_invite)
+        .expect("sign");
+    expect(
+        &raw::post_cbor(a, "/v1/signup", None, encode(&signed).expect("enc")).await,
+        403,
+        ErrorCode::InviteInvalid,
+    );
+    let mut forged = key.sign_body(SignContext::Signup, &body).expect("sign");
+    forged.signature[10] ^= 1;
+    expect(
+        &raw::post_cbor(a, "/v1/signup", None, encode(&forged).expect("enc")).await,
+        400,
+        ErrorCode::BadSignature,
+    );
+    let mut bad_name = body.clone();
+    bad_name.username = "Not Valid!".into();
+    let signed = key.sign_body(SignContext::Signup, &bad_name).expect("sign");
+    expect(
+        &raw::post_cbor(a, "/v1/signup", None, encode(&signed).expect("enc")).await,
+        400,
+        ErrorCode::Invalid,
+    );
+    let mut bad_key = body.clone();
+    bad_key.public_key = vec![1, 2, 3];
+    let signed = key.sign_body(SignContext::Signup, &bad_key).expect("sign");
+    expect(
+        &raw::post_cbor(a, "/v1/signup", None, encode(&signed).expect("enc")).await,
+        400,
+        ErrorCode::Invalid,
+    );
+
+    // Nothing of the above created an account.
+    let owner = join(
+        &node,
+        &tmp.path().join("ann"),
+        "ann",
+        node.owner_invite.as_deref().expect("invite"),
+    )
+    .await;
+    assert_eq!(owner.node_status().await.expect("status").users, 1);
+    let tok = owner.session_token().expect("token");
+    // Unknown ids and malformed ids.
+    let room = RoomId::random();
+    expect(
+        &raw::get(a, &format!("/v1/rooms/{room}/messages"), Some(&tok)).await,
+        404,
+        ErrorCode::NotFound,
+    );
+    expect(
+        &raw::get(a, "/v1/rooms/xyz/messages", Some(&tok)).await,
+        400,
+        ErrorCode::Malformed,
+    );
+    expect(
+        &raw::get(a, "/v1/users/nobody", Some(&tok)).await,
+        404,
+        ErrorCode::NotFound,
+    );
+    expect(
+        &raw::get(a, &format!("/v1/files/{}", "00".repeat(16)), Some(&tok)).await,
+        404,
+        ErrorCode::NotFound,
+    );
+    expect(
+        &raw::get(
+            a,
+            &format!("/v1/rooms/{room}/messages?limit=99999"),
+            Some(&tok),
+        )
+        .await,
+        400,
+        ErrorCode::Invalid,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn membership_epochs_and_nothing_stored_on_failure() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = config(tmp.path(), "open_registration = true\n");
+    let node = Node::start(&tmp.path().join("node"), &[&cfg]);
+    let a = &node.addr;
+    let (ann_key, ann) = raw_user(&node, "ann", None).await;
+    let (bob_key, bob) = raw_user(&node, "bob", None).await;
+    let (_, _cat) = raw_user(&node, "cat", None).await;
+
+    // Usernames are unique.
+    let dup = IdentityKey::generate().expect("keygen");
+    let body = SignupBody {
+        v: PROTOCOL_VERSION,
+        username: "ann".into(),
+        public_key: dup.public().spki_der().to_vec(),
+        invite: None,
+    };
+    expect(
+        &raw::post_cbor(
+            a,
+            "/v1/signup",
+            None,
+            encode(&dup.sign_body(SignContext::Signup, &body).expect("sign")).expect("enc"),
+        )
+        .await,
+        409,
+        ErrorCode::UsernameTaken,
+    );
+    // Login with the wrong key for a name fails.
+    let err = login(&node, &dup, "ann").await.expect_err("wrong key");
+    expect(&err, 401, ErrorCode::Unauthorized);
+
+    // Friend-request rules.
+    let fr = |to: &str| {
+        encode(&onionchat_proto::wire::FriendRequestCreate { to: to.into() }).expect("enc")
+    };
+    expect(
+        &raw::post_cbor(a, "/v1/friends/requests", Some(&ann), fr("ann")).await,
+        400,
+        ErrorCode::Invalid,
+    );
+    expect(
+        &raw::post_cbor(a, "/v1/friends/requests", Some(&ann), fr("zed")).await,
+        404,
+        ErrorCode::NotFound,
+    );
+    let r = raw::post_cbor(a, "/v1/friends/requests", Some(&ann), fr("bob")).await;
+    assert_eq!(r.status, 201);
+    let req: onionchat_proto::wire::FriendRequest =
+        onionchat_proto::decode(&r.body).expect("request");
+    expect(
+        &raw::post_cbor(a, "/v1/friends/requests", Some(&ann), fr("bob")).await,
+        409,
+        ErrorCode::Conflict,
+    );
+    expect(
+        &raw::post_cbor(a, "/v1/friends/requests", Some(&bob), fr("ann")).await,
+        409,
+        ErrorCode::Conflict,
+    );
+    // Only the recipient accepts; grants must be real.
+    let accept = onionchat_proto::wire::AcceptFriendRequest {
+        room_id: RoomId::random(),
+        key_grants: vec![],
+    };
+    expect(
+        &raw::post_cbor(
+            a,
+            &format!("/v1/friends/requests/{}/accept", req.id),
+            Some(&ann),
+            encode(&accept).expect("enc"),
+        )
+        .await,
+        403,
+        ErrorCode::Forbidden,
+    );
+    expect(
+        &raw::post_cbor(
+            a,
+            &format!("/v1/friends/requests/{}/accept", req.id),
+            Some(&bob),
+            encode(&accept).expect("enc"),
+        )
+        .await,
+        400,
+        ErrorCode::Invalid,
+    );
+
+    // A real 1:1 room from properly signed grants.
+    let ann_info: onionchat_proto::wire::UserInfo =
+        onionchat_proto::decode(&raw::get(a, "/v1/users/ann", Some(&bob)).await.body).expect("ann");
+    let bob_info: onionchat_proto::wire::UserInfo =
+        onionchat_proto::decode(&raw::get(a, "/v1/users/bob", Some(&bob)).await.body).expect("bob");
+    let room_id = RoomId::random();
+    let room_key = RoomKey::generate();
+    let grants = vec![
+        onionchat_proto::crypto::room_key::make_grant(
+            &bob_key,
+            room_id,
+            1,
+            ann_info.user_id,
+            ann_key.public(),
+            &room_key,
+        )
+        .expect("grant"),
+        onionchat_proto::crypto::room_key::make_grant(
+            &bob_key,
+            room_id,
+            1,
+            bob_info.user_id,
+            bob_key.public(),
+            &room_key,
+        )
+        .expect("grant"),
+    ];
+    // A grant for the wrong epoch is refused.
+    let wrong_epoch = vec![
+        onionchat_proto::crypto::room_key::make_grant(
+            &bob_key,
+            room_id,
+            2,
+            ann_info.user_id,
+            ann_key.public(),
+            &room_key,
+        )
+        .expect("grant"),
+        grants[1].clone(),
+    ];
+    let acc = |g: Vec<onionchat_proto::wire::Signed>| {
+        encode(&onionchat_proto::wire::AcceptFriendRequest {
+            room_id,
+            key_grants: g,
+        })
+        .expect("enc")
+    };
+    let url = format!("/v1/friends/requests/{}/accept", req.id);
+    expect(
+        &raw::post_cbor(a, &url, Some(&bob), acc(wrong_epoch)).await,
+        409,
+        ErrorCode::StaleEpoch,
+    );
+    assert_eq!(
+        raw::post_cbor(a, &url, Some(&bob), acc(grants.clone()))
+            .await
+            .status,
+        200
+    );
+    expect(
+        &raw::post_cbor(a, &url, Some(&bob), acc(grants)).await,
+        409,
+        ErrorCode::Conflict,
+    );
+    let text = MessageContent::Text { text: "hi".into() };
+    let url = format!("/v1/rooms/{room_id}/messages");
+    let stale = message::seal(
+        &ann_key,
+        room_id,
+        2,
+        &room_key,
+        MsgId::random(),
+        now_ms(),
+        &text,
+    )
+    .expect("seal");
+    expect(
+        &raw::post_cbor(
+            a,
+            &url,
+            Some(&ann),
+            encode(&SendMessage { envelope: stale }).expect("enc"),
+        )
+        .await,
+        409,
+        ErrorCode::StaleEpoch,
+    );
+    let good = encode(&SendMessage {
+        envelope: message::seal(
+            &ann_key,
+            room_id,
+            1,
+            &room_key,
+            MsgId::random(),
+            now_ms(),
+            &text,
+        )
+        .expect("seal"),
+    })
+    .expect("enc");
+    let first = raw::post_cbor(a, &url, Some(&ann), good.clone()).await;
+    assert_eq!(first.status, 201);
+    let again = raw::post_cbor(a, &url, Some(&ann), good).await;
+    assert_eq!(
+        again.status, 200,
+        "a resend is acknowledged, not stored twice"
+    );
+    let (a1, a2): (
+        onionchat_proto::wire::SendAck,
+        onionchat_proto::wire::SendAck,
+    ) = (
+        onionchat_proto::decode(&first.body).expect("ack"),
+        onionchat_proto::decode(&again.body).expect("ack"),
+    );
+    assert_eq!(
+        (a1.seq, a2.seq, a1.duplicate, a2.duplicate),
+        (1, 1, false, true)
+    );
+    // bob posting an envelope signed for ann's key: forbidden.
+    let as_ann = encode(&SendMessage {
+        envelope: message::seal(
+            &ann_key,
+            room_id,
+            1,
+            &room_key,
+            MsgId::random(),
+            now_ms(),
+            &text,
+        )
+        .expect("seal"),
+    })
+    .expect("enc");
+    expect(
+        &raw::post_cbor(a, &url, Some(&bob), as_ann).await,
+        403,
+        ErrorCode::Forbidden,
+    );
+    let hist: onionchat_proto::wire::History = onionchat_proto::decode(
+        &raw::get(a, &format!("{url}?after=0"), Some(&bob))
+            .await
+            .body,
+    )
+    .expect("history");
+    assert_eq!(
+        hist.messages.len(),
+        1,
+        "only the one valid message is stored"
+    );
+
+    // Messages into a room that does not exist, or with a stale epoch, or
+    // for another account's key, are refused and not stored.
+    let room = RoomId::random();
+    let key = RoomKey::generate();
+    let env = message::seal(
+        &ann_key,
+        room,
+        1,
+        &key,
+        MsgId::random(),
+        now_ms(),
+        &MessageContent::Text { text: "x".into() },
+    )
+    .expect("seal");
+    let send = encode(&SendMessage { envelope: env }).expect("enc");
+    expect(
+        &raw::post_cbor(
+            a,
+            &format!("/v1/rooms/{room}/messages"),
+            Some(&ann),
+            send.clone(),
+        )
+        .await,
+        404,
+        ErrorCode::NotFound,
+    );
+    expect(
+        &raw::post_cbor(
+            a,
+            &format!("/v1/rooms/{}/messages", RoomId::random()),
+            Some(&ann),
+            send,
+        )
+        .await,
+        400,
+        ErrorCode::Invalid,
+    );
+    let junk = encode(&SendMessage {
+        envelope: onionchat_proto::wire::Signed {
+            body: vec![1, 2, 3],
+            signature: vec![],
+        },
+    })
+    .expect("enc");
+    expect(
+        &raw::post_cbor(a, &format!("/v1/rooms/{room}/messages"), Some(&ann), junk).await,
+        400,
+        ErrorCode::Malformed,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_epoch_rekey_required_and_rate_limits() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = config(
+        tmp.path(),
+        "[rate]\nmessages_per_sec = 0.2\nmessage_burst = 6.0\n",
+    );
+    let node = Node::start(&tmp.path().join("node"), &[&cfg]);
+    let ann = join(
+        &node,
+        &tmp.path().join("ann"),
+        "ann",
+        node.owner_invite.as_deref().expect("invite"),
+    )
+    .await;
+    let mut others = Vec::new();
+    for name in ["bob", "cat"] {
+        let inv = ann.create_invite(None, None).await.expect("invite");
+        let c = join(
+            &node,
+            &tmp.path().join(name),
+            name,
+            &ann.invite_link(&inv.code).to_string(),
+        )
+        .await;
+        let req = ann.send_friend_request(name).await.expect("request");
+        c.accept_friend_request(req.id).await.expect("accept");
+        others.push(c);
+    }
+    let group = ann.create_group(&["bob", "cat"]).await.expect("group");
+    ann.send_text(group.id, "one").await.expect("send");
+
+    // A message sealed for epoch 2 while the room is at 1.
+    let tok = ann.session_token().expect("token");
+    let stale_key = IdentityKey::generate().expect("keygen");
+    let env = message::seal(
+        &stale_key,
+        group.id,
+        2,
+        &RoomKey::generate(),
+        MsgId::random(),
+        now_ms(),
+        &MessageContent::Text { text: "x".into() },
+    )
+    .expect("seal");
+    // Signed with a key that is not ann's: forbidden before anything else.
+    let r = raw::post_cbor(
+        &node.addr,
+        &format!("/v1/rooms/{}/messages", group.id),
+        Some(&tok),
+        encode(&SendMessage { envelope: env }).expect("enc"),
+    )
+    .await;
+    expect(&r, 403, ErrorCode::Forbidden);
+
+    // cat leaves: sends are refused until someone re-keys.
+    others[1].leave(group.id).await.expect("leave");
+    let bob = &others[0];
+    let err = bob.history_all(group.id, 0).await.expect("still readable");
+    assert_eq!(err.len(), 1);
+    let room = bob.room(group.id).await.expect("room");
+    assert!(room.rekey_required);
+    // The client re-keys by itself and the send goes through at epoch 2.
+    let ack = bob
+        .send_text(group.id, "two")
+        .await
+        .expect("send after leave");
+    assert_eq!(ack.seq, 2);
+    assert_eq!(bob.room(group.id).await.expect("room").epoch, 2);
+
+    // Rate limit: burst of 6 per user, then 429 with rate_limited.
+    let mut limited = None;
+    for i in 0..10 {
+        if let Err(e) = ann.send_text(group.id, &format!("burst {i}")).await {
+            limited = Some(e);
+            break;
+        }
+    }
+    let e = limited.expect("the burst limit was never hit");
+    assert_eq!(e.code(), Some(ErrorCode::RateLimited));
+    // Refused messages were not stored: history ends with the accepted ones.
+    let hist = bob.history_all(group.id, 0).await.expect("history");
+    let n = hist.len() as u64;
+    assert_eq!(bob.room(group.id).await.expect("room").last_seq, n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_bad_frames_and_slow_consumers() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = config(
+        tmp.path(),
+        "[rate]\nmessages_per_sec = 100000.0\nmessage_burst = 100000.0\nrequests_per_sec = 100000.0\nrequest_burst = 100000.0\n",
+    );
+    let node = Node::start(&tmp.path().join("node"), &[&cfg]);
+    let ann = join(
+        &node,
+        &tmp.path().join("ann"),
+        "ann",
+        node.owner_invite.as_deref().expect("invite"),
+    )
+    .await;
+    let inv = ann.create_invite(None, None).await.expect("invite");
+    let bob = join(
+        &node,
+        &tmp.path().join("bob"),
+        "bob",
+        &ann.invite_link(&inv.code).to_string(),
+    )
+    .await;
+    let req = ann.send_friend_request("bob").await.expect("request");
+    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+
+    let ws = |token: String| {
+        let addr = node.addr.clone();
+        async move {
+            let stream = tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect");
+            let mut req = format!("ws://{addr}/v1/ws")
+                .into_client_request()
+                .expect("req");
+            req.headers_mut().insert(
+                "authorization",
+                format!("Bearer {token}").parse().expect("hdr"),
+            );
+            tokio_tungstenite::client_async(req, stream)
+                .await
+                .expect("upgrade")
+                .0
+        }
+    };
+    // Unauthenticated upgrade is refused with 401.
+    let stream = tokio::net::TcpStream::connect(&node.addr)
+        .await
+        .expect("connect");
+    let err = tokio_tungstenite::client_async(format!("ws://{}/v1/ws", node.addr), stream)
+        .await
+        .expect_err("no token");
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => assert_eq!(resp.status(), 401),
+        other => panic!("unexpected {other}"),
+    }
+
+    // A malformed frame gets an error frame; an oversized one closes the socket.
+    let mut s = ws(bob.session_token().expect("token")).await;
+    let hello = s.next().await.expect("frame").expect("ok");
+    assert!(matches!(
+        onionchat_proto::decode::<ServerFrame>(&hello.into_data()).expect("hello"),
+        ServerFrame::Hello { .. }
+    ));
+    s.send(Message::Binary(vec![0xff, 0xfe].into()))
+        .await
+        .expect("send");
+    let f = s.next().await.expect("frame").expect("ok");
+    match onionchat_proto::decode::<ServerFrame>(&f.into_data()).expect("frame") {
+        ServerFrame::Error { error, .. } => assert_eq!(error.code, ErrorCode::Malformed),
+        other => panic!("unexpected {other:?}"),
+    }
+    s.send(Message::Binary(
+        encode(&ClientFrame::Ping { nonce: 9 }).expect("enc").into(),
+    ))
+    .await
+    .expect("send");
+    let f = s.next().await.expect("frame").expect("ok");
+    assert_eq!(
+        onionchat_proto::decode::<ServerFrame>(&f.into_data()).expect("frame"),
+        ServerFrame::Pong { nonce: 9 }
+    );
+    let _ = s.send(Message::Binary(vec![0u8; 1024 * 1024].into())).await;
+    let mut closed = false;
+    while let Some(m) = s.next().await {
+        match m {
+            Ok(Message::Close(_)) | Err(_) => {
+                closed = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(closed, "an oversized frame must close the connection");
+
+    // A consumer that never reads is cut off instead of buffered forever.
+    let mut slow = ws(bob.session_token().expect("token")).await;
+    let text = "x".repeat(60 * 1024);
+    let mut sent = 0;
+    for _ in 0..1500 {
+        ann.send_text(room, &text).await.expect("send");
+        sent += 1;
+    }
+    let mut close_code = None;
+    let mut frames = 0;
+    while let Ok(Some(m)) =
+        tokio::time::timeout(std::time::Duration::from_secs(10), slow.next()).await
+    {
+        match m {
+            Ok(Message::Close(Some(c))) => {
+                close_code = Some(u16::from(c.code));
+                break;
+            }
+            Ok(_) => frames += 1,
+            Err(_) => break,
+        }
+    }
+    assert_eq!(close_code, Some(1008), "after {frames} of {sent} frames");
+    assert!(frames < sent, "the slow consumer was not cut off");
+}
