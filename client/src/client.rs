@@ -69,16 +69,13 @@ impl Client {
         self.profile.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Create a profile in `dir`, generate a key, redeem `invite` as
-    /// `username`, and log in. `progress` hears what is happening.
-    pub async fn join(
+    /// Create a local profile with a fresh identity key (no node contact).
+    pub async fn init(
         dir: &Path,
         passphrase: &[u8],
-        invite: &InviteLink,
         username: &str,
-        connector: Arc<dyn Connector>,
         progress: impl Fn(&str),
-    ) -> Result<Client> {
+    ) -> Result<()> {
         onionchat_proto::wire::validate_username(username)
             .map_err(|e| ClientError::Profile(e.into()))?;
         if Profile::exists(dir) {
@@ -91,24 +88,49 @@ impl Client {
         let identity = tokio::task::spawn_blocking(IdentityKey::generate)
             .await
             .map_err(|e| ClientError::Profile(e.to_string()))??;
+        progress("Saving your encrypted profile…");
+        let mut data = VaultData::default();
+        data.username = username.to_string();
+        Profile::create(dir, passphrase, identity, data)?;
+        Ok(())
+    }
+
+    /// Redeem `invite` with the profile in `dir` (created with `username`
+    /// first if it does not exist), then log in.
+    pub async fn join(
+        dir: &Path,
+        passphrase: &[u8],
+        invite: &InviteLink,
+        username: &str,
+        connector: Arc<dyn Connector>,
+        progress: impl Fn(&str),
+    ) -> Result<Client> {
+        if !Profile::exists(dir) {
+            Self::init(dir, passphrase, username, &progress).await?;
+        }
+        let mut profile = Profile::open(dir, passphrase)?;
+        if profile.data.user_id.is_some() {
+            return Err(ClientError::Profile(format!(
+                "this profile already has an account on {}; use another profile to join another node",
+                profile.data.address
+            )));
+        }
         progress("Contacting the node…");
         let body = SignupBody {
             v: PROTOCOL_VERSION,
-            username: username.to_string(),
-            public_key: identity.public().spki_der().to_vec(),
+            username: profile.data.username.clone(),
+            public_key: profile.identity.public().spki_der().to_vec(),
             invite: Some(invite.code.clone()),
         };
-        let signed = identity.sign_body(SignContext::Signup, &body)?;
+        let signed = profile.identity.sign_body(SignContext::Signup, &body)?;
         let api = Api::new(connector.clone());
         let resp: SignupResponse = api.post("/v1/signup", &signed).await?;
-        progress("Saving your encrypted profile…");
-        let mut data = VaultData::default();
-        data.address = invite.address.clone();
-        data.auth_key = invite.auth_key.clone();
-        data.username = username.to_string();
-        data.user_id = Some(resp.user.user_id.0);
-        let profile = Profile::create(dir, passphrase, identity, data)?;
+        profile.data.address = invite.address.clone();
+        profile.data.auth_key = invite.auth_key.clone();
+        profile.data.user_id = Some(resp.user.user_id.0);
+        profile.save()?;
         let client = Client::from_profile(profile, connector);
+        progress("Logging in…");
         client.login().await?;
         Ok(client)
     }

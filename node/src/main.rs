@@ -8,6 +8,14 @@ use onionchat_node::config::{Config, TransportKind};
 use onionchat_node::control::{self, BackupDone, BackupRequest, InviteWithLink};
 use onionchat_proto::wire::{CreateInvite, Invite, InviteList, NodeStatus};
 
+/// Print a line; a closed stdout (e.g. `| head`) is not worth a panic.
+macro_rules! println {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 /// OnionChat home chat server.
 #[derive(Parser)]
 #[command(version, about)]

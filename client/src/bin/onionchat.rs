@@ -1,1 +1,752 @@
-fn main() {}
+//! `onionchat`: the OnionChat command-line client.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use onionchat_client::transport::{TorOptions, connector_for};
+use onionchat_client::{Client, ClientEvent, ConnectionState, Incoming, Received};
+use onionchat_proto::wire::{
+    FileId, InviteLink, MessageContent, RequestId, Room, RoomId, RoomKind,
+};
+use serde_json::json;
+
+/// OnionChat: end-to-end encrypted chat with your home node over Tor.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Profile name (one per node account).
+    #[arg(
+        long,
+        global = true,
+        env = "ONIONCHAT_PROFILE",
+        default_value = "default"
+    )]
+    profile: String,
+    /// Profile directory (overrides --profile).
+    #[arg(long, global = true, env = "ONIONCHAT_PROFILE_DIR")]
+    profile_dir: Option<PathBuf>,
+    /// Read the passphrase from this file instead of asking.
+    #[arg(long, global = true)]
+    passphrase_file: Option<PathBuf>,
+    /// Arti configuration for a private Tor network (tests, demo).
+    #[arg(long, global = true, env = "ONIONCHAT_TOR_NETWORK")]
+    tor_network: Option<PathBuf>,
+    /// JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a profile with a new key (before joining a node).
+    Init {
+        /// Your username on the node.
+        #[arg(long)]
+        username: String,
+    },
+    /// Join a node with an invite link.
+    Join {
+        /// The invite link (onionchat://…).
+        invite: String,
+        /// Your username (needed if the profile does not exist yet).
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Log in again (checks the passphrase and the connection).
+    Login,
+    /// Friends and friend requests.
+    Friends {
+        #[command(subcommand)]
+        action: FriendsAction,
+    },
+    /// Rooms and groups.
+    Rooms {
+        #[command(subcommand)]
+        action: RoomsAction,
+    },
+    /// Send a message to a friend (username) or a room (id).
+    Send {
+        /// Username or room id.
+        to: String,
+        /// The text.
+        text: String,
+    },
+    /// Follow new messages live.
+    Tail {
+        /// Stop after this many messages (for scripts).
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// Show a room's history.
+    History {
+        /// Username or room id.
+        room: String,
+        /// Only messages after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+    },
+    /// Send and fetch files.
+    File {
+        #[command(subcommand)]
+        action: FileAction,
+    },
+    /// Show the safety number to compare with a contact in person.
+    Verify {
+        /// The contact.
+        username: String,
+        /// Record that you compared it and it matched.
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Export the whole profile to one passphrase-protected file.
+    Export {
+        /// File to write.
+        file: PathBuf,
+    },
+    /// Import a profile export (into --profile / --profile-dir).
+    Import {
+        /// Export file.
+        file: PathBuf,
+    },
+    /// Profile and node status.
+    Status,
+    /// Create an invite (node owner only).
+    Invite {
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 168)]
+        hours: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum FriendsAction {
+    /// Send a friend request.
+    Add {
+        /// Their username.
+        username: String,
+    },
+    /// Accept a request (by username or request id).
+    Accept {
+        /// Username or request id.
+        who: String,
+    },
+    /// Decline a request.
+    Decline {
+        /// Username or request id.
+        who: String,
+    },
+    /// List friends and pending requests.
+    List,
+}
+
+#[derive(Subcommand)]
+enum RoomsAction {
+    /// List rooms.
+    List,
+    /// Create a group with friends.
+    Create {
+        /// Usernames.
+        #[arg(required = true)]
+        members: Vec<String>,
+    },
+    /// Add friends to a group.
+    Add {
+        /// Room id.
+        room: String,
+        /// Usernames.
+        #[arg(required = true)]
+        members: Vec<String>,
+    },
+    /// Remove members from a group.
+    Remove {
+        /// Room id.
+        room: String,
+        /// Usernames.
+        #[arg(required = true)]
+        members: Vec<String>,
+    },
+    /// Leave a group.
+    Leave {
+        /// Room id.
+        room: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum FileAction {
+    /// Encrypt and send a file.
+    Send {
+        /// Username or room id.
+        to: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// Download, decrypt and verify a file.
+    Get {
+        /// Username or room id the file was shared in.
+        room: String,
+        /// File id.
+        file_id: String,
+        /// Where to save it (default: its name, in the current directory).
+        dest: Option<PathBuf>,
+    },
+}
+
+/// Print a line; a closed stdout (e.g. `| head`) is not an error worth a panic.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+impl Cli {
+    fn dir(&self) -> PathBuf {
+        self.profile_dir
+            .clone()
+            .unwrap_or_else(|| onionchat_client::profile::Profile::default_dir(&self.profile))
+    }
+
+    fn tor(&self) -> TorOptions {
+        TorOptions {
+            state_dir: Some(self.dir().join("tor")),
+            network_config: self.tor_network.clone(),
+        }
+    }
+
+    fn passphrase(&self, confirm: bool) -> anyhow::Result<zeroize::Zeroizing<String>> {
+        if let Some(f) = &self.passphrase_file {
+            let s = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+            return Ok(zeroize::Zeroizing::new(
+                s.trim_end_matches(['\n', '\r']).to_string(),
+            ));
+        }
+        if let Ok(p) = std::env::var("ONIONCHAT_PASSPHRASE") {
+            return Ok(zeroize::Zeroizing::new(p));
+        }
+        let p = zeroize::Zeroizing::new(rpassword::prompt_password("Passphrase: ")?);
+        if confirm {
+            let again = zeroize::Zeroizing::new(rpassword::prompt_password("Repeat passphrase: ")?);
+            if *again != *p {
+                anyhow::bail!("the passphrases do not match");
+            }
+        }
+        Ok(p)
+    }
+
+    fn open(&self) -> anyhow::Result<Arc<Client>> {
+        let pass = self.passphrase(false)?;
+        let tor = self.tor();
+        Ok(Arc::new(Client::open(
+            &self.dir(),
+            pass.as_bytes(),
+            |data| connector_for(data, &tor),
+        )?))
+    }
+}
+
+async fn resolve_room(c: &Client, s: &str) -> anyhow::Result<RoomId> {
+    if let Some(id) = RoomId::from_hex(s) {
+        return Ok(id);
+    }
+    Ok(c.direct_room(s).await?)
+}
+
+fn room_json(r: &Room) -> serde_json::Value {
+    json!({
+        "id": r.id.to_hex(),
+        "kind": match r.kind { RoomKind::Direct => "direct", RoomKind::Group => "group" },
+        "members": r.members.iter().map(|m| m.0).collect::<Vec<_>>(),
+        "epoch": r.epoch,
+        "last_seq": r.last_seq,
+        "rekey_required": r.rekey_required,
+    })
+}
+
+fn message_json(r: &Received) -> serde_json::Value {
+    let content = match &r.content {
+        MessageContent::Text { text } => json!({"type": "text", "text": text}),
+        MessageContent::File {
+            file_id,
+            name,
+            size,
+            sha256,
+            ..
+        } => {
+            json!({"type": "file", "file_id": file_id.to_hex(), "name": name, "size": size, "sha256": hex::encode(sha256)})
+        }
+    };
+    json!({"room": r.room_id.to_hex(), "seq": r.seq, "from": r.sender_name, "server_time": r.server_time, "content": content})
+}
+
+fn print_incoming(json_out: bool, item: &Incoming) {
+    match item {
+        Incoming::Message(r) if json_out => out!("{}", message_json(r)),
+        Incoming::Message(r) => match &r.content {
+            MessageContent::Text { text } => out!("[{}] {}: {}", r.seq, r.sender_name, text),
+            MessageContent::File {
+                file_id,
+                name,
+                size,
+                ..
+            } => out!(
+                "[{}] {} sent a file: {} ({} bytes, id {})",
+                r.seq,
+                r.sender_name,
+                name,
+                size,
+                file_id
+            ),
+        },
+        Incoming::Rejected {
+            seq,
+            sender,
+            reason,
+            ..
+        } => {
+            if json_out {
+                out!(
+                    "{}",
+                    json!({"seq": seq, "rejected": reason, "sender": sender.0})
+                );
+            } else {
+                out!(
+                    "[{seq}] ⚠ a message from user {sender} failed verification and is hidden: {reason}"
+                );
+            }
+        }
+    }
+}
+
+fn bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(total);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+async fn request_id(c: &Client, who: &str) -> anyhow::Result<RequestId> {
+    if let Ok(n) = who.parse::<u64>() {
+        return Ok(RequestId(n));
+    }
+    let list = c.friend_requests().await?;
+    list.incoming
+        .iter()
+        .find(|r| r.from.username == who)
+        .map(|r| r.id)
+        .ok_or_else(|| anyhow::anyhow!("no pending friend request from {who}"))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let json_out = cli.json;
+    match &cli.command {
+        Command::Init { username } => {
+            let pass = cli.passphrase(true)?;
+            Client::init(&cli.dir(), pass.as_bytes(), username, |m| eprintln!("{m}")).await?;
+            out!("Profile created in {}", cli.dir().display());
+        }
+        Command::Join { invite, username } => {
+            let link = InviteLink::parse(invite)?;
+            let dir = cli.dir();
+            let exists = onionchat_client::profile::Profile::exists(&dir);
+            let username = match (username, exists) {
+                (Some(u), _) => u.clone(),
+                (None, true) => String::new(),
+                (None, false) => anyhow::bail!("pass --username to create a profile while joining"),
+            };
+            let pass = cli.passphrase(!exists)?;
+            let mut data = onionchat_client::profile::VaultData::default();
+            data.address = link.address.clone();
+            data.auth_key = link.auth_key.clone();
+            let connector = connector_for(&data, &cli.tor())?;
+            let c = Client::join(&dir, pass.as_bytes(), &link, &username, connector, |m| {
+                eprintln!("{m}")
+            })
+            .await?;
+            out!(
+                "Joined {} as {} (your fingerprint: {})",
+                link.address,
+                c.username(),
+                c.fingerprint()
+            );
+        }
+        Command::Login => {
+            let c = cli.open()?;
+            let s = c.login().await?;
+            out!(
+                "Logged in as {} until unix time {}",
+                s.user.username,
+                s.expires_at / 1000
+            );
+        }
+        Command::Friends { action } => {
+            let c = cli.open()?;
+            match action {
+                FriendsAction::Add { username } => {
+                    c.send_friend_request(username).await?;
+                    out!("Friend request sent to {username}");
+                }
+                FriendsAction::Accept { who } => {
+                    let id = request_id(&c, who).await?;
+                    let room = c.accept_friend_request(id).await?;
+                    out!("You are now friends (room {})", room.id);
+                }
+                FriendsAction::Decline { who } => {
+                    let id = request_id(&c, who).await?;
+                    c.decline_friend_request(id).await?;
+                    out!("Declined");
+                }
+                FriendsAction::List => {
+                    let friends = c.friends().await?;
+                    let reqs = c.friend_requests().await?;
+                    if json_out {
+                        out!(
+                            "{}",
+                            json!({
+                                "friends": friends.iter().map(|f| json!({"username": f.user.username, "user_id": f.user.user_id.0, "room": f.room_id.to_hex(), "verified": c.contact(f.user.user_id).is_some_and(|x| x.verified)})).collect::<Vec<_>>(),
+                                "incoming": reqs.incoming.iter().map(|r| json!({"id": r.id.0, "from": r.from.username})).collect::<Vec<_>>(),
+                                "outgoing": reqs.outgoing.iter().map(|r| json!({"id": r.id.0, "to": r.to.username})).collect::<Vec<_>>(),
+                            })
+                        );
+                    } else {
+                        for f in &friends {
+                            let v = if c.contact(f.user.user_id).is_some_and(|x| x.verified) {
+                                "verified"
+                            } else {
+                                "not verified"
+                            };
+                            out!("{}  ({v}, room {})", f.user.username, f.room_id);
+                        }
+                        for r in &reqs.incoming {
+                            out!(
+                                "request #{} from {} — accept with: onionchat friends accept {}",
+                                r.id,
+                                r.from.username,
+                                r.from.username
+                            );
+                        }
+                        for r in &reqs.outgoing {
+                            out!("request #{} to {} (waiting)", r.id, r.to.username);
+                        }
+                        if friends.is_empty()
+                            && reqs.incoming.is_empty()
+                            && reqs.outgoing.is_empty()
+                        {
+                            out!("No friends yet. Add one with: onionchat friends add <username>");
+                        }
+                    }
+                }
+            }
+        }
+        Command::Rooms { action } => {
+            let c = cli.open()?;
+            match action {
+                RoomsAction::List => {
+                    let rooms = c.rooms().await?;
+                    if json_out {
+                        out!(
+                            "{}",
+                            serde_json::Value::Array(rooms.iter().map(room_json).collect())
+                        );
+                    } else {
+                        for r in &rooms {
+                            let names: Vec<String> = r
+                                .members
+                                .iter()
+                                .map(|m| {
+                                    c.contact(*m).map(|x| x.username).unwrap_or_else(|| {
+                                        if *m == c.me() {
+                                            c.username()
+                                        } else {
+                                            format!("user {m}")
+                                        }
+                                    })
+                                })
+                                .collect();
+                            out!(
+                                "{}  {:?}  {}  (epoch {}, {} messages)",
+                                r.id,
+                                r.kind,
+                                names.join(", "),
+                                r.epoch,
+                                r.last_seq
+                            );
+                        }
+                    }
+                }
+                RoomsAction::Create { members } => {
+                    let names: Vec<&str> = members.iter().map(String::as_str).collect();
+                    let r = c.create_group(&names).await?;
+                    out!("Created group {}", r.id);
+                }
+                RoomsAction::Add { room, members } => {
+                    let names: Vec<&str> = members.iter().map(String::as_str).collect();
+                    let r = c.add_members(resolve_room(&c, room).await?, &names).await?;
+                    out!("Members updated; new key epoch {}", r.epoch);
+                }
+                RoomsAction::Remove { room, members } => {
+                    let names: Vec<&str> = members.iter().map(String::as_str).collect();
+                    let r = c
+                        .remove_members(resolve_room(&c, room).await?, &names)
+                        .await?;
+                    out!(
+                        "Removed; new key epoch {} (removed members cannot read new messages)",
+                        r.epoch
+                    );
+                }
+                RoomsAction::Leave { room } => {
+                    c.leave(resolve_room(&c, room).await?).await?;
+                    out!("You left the room");
+                }
+            }
+        }
+        Command::Send { to, text } => {
+            let c = cli.open()?;
+            let ack = c.send_text(resolve_room(&c, to).await?, text).await?;
+            if json_out {
+                out!(
+                    "{}",
+                    json!({"seq": ack.seq, "server_time": ack.server_time})
+                );
+            } else {
+                out!("Sent (#{})", ack.seq);
+            }
+        }
+        Command::Tail { count } => {
+            let c = cli.open()?;
+            let mut events = c.subscribe();
+            let _live = c.start_live();
+            let mut seen = 0usize;
+            loop {
+                tokio::select! {
+                    ev = events.recv() => match ev {
+                        Ok(ClientEvent::Message(item)) => {
+                            print_incoming(json_out, &item);
+                            seen += 1;
+                            if count.is_some_and(|n| seen >= n) {
+                                break;
+                            }
+                        }
+                        Ok(ClientEvent::Connection(ConnectionState::Disconnected)) if !json_out => eprintln!("(connection lost; reconnecting…)"),
+                        Ok(ClientEvent::KeyChanged { username, .. }) => eprintln!("⚠ {username}'s key changed! Their messages are not trusted until you verify them."),
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => eprintln!("(skipped {n} events)"),
+                        Err(_) => break,
+                    },
+                    _ = tokio::signal::ctrl_c() => break,
+                }
+            }
+        }
+        Command::History { room, after } => {
+            let c = cli.open()?;
+            for item in c.history_all(resolve_room(&c, room).await?, *after).await? {
+                print_incoming(json_out, &item);
+            }
+        }
+        Command::File { action } => {
+            let c = cli.open()?;
+            match action {
+                FileAction::Send { to, path } => {
+                    let size = std::fs::metadata(path)?.len();
+                    let pb = bar(size, "encrypting + uploading");
+                    let pb2 = pb.clone();
+                    let (id, _) = c
+                        .send_file(
+                            resolve_room(&c, to).await?,
+                            path,
+                            Box::new(move |d, _| {
+                                pb2.set_position(d);
+                                true
+                            }),
+                        )
+                        .await?;
+                    pb.finish_and_clear();
+                    out!("Sent {} (file id {id})", path.display());
+                }
+                FileAction::Get {
+                    room,
+                    file_id,
+                    dest,
+                } => {
+                    let room = resolve_room(&c, room).await?;
+                    let id = FileId::from_hex(file_id)
+                        .ok_or_else(|| anyhow::anyhow!("'{file_id}' is not a file id"))?;
+                    let (name, sha) = c
+                        .history_all(room, 0)
+                        .await?
+                        .into_iter()
+                        .find_map(|i| match i {
+                            Incoming::Message(Received {
+                                content:
+                                    MessageContent::File {
+                                        file_id,
+                                        name,
+                                        sha256,
+                                        ..
+                                    },
+                                ..
+                            }) if file_id == id => Some((name, sha256)),
+                            _ => None,
+                        })
+                        .ok_or_else(|| anyhow::anyhow!("no file {id} was shared in that room"))?;
+                    // Never let a sender choose where the file lands.
+                    let safe = Path::new(&name)
+                        .file_name()
+                        .map(|n| n.to_owned())
+                        .unwrap_or_else(|| "download".into());
+                    let dest = dest.clone().unwrap_or_else(|| PathBuf::from(safe));
+                    let pb = bar(0, "downloading + decrypting");
+                    let pb2 = pb.clone();
+                    let d = c
+                        .download_file(
+                            id,
+                            &dest,
+                            Some(&sha),
+                            Box::new(move |done, total| {
+                                pb2.set_length(total);
+                                pb2.set_position(done);
+                                true
+                            }),
+                        )
+                        .await?;
+                    pb.finish_and_clear();
+                    let resumed = if d.resumed_from > 0 {
+                        format!(", resumed at {} bytes", d.resumed_from)
+                    } else {
+                        String::new()
+                    };
+                    out!(
+                        "Saved {} ({} bytes, SHA-256 verified{resumed})",
+                        dest.display(),
+                        d.size
+                    );
+                }
+            }
+        }
+        Command::Verify { username, confirm } => {
+            let c = cli.open()?;
+            let (contact, number, qr) = c.safety_number(username).await?;
+            if *confirm {
+                c.set_verified(contact.user_id, true)?;
+            }
+            let verified = *confirm || contact.verified;
+            if json_out {
+                out!(
+                    "{}",
+                    json!({"username": contact.username, "safety_number": number, "qr": qr, "fingerprint": contact.fingerprint.to_hex(), "verified": verified})
+                );
+            } else {
+                out!("Safety number with {}:\n\n  {number}\n", contact.username);
+                out!(
+                    "Compare it with what {} sees (in person or on a call).",
+                    contact.username
+                );
+                out!(
+                    "{}",
+                    if verified {
+                        "Marked as verified."
+                    } else {
+                        "If it matches, run again with --confirm."
+                    }
+                );
+            }
+        }
+        Command::Export { file } => {
+            let c = cli.open()?;
+            c.export(file)?;
+            out!(
+                "Profile exported to {} (protected by your passphrase)",
+                file.display()
+            );
+        }
+        Command::Import { file } => {
+            let pass = cli.passphrase(false)?;
+            onionchat_client::profile::Profile::import(file, &cli.dir(), pass.as_bytes())?;
+            out!("Profile imported into {}", cli.dir().display());
+        }
+        Command::Status => {
+            let c = cli.open()?;
+            let ok = c.login().await.is_ok();
+            let node = c.node_status().await.ok();
+            if json_out {
+                out!(
+                    "{}",
+                    json!({"username": c.username(), "user_id": c.me().0, "fingerprint": c.fingerprint().to_hex(), "node_reachable": ok, "node": node.as_ref().map(|s| json!({"users": s.users, "online_users": s.online_users, "rooms": s.rooms, "messages_total": s.messages_total}))})
+                );
+            } else {
+                out!("Profile:     {}", cli.dir().display());
+                out!("Username:    {} (user {})", c.username(), c.me());
+                out!("Fingerprint: {}", c.fingerprint());
+                out!(
+                    "Node:        {}",
+                    if ok {
+                        "reachable, logged in"
+                    } else {
+                        "NOT reachable"
+                    }
+                );
+                if let Some(s) = node {
+                    out!(
+                        "Node status: {} users ({} online), {} rooms, {} messages",
+                        s.users,
+                        s.online_users,
+                        s.rooms,
+                        s.messages_total
+                    );
+                }
+            }
+        }
+        Command::Invite { hours } => {
+            let c = cli.open()?;
+            let inv = c.create_invite(Some(hours * 3600), None).await?;
+            let link = c.invite_link(&inv.code);
+            if json_out {
+                out!(
+                    "{}",
+                    json!({"code": inv.code, "link": link.to_string(), "expires_at": inv.expires_at})
+                );
+            } else {
+                out!("{link}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

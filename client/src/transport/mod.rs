@@ -53,3 +53,43 @@ impl Connector for TcpConnector {
         self.addr.clone()
     }
 }
+
+/// The connector for a profile's node: Arti for `.onion` addresses, TCP
+/// otherwise (development nodes).
+pub fn connector_for(
+    data: &crate::profile::VaultData,
+    tor: &TorOptions,
+) -> crate::Result<std::sync::Arc<dyn Connector>> {
+    if data.address.ends_with(".onion") {
+        #[cfg(feature = "tor")]
+        {
+            return Ok(std::sync::Arc::new(arti::ArtiConnector::new(
+                &data.address,
+                data.auth_key.as_deref(),
+                tor,
+            )?));
+        }
+        #[cfg(not(feature = "tor"))]
+        {
+            let _ = tor;
+            return Err(crate::ClientError::Connect(
+                "this build has no Tor support (feature `tor`)".into(),
+            ));
+        }
+    }
+    if data.address.is_empty() {
+        return Err(crate::ClientError::Profile(
+            "this profile has not joined a node yet; run `onionchat join <invite>`".into(),
+        ));
+    }
+    Ok(std::sync::Arc::new(TcpConnector::new(data.address.clone())))
+}
+
+/// Tor settings of the client.
+#[derive(Debug, Clone, Default)]
+pub struct TorOptions {
+    /// Arti state and cache directory (per profile by default).
+    pub state_dir: Option<std::path::PathBuf>,
+    /// Arti configuration file for a private Tor network (tests, demo).
+    pub network_config: Option<std::path::PathBuf>,
+}

@@ -182,8 +182,7 @@ fn migrate(db: &Database) -> Result<(), Failure> {
     let txn = db.begin_write()?;
     let found = {
         let meta = txn.open_table(META)?;
-        let v = meta.get("schema_version")?.map(|g| g.value());
-        v
+        meta.get("schema_version")?.map(|g| g.value())
     };
     match found {
         Some(v) if v > SCHEMA_VERSION => {
