@@ -1,0 +1,144 @@
+//! Test vectors for independent implementations.
+//!
+//! `onionchat-vectors generate FILE` writes vectors made by this code;
+//! `onionchat-vectors verify FILE` checks vectors made elsewhere (the Python
+//! cross-check in `tests/vectors/crosscheck.py`), using only the public
+//! proto API, and exits non-zero on the first mismatch.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail, ensure};
+use onionchat_proto::crypto::file_stream::{FileOpener, FileSealer};
+use onionchat_proto::crypto::identity::fingerprint_of;
+use onionchat_proto::crypto::message::{self, message_aad};
+use onionchat_proto::crypto::room_key::{make_grant, open_grant};
+use onionchat_proto::crypto::safety::safety_number;
+use onionchat_proto::crypto::{IdentityKey, PublicIdentity, RoomKey, SignContext, at_rest};
+use onionchat_proto::wire::{FileId, MessageContent, MsgId, RoomId, Signed, UserId};
+use serde_json::{Value, json};
+
+fn h(b: &[u8]) -> String {
+    hex::encode(b)
+}
+
+fn unh(v: &Value, what: &str) -> anyhow::Result<Vec<u8>> {
+    hex::decode(v.as_str().with_context(|| format!("{what} missing"))?).with_context(|| format!("{what} is not hex"))
+}
+
+fn signed(v: &Value) -> anyhow::Result<Signed> {
+    Ok(Signed {
+        body: unh(&v["body"], "body")?,
+        signature: unh(&v["signature"], "signature")?,
+    })
+}
+
+fn generate(path: &str) -> anyhow::Result<()> {
+    let alice = IdentityKey::generate()?;
+    let bob = IdentityKey::generate()?;
+    let room = RoomId::random();
+    let key = RoomKey::generate();
+    let login_body = b"example login body".to_vec();
+    let login_sig = alice.sign(SignContext::Login, &login_body)?;
+    let grant = make_grant(&alice, room, 1, UserId(2), bob.public(), &key)?;
+    let msg_id = MsgId::random();
+    let text = "Hello, Bob! Grüße 👋";
+    let envelope = message::seal(&alice, room, 1, &key, msg_id, 1_700_000_000_000, &MessageContent::Text { text: text.into() })?;
+    let body = message::decode(&envelope)?;
+    let aad = message_aad(body.v, &room, 1, &alice.fingerprint(), &msg_id);
+    let plaintext: Vec<u8> = (0..2500u32).map(|i| (i * 7 % 256) as u8).collect();
+    let (header, mut sealer) = FileSealer::start(&alice, room, 1, &key, FileId::random(), plaintext.len() as u64, 1024)?;
+    let mut ct = sealer.push(&plaintext)?;
+    ct.extend(sealer.finish()?);
+    let passphrase = "vector passphrase";
+    let out = json!({
+        "version": 1,
+        "made_by": "onionchat-proto (Rust)",
+        "alice": {
+            "private_pkcs8_pem": *at_rest::plain_pem_for_tests(&alice)?,
+            "spki_der": h(alice.public().spki_der()),
+            "fingerprint": h(&alice.fingerprint().0),
+            "encrypted_pkcs8_pem": *at_rest::encrypt_pem(&alice, passphrase.as_bytes())?,
+            "passphrase": passphrase,
+        },
+        "bob": {
+            "private_pkcs8_pem": *at_rest::plain_pem_for_tests(&bob)?,
+            "spki_der": h(bob.public().spki_der()),
+            "fingerprint": h(&bob.fingerprint().0),
+        },
+        "safety_number": safety_number(&alice.fingerprint(), &bob.fingerprint()),
+        "signature": {"context": "login", "body": h(&login_body), "signature": h(&login_sig), "signer": "alice"},
+        "room_id": h(&room.0),
+        "room_key": h(key.as_bytes()),
+        "grant": {"body": h(&grant.body), "signature": h(&grant.signature), "granter": "alice", "recipient": "bob", "recipient_id": 2, "epoch": 1},
+        "message": {"body": h(&envelope.body), "signature": h(&envelope.signature), "sender": "alice", "aad": h(&aad), "text": text, "msg_id": h(&msg_id.0)},
+        "file": {"header_body": h(&header.body), "header_signature": h(&header.signature), "sender": "alice", "ciphertext": h(&ct), "plaintext": h(&plaintext), "chunk_size": 1024},
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&out)?)?;
+    Ok(())
+}
+
+fn verify(path: &str) -> anyhow::Result<()> {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let party = |name: &str| -> anyhow::Result<IdentityKey> {
+        let pem = v[name]["private_pkcs8_pem"].as_str().context("pem")?;
+        Ok(at_rest::from_plain_pem(pem)?)
+    };
+    let (alice, bob) = (party("alice")?, party("bob")?);
+    for (name, key) in [("alice", &alice), ("bob", &bob)] {
+        let spki = unh(&v[name]["spki_der"], "spki")?;
+        ensure!(spki == key.public().spki_der(), "{name}: SPKI DER differs from the private key's");
+        ensure!(unh(&v[name]["fingerprint"], "fp")? == fingerprint_of(&spki).0, "{name}: fingerprint mismatch");
+        PublicIdentity::from_spki_der(&spki).with_context(|| format!("{name}: SPKI not canonical"))?;
+    }
+    if let Some(pem) = v["alice"]["encrypted_pkcs8_pem"].as_str() {
+        let pass = v["alice"]["passphrase"].as_str().context("passphrase")?;
+        let k = at_rest::decrypt_pem(pem, pass.as_bytes()).context("encrypted PKCS#8 did not open")?;
+        ensure!(k.fingerprint() == alice.fingerprint(), "encrypted key is not alice's");
+        ensure!(at_rest::decrypt_pem(pem, b"wrong").is_err(), "wrong passphrase accepted");
+    }
+    let sn = safety_number(&alice.fingerprint(), &bob.fingerprint());
+    ensure!(v["safety_number"] == sn.as_str(), "safety number: theirs {} ours {sn}", v["safety_number"]);
+    let s = &v["signature"];
+    alice.public().verify(SignContext::Login, &unh(&s["body"], "body")?, &unh(&s["signature"], "sig")?).context("login signature")?;
+    let room = RoomId(unh(&v["room_id"], "room")?.try_into().map_err(|_| anyhow::anyhow!("room id length"))?);
+    let key = unh(&v["room_key"], "room key")?;
+    let (gb, got) = open_grant(&bob, &signed(&v["grant"])?, alice.public(), room).context("grant")?;
+    ensure!(got.as_bytes()[..] == key[..], "grant unwrapped to another key");
+    ensure!(gb.recipient_fp == bob.fingerprint() && gb.granter_fp == alice.fingerprint(), "grant parties");
+    let m = &v["message"];
+    let env = signed(m)?;
+    let rk = RoomKey::from_slice(&key).context("key length")?;
+    let (body, content) = message::open(&env, alice.public(), room, |_| Some(rk.clone())).context("message")?;
+    let aad = message_aad(body.v, &body.room_id, body.epoch, &body.sender_fp, &body.msg_id);
+    ensure!(h(&aad) == m["aad"].as_str().context("aad")?, "AAD layout differs");
+    match content {
+        MessageContent::Text { text } => ensure!(text == m["text"].as_str().context("text")?, "text differs"),
+        other => bail!("unexpected content {other:?}"),
+    }
+    let f = &v["file"];
+    let header = Signed {
+        body: unh(&f["header_body"], "header")?,
+        signature: unh(&f["header_signature"], "header sig")?,
+    };
+    let (_, mut opener) = FileOpener::start(&header, alice.public(), room, |_| Some(rk.clone())).context("file header")?;
+    let mut pt = opener.push(&unh(&f["ciphertext"], "ct")?)?;
+    pt.extend(opener.finish().context("file final chunk")?);
+    ensure!(pt == unh(&f["plaintext"], "plaintext")?, "file plaintext differs");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let result = match args.get(1..).unwrap_or_default() {
+        [cmd, path] if cmd == "generate" => generate(path),
+        [cmd, path] if cmd == "verify" => verify(path),
+        _ => Err(anyhow::anyhow!("usage: onionchat-vectors generate|verify FILE")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vectors: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Independent implementation of OnionChat's wire crypto (docs/protocol.md),
+using only Python's `cryptography` and `cbor2` packages.
+
+    crosscheck.py verify FILE    check vectors made by the Rust code
+    crosscheck.py generate FILE  make vectors for the Rust code to check
+
+Exits non-zero with a message on the first mismatch.
+"""
+import hashlib
+import json
+import os
+import sys
+
+import cbor2
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+
+
+def fail(msg):
+    sys.exit(f"crosscheck: {msg}")
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def signed_bytes(context, body):
+    return b"OnionChat-v1/" + context.encode() + b"\0" + body
+
+
+def spki(pub):
+    return pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def safety_number(fp_a, fp_b):
+    lo, hi = sorted([fp_a, fp_b])
+    h = hashlib.sha256(b"OnionChat-v1/safety-number\0" + lo + hi).digest()
+    return " ".join(f"{int.from_bytes(h[i:i + 5], 'big') % 100000:05d}" for i in range(0, 30, 5))
+
+
+def message_aad(v, room, epoch, sender_fp, msg_id):
+    return (b"OnionChat-v1/message\0" + v.to_bytes(2, "big") + room + epoch.to_bytes(4, "big")
+            + sender_fp + msg_id)
+
+
+def file_key_aad(room, epoch, file_id):
+    return b"OnionChat-v1/file-key\0" + room + epoch.to_bytes(4, "big") + file_id
+
+
+def chunk_nonce(prefix, i, last):
+    return prefix + i.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
+
+
+def chunk_aad(file_id):
+    return b"OnionChat-v1/file-chunk\0" + file_id
+
+
+def verify(path):
+    v = json.load(open(path))
+    keys = {}
+    for name in ("alice", "bob"):
+        k = serialization.load_pem_private_key(v[name]["private_pkcs8_pem"].encode(), None)
+        check(k.key_size == 3072 and k.public_key().public_numbers().e == 65537, f"{name}: not RSA-3072/65537")
+        der = spki(k.public_key())
+        check(der.hex() == v[name]["spki_der"], f"{name}: SPKI DER differs")
+        check(hashlib.sha256(der).hexdigest() == v[name]["fingerprint"], f"{name}: fingerprint differs")
+        keys[name] = k
+    alice, bob = keys["alice"], keys["bob"]
+    enc = serialization.load_pem_private_key(v["alice"]["encrypted_pkcs8_pem"].encode(), v["alice"]["passphrase"].encode())
+    check(spki(enc.public_key()) == spki(alice.public_key()), "encrypted PKCS#8 is not alice's key")
+    try:
+        serialization.load_pem_private_key(v["alice"]["encrypted_pkcs8_pem"].encode(), b"wrong")
+        fail("wrong passphrase accepted")
+    except ValueError:
+        pass
+    fa, fb = bytes.fromhex(v["alice"]["fingerprint"]), bytes.fromhex(v["bob"]["fingerprint"])
+    check(safety_number(fa, fb) == v["safety_number"], "safety number differs")
+    s = v["signature"]
+    alice.public_key().verify(bytes.fromhex(s["signature"]), signed_bytes(s["context"], bytes.fromhex(s["body"])), PSS, hashes.SHA256())
+    try:
+        alice.public_key().verify(bytes.fromhex(s["signature"]), signed_bytes("message", bytes.fromhex(s["body"])), PSS, hashes.SHA256())
+        fail("signature verified under another context")
+    except Exception as e:  # InvalidSignature
+        if "crosscheck" in str(e):
+            raise
+    room = bytes.fromhex(v["room_id"])
+    room_key = bytes.fromhex(v["room_key"])
+
+    g = v["grant"]
+    gbody = bytes.fromhex(g["body"])
+    alice.public_key().verify(bytes.fromhex(g["signature"]), signed_bytes("key-grant", gbody), PSS, hashes.SHA256())
+    gb = cbor2.loads(gbody)
+    check(gb["v"] == 1 and gb["room_id"] == room and gb["epoch"] == g["epoch"], "grant fields")
+    check(gb["recipient"] == g["recipient_id"] and gb["recipient_fp"] == fb and gb["granter_fp"] == fa, "grant parties")
+    check(bob.decrypt(gb["wrapped_key"], OAEP) == room_key, "grant unwraps to another key")
+
+    m = v["message"]
+    mbody = bytes.fromhex(m["body"])
+    alice.public_key().verify(bytes.fromhex(m["signature"]), signed_bytes("message", mbody), PSS, hashes.SHA256())
+    mb = cbor2.loads(mbody)
+    check(mb["room_id"] == room and mb["sender_fp"] == fa and mb["msg_id"].hex() == m["msg_id"], "message fields")
+    aad = message_aad(mb["v"], mb["room_id"], mb["epoch"], mb["sender_fp"], mb["msg_id"])
+    check(aad.hex() == m["aad"], "AAD layout differs")
+    content = cbor2.loads(AESGCM(room_key).decrypt(mb["nonce"], mb["ciphertext"], aad))
+    check(content == {"type": "text", "text": m["text"]}, f"message content {content!r}")
+
+    f = v["file"]
+    hbody = bytes.fromhex(f["header_body"])
+    alice.public_key().verify(bytes.fromhex(f["header_signature"]), signed_bytes("file-header", hbody), PSS, hashes.SHA256())
+    hb = cbor2.loads(hbody)
+    fkey = AESGCM(room_key).decrypt(hb["key_nonce"], hb["wrapped_file_key"], file_key_aad(hb["room_id"], hb["epoch"], hb["file_id"]))
+    ct = bytes.fromhex(f["ciphertext"])
+    size = hb["chunk_size"] + 16
+    n = max(1, -(-hb["plaintext_len"] // hb["chunk_size"]))
+    check(len(ct) == hb["plaintext_len"] + 16 * n, "file ciphertext length")
+    out = b""
+    for i in range(n):
+        out += AESGCM(fkey).decrypt(chunk_nonce(hb["nonce_prefix"], i, i == n - 1), ct[i * size:(i + 1) * size], chunk_aad(hb["file_id"]))
+    check(out.hex() == f["plaintext"], "file plaintext differs")
+    # Truncation must be detected: the last full chunk is not marked final.
+    if n > 1:
+        try:
+            AESGCM(fkey).decrypt(chunk_nonce(hb["nonce_prefix"], n - 2, True), ct[(n - 2) * size:(n - 1) * size], chunk_aad(hb["file_id"]))
+            fail("a non-final chunk opened as final")
+        except Exception as e:
+            if "crosscheck" in str(e):
+                raise
+    print(f"crosscheck: {path}: all checks passed ({v['made_by']})")
+
+
+def generate(path):
+    alice = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    bob = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    fa, fb = hashlib.sha256(spki(alice.public_key())).digest(), hashlib.sha256(spki(bob.public_key())).digest()
+    sign = lambda ctx, body: alice.sign(signed_bytes(ctx, body), PSS, hashes.SHA256())
+    room, room_key = os.urandom(16), AESGCM.generate_key(256)
+    login = b"python login body"
+    gbody = cbor2.dumps({"v": 1, "room_id": room, "epoch": 1, "recipient": 2, "recipient_fp": fb,
+                         "granter_fp": fa, "wrapped_key": bob.public_key().encrypt(room_key, OAEP)})
+    msg_id, nonce, text = os.urandom(16), os.urandom(12), "Hallo aus Python ✓"
+    aad = message_aad(1, room, 1, fa, msg_id)
+    ct = AESGCM(room_key).encrypt(nonce, cbor2.dumps({"type": "text", "text": text}), aad)
+    mbody = cbor2.dumps({"v": 1, "room_id": room, "epoch": 1, "sender_fp": fa, "msg_id": msg_id,
+                         "sent_at": 1700000000000, "nonce": nonce, "ciphertext": ct})
+    plaintext = bytes(i * 13 % 256 for i in range(3000))
+    file_id, prefix, fkey, key_nonce = os.urandom(16), os.urandom(7), AESGCM.generate_key(256), os.urandom(12)
+    chunk = 1024
+    n = max(1, -(-len(plaintext) // chunk))
+    fct = b"".join(AESGCM(fkey).encrypt(chunk_nonce(prefix, i, i == n - 1), plaintext[i * chunk:(i + 1) * chunk], chunk_aad(file_id))
+                   for i in range(n))
+    hbody = cbor2.dumps({"v": 1, "room_id": room, "epoch": 1, "sender_fp": fa, "file_id": file_id, "chunk_size": chunk,
+                         "plaintext_len": len(plaintext), "nonce_prefix": prefix, "key_nonce": key_nonce,
+                         "wrapped_file_key": AESGCM(room_key).encrypt(key_nonce, fkey, file_key_aad(room, 1, file_id))})
+    pem = lambda k, enc=serialization.NoEncryption(): k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc).decode()
+    out = {
+        "version": 1, "made_by": f"python cryptography {__import__('cryptography').__version__}",
+        "alice": {"private_pkcs8_pem": pem(alice), "spki_der": spki(alice.public_key()).hex(), "fingerprint": fa.hex(),
+                  "encrypted_pkcs8_pem": pem(alice, serialization.BestAvailableEncryption(b"python passphrase")),
+                  "passphrase": "python passphrase"},
+        "bob": {"private_pkcs8_pem": pem(bob), "spki_der": spki(bob.public_key()).hex(), "fingerprint": fb.hex()},
+        "safety_number": safety_number(fa, fb),
+        "signature": {"context": "login", "body": login.hex(), "signature": sign("login", login).hex(), "signer": "alice"},
+        "room_id": room.hex(), "room_key": room_key.hex(),
+        "grant": {"body": gbody.hex(), "signature": sign("key-grant", gbody).hex(), "granter": "alice", "recipient": "bob",
+                  "recipient_id": 2, "epoch": 1},
+        "message": {"body": mbody.hex(), "signature": sign("message", mbody).hex(), "sender": "alice", "aad": aad.hex(),
+                    "text": text, "msg_id": msg_id.hex()},
+        "file": {"header_body": hbody.hex(), "header_signature": sign("file-header", hbody).hex(), "sender": "alice",
+                 "ciphertext": fct.hex(), "plaintext": plaintext.hex(), "chunk_size": chunk},
+    }
+    json.dump(out, open(path, "w"), indent=2)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("verify", "generate"):
+        sys.exit("usage: crosscheck.py verify|generate FILE")
+    (verify if sys.argv[1] == "verify" else generate)(sys.argv[2])
