@@ -19,7 +19,10 @@ fn python(args: &[&str]) -> std::process::Output {
 }
 
 fn rust(args: &[&str]) -> std::process::Output {
-    Command::new(bin_path("onionchat-vectors")).args(args).output().expect("vectors tool")
+    Command::new(bin_path("onionchat-vectors"))
+        .args(args)
+        .output()
+        .expect("vectors tool")
 }
 
 fn ok(out: std::process::Output, what: &str) {
@@ -36,7 +39,10 @@ fn committed_rust_vectors_verify_in_rust_and_python() {
     let committed = vectors_dir().join("rust-made.json");
     let p = committed.to_str().expect("path");
     ok(rust(&["verify", p]), "Rust verifying the committed vectors");
-    ok(python(&["verify", p]), "Python verifying the committed vectors");
+    ok(
+        python(&["verify", p]),
+        "Python verifying the committed vectors",
+    );
 }
 
 #[test]
@@ -44,10 +50,22 @@ fn fresh_vectors_cross_check_both_ways() {
     let tmp = tempfile::tempdir().expect("tmp");
     let ours = tmp.path().join("rust.json");
     let theirs = tmp.path().join("python.json");
-    ok(rust(&["generate", ours.to_str().expect("path")]), "Rust generating");
-    ok(python(&["verify", ours.to_str().expect("path")]), "Python verifying fresh Rust vectors");
-    ok(python(&["generate", theirs.to_str().expect("path")]), "Python generating");
-    ok(rust(&["verify", theirs.to_str().expect("path")]), "Rust verifying Python vectors");
+    ok(
+        rust(&["generate", ours.to_str().expect("path")]),
+        "Rust generating",
+    );
+    ok(
+        python(&["verify", ours.to_str().expect("path")]),
+        "Python verifying fresh Rust vectors",
+    );
+    ok(
+        python(&["generate", theirs.to_str().expect("path")]),
+        "Python generating",
+    );
+    ok(
+        rust(&["verify", theirs.to_str().expect("path")]),
+        "Rust verifying Python vectors",
+    );
 }
 
 #[test]
@@ -63,6 +81,16 @@ fn both_verifiers_reject_a_tampered_vector() {
     v["message"]["body"] = serde_json::Value::String(hex::encode(bytes));
     let bad = tmp.path().join("bad.json");
     std::fs::write(&bad, serde_json::to_string(&v).expect("json")).expect("write");
-    assert!(!rust(&["verify", bad.to_str().expect("path")]).status.success(), "Rust accepted a tampered message");
-    assert!(!python(&["verify", bad.to_str().expect("path")]).status.success(), "Python accepted a tampered message");
+    assert!(
+        !rust(&["verify", bad.to_str().expect("path")])
+            .status
+            .success(),
+        "Rust accepted a tampered message"
+    );
+    assert!(
+        !python(&["verify", bad.to_str().expect("path")])
+            .status
+            .success(),
+        "Python accepted a tampered message"
+    );
 }

@@ -22,7 +22,8 @@ fn h(b: &[u8]) -> String {
 }
 
 fn unh(v: &Value, what: &str) -> anyhow::Result<Vec<u8>> {
-    hex::decode(v.as_str().with_context(|| format!("{what} missing"))?).with_context(|| format!("{what} is not hex"))
+    hex::decode(v.as_str().with_context(|| format!("{what} missing"))?)
+        .with_context(|| format!("{what} is not hex"))
 }
 
 fn signed(v: &Value) -> anyhow::Result<Signed> {
@@ -42,11 +43,27 @@ fn generate(path: &str) -> anyhow::Result<()> {
     let grant = make_grant(&alice, room, 1, UserId(2), bob.public(), &key)?;
     let msg_id = MsgId::random();
     let text = "Hello, Bob! Grüße 👋";
-    let envelope = message::seal(&alice, room, 1, &key, msg_id, 1_700_000_000_000, &MessageContent::Text { text: text.into() })?;
+    let envelope = message::seal(
+        &alice,
+        room,
+        1,
+        &key,
+        msg_id,
+        1_700_000_000_000,
+        &MessageContent::Text { text: text.into() },
+    )?;
     let body = message::decode(&envelope)?;
     let aad = message_aad(body.v, &room, 1, &alice.fingerprint(), &msg_id);
     let plaintext: Vec<u8> = (0..2500u32).map(|i| (i * 7 % 256) as u8).collect();
-    let (header, mut sealer) = FileSealer::start(&alice, room, 1, &key, FileId::random(), plaintext.len() as u64, 1024)?;
+    let (header, mut sealer) = FileSealer::start(
+        &alice,
+        room,
+        1,
+        &key,
+        FileId::random(),
+        plaintext.len() as u64,
+        1024,
+    )?;
     let mut ct = sealer.push(&plaintext)?;
     ct.extend(sealer.finish()?);
     let passphrase = "vector passphrase";
@@ -86,33 +103,81 @@ fn verify(path: &str) -> anyhow::Result<()> {
     let (alice, bob) = (party("alice")?, party("bob")?);
     for (name, key) in [("alice", &alice), ("bob", &bob)] {
         let spki = unh(&v[name]["spki_der"], "spki")?;
-        ensure!(spki == key.public().spki_der(), "{name}: SPKI DER differs from the private key's");
-        ensure!(unh(&v[name]["fingerprint"], "fp")? == fingerprint_of(&spki).0, "{name}: fingerprint mismatch");
-        PublicIdentity::from_spki_der(&spki).with_context(|| format!("{name}: SPKI not canonical"))?;
+        ensure!(
+            spki == key.public().spki_der(),
+            "{name}: SPKI DER differs from the private key's"
+        );
+        ensure!(
+            unh(&v[name]["fingerprint"], "fp")? == fingerprint_of(&spki).0,
+            "{name}: fingerprint mismatch"
+        );
+        PublicIdentity::from_spki_der(&spki)
+            .with_context(|| format!("{name}: SPKI not canonical"))?;
     }
     if let Some(pem) = v["alice"]["encrypted_pkcs8_pem"].as_str() {
         let pass = v["alice"]["passphrase"].as_str().context("passphrase")?;
-        let k = at_rest::decrypt_pem(pem, pass.as_bytes()).context("encrypted PKCS#8 did not open")?;
-        ensure!(k.fingerprint() == alice.fingerprint(), "encrypted key is not alice's");
-        ensure!(at_rest::decrypt_pem(pem, b"wrong").is_err(), "wrong passphrase accepted");
+        let k =
+            at_rest::decrypt_pem(pem, pass.as_bytes()).context("encrypted PKCS#8 did not open")?;
+        ensure!(
+            k.fingerprint() == alice.fingerprint(),
+            "encrypted key is not alice's"
+        );
+        ensure!(
+            at_rest::decrypt_pem(pem, b"wrong").is_err(),
+            "wrong passphrase accepted"
+        );
     }
     let sn = safety_number(&alice.fingerprint(), &bob.fingerprint());
-    ensure!(v["safety_number"] == sn.as_str(), "safety number: theirs {} ours {sn}", v["safety_number"]);
+    ensure!(
+        v["safety_number"] == sn.as_str(),
+        "safety number: theirs {} ours {sn}",
+        v["safety_number"]
+    );
     let s = &v["signature"];
-    alice.public().verify(SignContext::Login, &unh(&s["body"], "body")?, &unh(&s["signature"], "sig")?).context("login signature")?;
-    let room = RoomId(unh(&v["room_id"], "room")?.try_into().map_err(|_| anyhow::anyhow!("room id length"))?);
+    alice
+        .public()
+        .verify(
+            SignContext::Login,
+            &unh(&s["body"], "body")?,
+            &unh(&s["signature"], "sig")?,
+        )
+        .context("login signature")?;
+    let room = RoomId(
+        unh(&v["room_id"], "room")?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("room id length"))?,
+    );
     let key = unh(&v["room_key"], "room key")?;
-    let (gb, got) = open_grant(&bob, &signed(&v["grant"])?, alice.public(), room).context("grant")?;
-    ensure!(got.as_bytes()[..] == key[..], "grant unwrapped to another key");
-    ensure!(gb.recipient_fp == bob.fingerprint() && gb.granter_fp == alice.fingerprint(), "grant parties");
+    let (gb, got) =
+        open_grant(&bob, &signed(&v["grant"])?, alice.public(), room).context("grant")?;
+    ensure!(
+        got.as_bytes()[..] == key[..],
+        "grant unwrapped to another key"
+    );
+    ensure!(
+        gb.recipient_fp == bob.fingerprint() && gb.granter_fp == alice.fingerprint(),
+        "grant parties"
+    );
     let m = &v["message"];
     let env = signed(m)?;
     let rk = RoomKey::from_slice(&key).context("key length")?;
-    let (body, content) = message::open(&env, alice.public(), room, |_| Some(rk.clone())).context("message")?;
-    let aad = message_aad(body.v, &body.room_id, body.epoch, &body.sender_fp, &body.msg_id);
-    ensure!(h(&aad) == m["aad"].as_str().context("aad")?, "AAD layout differs");
+    let (body, content) =
+        message::open(&env, alice.public(), room, |_| Some(rk.clone())).context("message")?;
+    let aad = message_aad(
+        body.v,
+        &body.room_id,
+        body.epoch,
+        &body.sender_fp,
+        &body.msg_id,
+    );
+    ensure!(
+        h(&aad) == m["aad"].as_str().context("aad")?,
+        "AAD layout differs"
+    );
     match content {
-        MessageContent::Text { text } => ensure!(text == m["text"].as_str().context("text")?, "text differs"),
+        MessageContent::Text { text } => {
+            ensure!(text == m["text"].as_str().context("text")?, "text differs")
+        }
         other => bail!("unexpected content {other:?}"),
     }
     let f = &v["file"];
@@ -120,10 +185,14 @@ fn verify(path: &str) -> anyhow::Result<()> {
         body: unh(&f["header_body"], "header")?,
         signature: unh(&f["header_signature"], "header sig")?,
     };
-    let (_, mut opener) = FileOpener::start(&header, alice.public(), room, |_| Some(rk.clone())).context("file header")?;
+    let (_, mut opener) = FileOpener::start(&header, alice.public(), room, |_| Some(rk.clone()))
+        .context("file header")?;
     let mut pt = opener.push(&unh(&f["ciphertext"], "ct")?)?;
     pt.extend(opener.finish().context("file final chunk")?);
-    ensure!(pt == unh(&f["plaintext"], "plaintext")?, "file plaintext differs");
+    ensure!(
+        pt == unh(&f["plaintext"], "plaintext")?,
+        "file plaintext differs"
+    );
     Ok(())
 }
 
@@ -132,7 +201,9 @@ fn main() -> ExitCode {
     let result = match args.get(1..).unwrap_or_default() {
         [cmd, path] if cmd == "generate" => generate(path),
         [cmd, path] if cmd == "verify" => verify(path),
-        _ => Err(anyhow::anyhow!("usage: onionchat-vectors generate|verify FILE")),
+        _ => Err(anyhow::anyhow!(
+            "usage: onionchat-vectors generate|verify FILE"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
