@@ -129,7 +129,7 @@ fn every_subcommand() {
 
     // send + history (1:1 by username); tail follows live.
     ann.run(&["send", "bob", "hello from the cli"]);
-    let mut tail = bob
+    let tail = bob
         .cmd(&["--json", "tail", "--count", "2"])
         .stdout(Stdio::piped())
         .spawn()
