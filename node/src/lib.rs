@@ -47,7 +47,19 @@ pub struct Ready {
 
 /// The invite link for `code`, once the transport knows its address.
 pub fn invite_link(state: &AppState, code: &str) -> Option<String> {
-    let (address, auth_key) = state.status.invite_base()?;
+    let (address, mut auth_key) = state.status.invite_base()?;
+    #[cfg(feature = "onion")]
+    if let Some(keys) = state
+        .access
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+    {
+        match keys.secret_for_invite(code) {
+            Ok(k) => auth_key = Some(k),
+            Err(e) => tracing::error!(error = %e, "cannot assign an access key to the invite"),
+        }
+    }
     Some(
         InviteLink {
             address,

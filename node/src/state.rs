@@ -45,6 +45,9 @@ pub struct AppState {
     pub auth_limit: Arc<RateLimiter>,
     /// Cancelled when the node shuts down (closes WebSockets).
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Restricted-discovery keys handed out with invites (onion transport).
+    #[cfg(feature = "onion")]
+    pub access: Arc<Mutex<Option<crate::tor::access::AccessKeys>>>,
     /// Delivery markers seen by connection writers, flushed in batches.
     pub delivered: Arc<Mutex<HashMap<(RoomId, UserId), u64>>>,
 }
@@ -62,6 +65,8 @@ impl AppState {
             request_limit: Arc::new(RateLimiter::new(r.requests_per_sec, r.request_burst)),
             auth_limit: Arc::new(RateLimiter::new(r.auth_per_min / 60.0, r.auth_per_min)),
             delivered: Arc::default(),
+            #[cfg(feature = "onion")]
+            access: Arc::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
             config: Arc::new(config),
         }

@@ -7,6 +7,7 @@
 
 pub mod proxy;
 pub mod raw;
+pub mod tor_net;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -46,6 +47,7 @@ pub struct Node {
     /// Owner invite link, while the node has no owner.
     pub owner_invite: Option<String>,
     extra: Vec<String>,
+    onion: Option<PathBuf>,
 }
 
 impl Node {
@@ -55,10 +57,22 @@ impl Node {
             data_dir,
             "127.0.0.1:0",
             extra.iter().map(|s| s.to_string()).collect(),
+            None,
         )
     }
 
-    fn start_on(data_dir: &Path, listen: &str, extra: Vec<String>) -> Node {
+    /// Start a node as an onion service on the private Tor network described
+    /// by `arti_config`.
+    pub fn start_onion(data_dir: &Path, arti_config: &Path, extra: &[&str]) -> Node {
+        Self::start_on(
+            data_dir,
+            "",
+            extra.iter().map(|s| s.to_string()).collect(),
+            Some(arti_config.to_path_buf()),
+        )
+    }
+
+    fn start_on(data_dir: &Path, listen: &str, extra: Vec<String>, onion: Option<PathBuf>) -> Node {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -71,7 +85,15 @@ impl Node {
                 cmd.arg(e);
             }
         }
-        cmd.args(["run", "--transport", "tcp", "--listen", listen]);
+        match &onion {
+            Some(cfg) => {
+                cmd.args(["run", "--transport", "onion", "--tor-network"])
+                    .arg(cfg);
+            }
+            None => {
+                cmd.args(["run", "--transport", "tcp", "--listen", listen]);
+            }
+        }
         cmd.args(extra.iter().filter(|e| !e.starts_with("--config")));
         let mut child = cmd
             .env("RUST_LOG", "info")
@@ -82,7 +104,7 @@ impl Node {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut owner_invite = None;
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(180);
         let url = loop {
             assert!(Instant::now() < deadline, "node did not start in time");
             let line = lines
@@ -111,6 +133,7 @@ impl Node {
             data_dir: data_dir.to_path_buf(),
             owner_invite,
             extra,
+            onion,
         }
     }
 
@@ -154,13 +177,18 @@ impl Node {
     pub fn start_again(&mut self) {
         // The port may linger briefly; retry a few times.
         let addr = self.addr.clone();
-        for _ in 0..50 {
+        for _ in 0..if self.onion.is_some() { 0 } else { 50 } {
             if std::net::TcpListener::bind(&addr).is_ok() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let n = Node::start_on(&self.data_dir, &addr, self.extra.clone());
+        let n = Node::start_on(
+            &self.data_dir,
+            &addr,
+            self.extra.clone(),
+            self.onion.clone(),
+        );
         *self = n;
     }
 

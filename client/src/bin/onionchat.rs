@@ -215,6 +215,7 @@ impl Cli {
         TorOptions {
             state_dir: Some(self.dir().join("tor")),
             network_config: self.tor_network.clone(),
+            progress: !self.json,
         }
     }
 

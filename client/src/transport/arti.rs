@@ -1,26 +1,147 @@
-//! Reaching `.onion` nodes through an embedded Arti client.
+//! Reaching `.onion` nodes through an embedded Arti client — no system Tor.
+
+use std::sync::Arc;
+
+use arti_client::config::{CfgPath, TorClientConfigBuilder};
+use arti_client::{HsId, KeystoreSelector, TorClient, TorClientConfig};
+use futures_util::StreamExt;
+use tor_hscrypto::pk::HsClientDescEncSecretKey;
+use tor_llcrypto::pk::curve25519::StaticSecret;
+use tor_rtcompat::PreferredRuntime;
 
 use super::{BoxStream, ConnectFuture, Connector, TorOptions};
 use crate::error::{ClientError, Result};
 
-/// Connects to one onion service through Arti.
+/// Connects to one onion service through Arti. The Tor client bootstraps on
+/// first use and is shared by every later connection.
 pub struct ArtiConnector {
     address: String,
+    hsid: HsId,
+    auth_key: Option<[u8; 32]>,
+    config: TorClientConfig,
+    progress: bool,
+    client: tokio::sync::OnceCell<Arc<TorClient<PreferredRuntime>>>,
+}
+
+/// Arti configuration with state and cache under `dir`, optionally for a
+/// private Tor network described by an Arti TOML file.
+pub fn client_config(
+    dir: &std::path::Path,
+    network: Option<&std::path::Path>,
+) -> Result<TorClientConfig> {
+    let mut builder: TorClientConfigBuilder = match network {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(ClientError::io(format!("cannot read {}", file.display())))?;
+            toml::from_str(&text).map_err(|e| {
+                ClientError::Connect(format!(
+                    "{} is not an Arti configuration: {e}",
+                    file.display()
+                ))
+            })?
+        }
+        None => TorClientConfigBuilder::default(),
+    };
+    for d in ["state", "cache"] {
+        std::fs::create_dir_all(dir.join(d))
+            .map_err(ClientError::io("cannot create the Tor state directory"))?;
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir.join(d), std::fs::Permissions::from_mode(0o700));
+    }
+    builder
+        .storage()
+        .state_dir(CfgPath::new_literal(dir.join("state")))
+        .cache_dir(CfgPath::new_literal(dir.join("cache")));
+    builder
+        .build()
+        .map_err(|e| ClientError::Connect(format!("bad Tor configuration: {e}")))
 }
 
 impl ArtiConnector {
-    /// A connector for `address` (`xxx.onion`), with an optional
-    /// restricted-discovery key.
-    pub fn new(address: &str, _auth_key: Option<&str>, _tor: &TorOptions) -> Result<Self> {
-        Err(ClientError::Connect(format!(
-            "Tor support for {address} is not wired yet"
-        )))
+    /// A connector for `address` (`xxx.onion`), with the node's
+    /// restricted-discovery key (base32) if it needs one.
+    pub fn new(address: &str, auth_key: Option<&str>, tor: &TorOptions) -> Result<Self> {
+        let hsid: HsId = address.parse().map_err(|e| {
+            ClientError::Connect(format!("'{address}' is not an onion address: {e}"))
+        })?;
+        let auth_key =
+            match auth_key {
+                Some(k) => {
+                    let raw = data_encoding::BASE32_NOPAD
+                        .decode(k.to_ascii_uppercase().as_bytes())
+                        .map_err(|_| ClientError::Connect("the access key is not base32".into()))?;
+                    Some(<[u8; 32]>::try_from(raw.as_slice()).map_err(|_| {
+                        ClientError::Connect("the access key is not 32 bytes".into())
+                    })?)
+                }
+                None => None,
+            };
+        let dir = tor
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("onionchat-tor"));
+        Ok(ArtiConnector {
+            address: address.to_string(),
+            hsid,
+            auth_key,
+            config: client_config(&dir, tor.network_config.as_deref())?,
+            progress: tor.progress,
+            client: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    async fn tor(&self) -> std::io::Result<Arc<TorClient<PreferredRuntime>>> {
+        self.client
+            .get_or_try_init(|| async {
+                // rustls needs a process-wide crypto provider chosen explicitly.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let client = TorClient::<PreferredRuntime>::builder()
+                    .config(self.config.clone())
+                    .create_unbootstrapped()
+                    .map_err(std::io::Error::other)?;
+                if self.progress {
+                    let mut events = client.bootstrap_events();
+                    tokio::spawn(async move {
+                        let mut last = 0u8;
+                        while let Some(ev) = events.next().await {
+                            let p = (ev.as_frac() * 100.0).round().clamp(0.0, 100.0) as u8;
+                            if p >= last.saturating_add(20) || (p == 100 && last != 100) {
+                                eprintln!("Tor: {p}% — {ev}");
+                                last = p;
+                            }
+                            if ev.ready_for_traffic() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                if let Some(secret) = self.auth_key {
+                    // Re-inserting an existing key fails: replace it.
+                    let _ =
+                        client.remove_service_discovery_key(KeystoreSelector::Primary, self.hsid);
+                    let key = HsClientDescEncSecretKey::from(StaticSecret::from(secret));
+                    client
+                        .insert_service_discovery_key(KeystoreSelector::Primary, self.hsid, key)
+                        .map_err(std::io::Error::other)?;
+                }
+                client.bootstrap().await.map_err(std::io::Error::other)?;
+                Ok(client)
+            })
+            .await
+            .cloned()
     }
 }
 
 impl Connector for ArtiConnector {
     fn connect(&self) -> ConnectFuture<'_> {
-        Box::pin(async move { Err::<BoxStream, _>(std::io::Error::other("not wired")) })
+        Box::pin(async move {
+            let tor = self.tor().await?;
+            let stream = tor
+                .connect((self.address.as_str(), 80))
+                .await
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::ConnectionRefused, e))?;
+            Ok(Box::new(stream) as BoxStream)
+        })
     }
 
     fn authority(&self) -> String {

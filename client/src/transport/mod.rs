@@ -92,4 +92,6 @@ pub struct TorOptions {
     pub state_dir: Option<std::path::PathBuf>,
     /// Arti configuration file for a private Tor network (tests, demo).
     pub network_config: Option<std::path::PathBuf>,
+    /// Print bootstrap progress to stderr.
+    pub progress: bool,
 }

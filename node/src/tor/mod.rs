@@ -1,12 +1,214 @@
-//! The onion service (filled in by the Tor work).
+//! The onion service: an embedded Arti client publishes the node as a v3
+//! onion service and hands each incoming stream to the same serve function
+//! as TCP. Its identity key lives in `<data_dir>/tor/state` (Arti's
+//! keystore), so the `.onion` address survives restarts and backups.
+
+pub mod access;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arti_client::config::{CfgPath, TorClientConfigBuilder};
+use arti_client::{TorClient, TorClientConfig};
+use futures_util::StreamExt;
+use onionchat_proto::wire::TransportState;
+use safelog::DisplayRedacted;
+use tor_hsservice::config::restricted_discovery::DirectoryKeyProviderBuilder;
+use tor_hsservice::config::{OnionServiceConfigBuilder, TokenBucketConfig};
+use tor_hsservice::status::State;
+use tor_hsservice::{RunningOnionService, StreamRequest};
+use tor_rtcompat::PreferredRuntime;
 
 use crate::state::AppState;
+use access::AccessKeys;
 
-/// Start the onion service; returns the `.onion` address.
+/// The virtual port the API is served on.
+pub const PORT: u16 = 80;
+
+/// Arti configuration for `data_dir`, optionally pointed at a private Tor
+/// network described by an Arti TOML file.
+pub fn client_config(data_dir: &Path, network: Option<&Path>) -> anyhow::Result<TorClientConfig> {
+    let tor = data_dir.join("tor");
+    for d in ["state", "cache"] {
+        let p = tor.join(d);
+        std::fs::create_dir_all(&p)?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let mut builder: TorClientConfigBuilder = match network {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            toml::from_str(&text)
+                .with_context(|| format!("{} is not an Arti configuration", file.display()))?
+        }
+        None => TorClientConfigBuilder::default(),
+    };
+    builder
+        .storage()
+        .state_dir(CfgPath::new_literal(tor.join("state")))
+        .cache_dir(CfgPath::new_literal(tor.join("cache")));
+    Ok(builder.build()?)
+}
+
+/// Bootstrap Arti, launch the onion service, and serve the API on it.
+/// Returns the `.onion` address.
 pub async fn start(
-    _state: &AppState,
-    _app: axum::Router,
-    _tasks: &mut tokio::task::JoinSet<()>,
+    state: &AppState,
+    app: axum::Router,
+    tasks: &mut tokio::task::JoinSet<()>,
 ) -> anyhow::Result<String> {
-    anyhow::bail!("the onion transport is not wired yet; use --transport tcp")
+    // rustls needs a process-wide crypto provider chosen explicitly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cfg = &state.config.tor;
+    let data_dir = state.store.data_dir().to_path_buf();
+    let config = client_config(&data_dir, cfg.network_config.as_deref())?;
+    let client = TorClient::<PreferredRuntime>::builder()
+        .config(config)
+        .create_unbootstrapped()
+        .context("cannot start Arti")?;
+
+    // Bootstrap with progress on the terminal, in the log and in the status model.
+    let status = state.status.clone();
+    let mut events = client.bootstrap_events();
+    let progress = tokio::spawn(async move {
+        let mut last = 0u8;
+        while let Some(ev) = events.next().await {
+            let percent = (ev.as_frac() * 100.0).round().clamp(0.0, 100.0) as u8;
+            status.set_transport(TransportState::Bootstrapping {
+                percent,
+                detail: ev.to_string(),
+            });
+            if percent >= last.saturating_add(10) || (percent == 100 && last != 100) {
+                eprintln!("Tor: {percent}% — {ev}");
+                last = percent;
+            }
+            if ev.ready_for_traffic() {
+                break;
+            }
+        }
+    });
+    client.bootstrap().await.context("Tor bootstrap failed")?;
+    progress.abort();
+
+    let mut svc = OnionServiceConfigBuilder::default();
+    svc.nickname("onionchat".parse()?);
+    svc.max_concurrent_streams_per_circuit(cfg.max_streams_per_circuit.max(1));
+    svc.enable_pow(cfg.pow);
+    if cfg.intro_rate_per_sec > 0 {
+        svc.rate_limit_at_intro(Some(TokenBucketConfig::new(
+            cfg.intro_rate_per_sec,
+            cfg.intro_burst.max(cfg.intro_rate_per_sec),
+        )));
+    }
+    let access = if cfg.restricted_discovery {
+        let keys = AccessKeys::open(&data_dir)?;
+        keys.top_up()?;
+        let mut dir = DirectoryKeyProviderBuilder::default();
+        dir.path(CfgPath::new_literal(keys.auth_dir()));
+        let rd = svc.restricted_discovery();
+        rd.enabled(true).watch_configuration(true);
+        rd.key_dirs().access().push(dir);
+        Some(keys)
+    } else {
+        None
+    };
+    let (service, rend_requests) = client
+        .launch_onion_service(svc.build()?)
+        .context("cannot launch the onion service")?
+        .context("the onion service is disabled")?;
+    let onion = service
+        .onion_address()
+        .context("the onion service has no address")?
+        .display_unredacted()
+        .to_string();
+    state.status.set_onion_address(onion.clone());
+    state.status.set_transport(TransportState::Publishing);
+    *state.access.lock().unwrap_or_else(|p| p.into_inner()) = access;
+    state.status.set_invite_base(onion.clone(), None);
+    tracing::info!(address = %onion, "onion service launched");
+
+    tasks.spawn(watch_service(service.clone(), state.clone()));
+    let shutdown = state.shutdown.clone();
+    let streams = Arc::new(tokio::sync::Mutex::new(Box::pin(
+        tor_hsservice::handle_rend_requests(rend_requests),
+    )));
+    tasks.spawn(async move {
+        // Keep the client and service alive while serving.
+        let _client = client;
+        let _service = service;
+        crate::serve::serve_incoming(
+            move || {
+                let streams = streams.clone();
+                async move {
+                    let mut streams = streams.lock().await;
+                    loop {
+                        let req: StreamRequest = streams.next().await?;
+                        if let Some(s) = accept(req).await {
+                            return Some(s);
+                        }
+                    }
+                }
+            },
+            app,
+            shutdown,
+        )
+        .await;
+    });
+    Ok(onion)
+}
+
+/// Accept `BEGIN` to our port; refuse anything else.
+async fn accept(req: StreamRequest) -> Option<arti_client::DataStream> {
+    let ok = matches!(req.request(), tor_proto::stream::IncomingStreamRequest::Begin(b) if b.port() == PORT);
+    if !ok {
+        let _ = req.shutdown_circuit();
+        return None;
+    }
+    match req
+        .accept(tor_cell::relaycell::msg::Connected::new_empty())
+        .await
+    {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::debug!(error = %e, "could not accept an onion stream");
+            None
+        }
+    }
+}
+
+/// Mirror the onion service's state into the status model and the log.
+async fn watch_service(service: Arc<RunningOnionService>, state: AppState) {
+    let mut events = service.status_events();
+    let mut last = None;
+    loop {
+        let ev = tokio::select! {
+            ev = events.next() => match ev { Some(ev) => ev, None => return },
+            _ = state.shutdown.cancelled() => return,
+        };
+        let problem = ev.current_problem().map(|p| format!("{p:?}"));
+        let transport = match ev.state() {
+            State::Running => TransportState::Reachable,
+            State::Bootstrapping => TransportState::Publishing,
+            State::DegradedReachable | State::DegradedUnreachable | State::Recovering => {
+                TransportState::Degraded {
+                    reason: problem
+                        .clone()
+                        .unwrap_or_else(|| format!("{:?}", ev.state())),
+                }
+            }
+            other => TransportState::Stopped {
+                reason: problem.clone().unwrap_or_else(|| format!("{other:?}")),
+            },
+        };
+        if last.as_ref() != Some(&transport) {
+            tracing::info!(state = ?ev.state(), problem = ?problem, "onion service state");
+            if let Some(p) = &problem {
+                state.status.set_error(format!("onion service: {p}"));
+            }
+            state.status.set_transport(transport.clone());
+            last = Some(transport);
+        }
+    }
 }
