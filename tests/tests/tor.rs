@@ -42,10 +42,47 @@ async fn join_via_tor(
     panic!("{name} could not join over Tor: {last:?}");
 }
 
+/// Tor tests run one at a time: each brings up ten tor daemons.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn texts(items: &[Incoming]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Incoming::Message(r) => match &r.content {
+                MessageContent::Text { text } => Some(text.clone()),
+                _ => None,
+            },
+            Incoming::Rejected { reason, .. } => panic!("rejected: {reason}"),
+        })
+        .collect()
+}
+
+/// Retry an operation while Tor paths settle (relay loss, rollover).
+async fn retry<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = onionchat_client::Result<T>>,
+{
+    let mut last = None;
+    for _ in 0..24 {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) => {
+                eprintln!("{what}: {e}; retrying");
+                last = Some(e);
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    }
+    panic!("{what} kept failing: {last:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_is_an_onion_service_and_clients_use_arti() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let tmp = tempfile::tempdir().expect("tmp");
-    let net = TorNet::start(&tmp.path().join("tor-net"));
+    let mut net = TorNet::start(&tmp.path().join("tor-net"));
     avoid_rollover(Duration::from_secs(120));
     let node = Node::start_onion(&tmp.path().join("node"), &net.arti_config, &[]);
     assert!(node.url.ends_with(".onion"), "{}", node.url);
@@ -96,4 +133,180 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
     .await
     .expect("download over tor");
     assert_eq!(sha256_file(&dest), sha256_file(&src));
+
+    // The node restarts: same .onion, bob's live session reconnects and
+    // resumes; what ann sends meanwhile arrives exactly once.
+    let onion = node.url.clone();
+    let mut node = node;
+    node.restart();
+    assert_eq!(node.url, onion, "the onion address must survive a restart");
+    for i in 0..3 {
+        let text = format!("after restart {i}");
+        retry("send after restart", || ann.send_text(room, &text)).await;
+    }
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let t = wait_event(&mut events, 240, |e| match e {
+            ClientEvent::Message(Incoming::Message(r)) => match &r.content {
+                MessageContent::Text { text } if text.starts_with("after restart") => {
+                    Some(text.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .await;
+        got.push(t);
+    }
+    assert_eq!(
+        got,
+        vec!["after restart 0", "after restart 1", "after restart 2"]
+    );
+
+    // Relays disappear; the service and its clients recover.
+    net.kill("relay0");
+    net.kill("relay1");
+    retry("send after relays died", || {
+        ann.send_text(room, "after relay loss")
+    })
+    .await;
+    let hist = retry("history after relays died", || bob.history_all(room, 0)).await;
+    let all = texts(&hist);
+    assert_eq!(all.first().map(String::as_str), Some("hello over tor"));
+    assert_eq!(all.last().map(String::as_str), Some("after relay loss"));
+    assert_eq!(
+        all.iter()
+            .filter(|t| t.starts_with("after restart"))
+            .count(),
+        3,
+        "no duplicates"
+    );
+
+    // A client without the access key cannot even reach the node.
+    let inv = ann.create_invite(None, None).await.expect("invite");
+    let mut link = ann.invite_link(&inv.code);
+    assert!(link.auth_key.is_some());
+    link.auth_key = None;
+    let mut data = onionchat_client::profile::VaultData::default();
+    data.address = link.address.clone();
+    let tor = TorOptions {
+        state_dir: Some(tmp.path().join("eve.tor")),
+        network_config: Some(net.arti_config.clone()),
+        progress: false,
+    };
+    let connector = connector_for(&data, &tor).expect("connector");
+    let attempt = tokio::time::timeout(
+        Duration::from_secs(120),
+        Client::join(
+            &tmp.path().join("eve"),
+            PASS,
+            &link,
+            "eve",
+            connector,
+            |_| {},
+        ),
+    )
+    .await;
+    match attempt {
+        Ok(Err(onionchat_client::ClientError::Connect(e))) => {
+            eprintln!("keyless client refused as expected: {e}")
+        }
+        Ok(Err(other)) => panic!("expected a connection failure, got {other}"),
+        Ok(Ok(_)) => panic!("a client without the restricted-discovery key reached the node"),
+        Err(_) => {} // could not even build a circuit to the service: also refused
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interoperates_with_c_tor_both_ways() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut net = TorNet::start(&tmp.path().join("tor-net"));
+    avoid_rollover(Duration::from_secs(120));
+
+    // 1. curl through a C tor SOCKS port reaches the Arti onion service,
+    //    with the access key from an invite in C tor's ClientOnionAuthDir.
+    let node = Node::start_onion(&tmp.path().join("node"), &net.arti_config, &[]);
+    let link = InviteLink::parse(node.owner_invite.as_deref().expect("invite")).expect("link");
+    let auth_dir = tmp.path().join("c-tor-auth");
+    std::fs::create_dir_all(&auth_dir).expect("dir");
+    let host = link.address.trim_end_matches(".onion");
+    std::fs::write(
+        auth_dir.join("node.auth_private"),
+        format!(
+            "{host}:descriptor:x25519:{}\n",
+            link.auth_key.as_deref().expect("key")
+        ),
+    )
+    .expect("auth file");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&auth_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let socks = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    net.c_tor(
+        "ctor-client",
+        &format!(
+            "SocksPort 127.0.0.1:{socks}\nClientOnionAuthDir {}",
+            auth_dir.display()
+        ),
+    );
+    let mut ok = false;
+    for _ in 0..24 {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "30",
+                "--socks5-hostname",
+            ])
+            .arg(format!("127.0.0.1:{socks}"))
+            .arg(format!("{}/v1/info", node.url))
+            .output()
+            .expect("curl (apt-get install curl)");
+        if String::from_utf8_lossy(&out.stdout) == "200" {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    assert!(
+        ok,
+        "curl through C tor never got 200 from the onion service"
+    );
+
+    // 2. Our client reaches an onion service that C tor publishes in front
+    //    of a node's TCP listener.
+    let tcp_node = Node::start(&tmp.path().join("tcp-node"), &[]);
+    let hs_dir = tmp.path().join("c-tor-hs");
+    std::fs::create_dir_all(&hs_dir).expect("dir");
+    std::fs::set_permissions(&hs_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    net.c_tor(
+        "ctor-service",
+        &format!(
+            "SocksPort 0\nHiddenServiceDir {}\nHiddenServicePort 80 {}",
+            hs_dir.display(),
+            tcp_node.addr
+        ),
+    );
+    let hostname = std::fs::read_to_string(hs_dir.join("hostname"))
+        .expect("hostname")
+        .trim()
+        .to_string();
+    let tcp_invite =
+        InviteLink::parse(tcp_node.owner_invite.as_deref().expect("invite")).expect("link");
+    let via_c_tor = InviteLink {
+        address: hostname.clone(),
+        code: tcp_invite.code,
+        auth_key: None,
+    };
+    let ann = join_via_tor(&net, &tmp.path().join("ann"), "ann", &via_c_tor.to_string()).await;
+    assert_eq!(ann.node_status().await.expect("status").users, 1);
+    eprintln!("joined a node behind C tor at {hostname}");
 }
