@@ -24,9 +24,13 @@ pub const PASS: &[u8] = b"correct horse battery staple";
 /// Path of a workspace binary (`onionchat-node`, `onionchat`).
 pub fn bin_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/<test> → target/<profile>/<name>
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let p = dir.join(name);
+    // A test runs from target/<profile>/deps/, a binary from target/<profile>/.
+    let here = exe.parent().expect("exe dir");
+    let p = if here.ends_with("deps") {
+        here.parent().expect("target dir").join(name)
+    } else {
+        here.join(name)
+    };
     assert!(
         p.exists(),
         "{} is missing: build the binaries first with `cargo build --workspace --bins`",
@@ -135,6 +139,11 @@ impl Node {
             extra,
             onion,
         }
+    }
+
+    /// Process id of the node.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Graceful stop (SIGTERM) and wait.
@@ -277,4 +286,24 @@ pub fn make_file(path: &Path, len: usize, seed: u64) {
         f.write_all(&buf).expect("write");
         written += buf.len();
     }
+}
+
+/// Resident memory of a process in KiB (VmRSS), from /proc.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Percentile of sorted durations (ms).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }

@@ -14,6 +14,7 @@
 
 use zeroize::Zeroizing;
 
+use super::aead::Gcm;
 use super::message::{TAG_LEN, gcm_open, gcm_seal};
 use super::{IdentityKey, OpenError, PublicIdentity, RoomKey, SealError, SignContext};
 use crate::PROTOCOL_VERSION;
@@ -61,7 +62,7 @@ fn chunk_nonce(prefix: &[u8; 7], index: u64, last: bool) -> Result<[u8; 12], ()>
 /// Encrypts a file chunk by chunk. Feed it with [`FileSealer::push`], end
 /// with [`FileSealer::finish`].
 pub struct FileSealer {
-    key: Zeroizing<[u8; 32]>,
+    cipher: Gcm,
     prefix: [u8; 7],
     aad: Vec<u8>,
     chunk_size: usize,
@@ -120,7 +121,7 @@ impl FileSealer {
         Ok((
             header,
             FileSealer {
-                key: file_key,
+                cipher: Gcm::new(&file_key),
                 prefix,
                 aad: chunk_aad(&file_id),
                 chunk_size: chunk_size as usize,
@@ -134,7 +135,7 @@ impl FileSealer {
 
     fn seal_chunk(&mut self, chunk: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), SealError> {
         let nonce = chunk_nonce(&self.prefix, self.index, last).map_err(|_| SealError::Encrypt)?;
-        out.extend_from_slice(&gcm_seal(&self.key, &nonce, &self.aad, chunk)?);
+        self.cipher.seal_append(&nonce, &self.aad, chunk, out)?;
         self.index += 1;
         Ok(())
     }
@@ -148,16 +149,32 @@ impl FileSealer {
                 actual: self.consumed,
             });
         }
-        self.buf.extend_from_slice(data);
-        let mut out = Vec::new();
-        // A full chunk is final only if no more data can follow it.
-        while self.buf.len() > self.chunk_size
-            || (self.buf.len() == self.chunk_size && self.consumed < self.plaintext_len)
-        {
-            let chunk: Zeroizing<Vec<u8>> =
-                Zeroizing::new(self.buf.drain(..self.chunk_size).collect());
-            self.seal_chunk(&chunk, false, &mut out)?;
+        let more_to_come = self.consumed < self.plaintext_len;
+        let mut out = Vec::with_capacity(data.len() + TAG_LEN * (data.len() / self.chunk_size + 1));
+        let mut input = data;
+        // Complete a partly filled chunk first.
+        if !self.buf.is_empty() {
+            let take = (self.chunk_size - self.buf.len()).min(input.len());
+            self.buf.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            // A full chunk is final only if no more data can follow it.
+            if self.buf.len() == self.chunk_size && (!input.is_empty() || more_to_come) {
+                let chunk = std::mem::take(&mut *self.buf);
+                self.seal_chunk(&chunk, false, &mut out)?;
+                *self.buf = chunk;
+                self.buf.clear();
+            }
         }
+        // Whole chunks straight from the input, without buffering.
+        if self.buf.is_empty() {
+            while input.len() > self.chunk_size || (input.len() == self.chunk_size && more_to_come)
+            {
+                let (chunk, rest) = input.split_at(self.chunk_size);
+                self.seal_chunk(chunk, false, &mut out)?;
+                input = rest;
+            }
+        }
+        self.buf.extend_from_slice(input);
         Ok(out)
     }
 
@@ -169,9 +186,8 @@ impl FileSealer {
                 actual: self.consumed,
             });
         }
-        let chunk = std::mem::take(&mut *self.buf);
-        let chunk = Zeroizing::new(chunk);
-        let mut out = Vec::new();
+        let chunk = Zeroizing::new(std::mem::take(&mut *self.buf));
+        let mut out = Vec::with_capacity(chunk.len() + TAG_LEN);
         self.seal_chunk(&chunk, true, &mut out)?;
         Ok(out)
     }
@@ -213,7 +229,7 @@ pub fn decode_header(header: &Signed) -> Result<FileHeaderBody, OpenError> {
 
 /// Decrypts a file stream, verifying the header first.
 pub struct FileOpener {
-    key: Zeroizing<[u8; 32]>,
+    cipher: Gcm,
     prefix: [u8; 7],
     aad: Vec<u8>,
     chunk_ct_len: usize,
@@ -264,7 +280,7 @@ impl FileOpener {
         let mut prefix = [0u8; 7];
         prefix.copy_from_slice(&body.nonce_prefix);
         let opener = FileOpener {
-            key,
+            cipher: Gcm::new(&key),
             prefix,
             aad: chunk_aad(&body.file_id),
             chunk_ct_len: body.chunk_size as usize + TAG_LEN,
@@ -284,24 +300,42 @@ impl FileOpener {
         Ok(())
     }
 
-    fn open_chunk(&mut self, ct: &[u8], last: bool) -> Result<Vec<u8>, OpenError> {
+    fn open_chunk(&mut self, ct: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), OpenError> {
         let nonce = chunk_nonce(&self.prefix, self.index, last)
             .map_err(|_| OpenError::Stream("too long"))?;
-        let pt = gcm_open(&self.key, &nonce, &self.aad, ct)
-            .ok_or(OpenError::Decrypt { what: "file chunk" })?;
+        if !self.cipher.open_append(&nonce, &self.aad, ct, out) {
+            return Err(OpenError::Decrypt { what: "file chunk" });
+        }
         self.index += 1;
-        Ok(pt)
+        Ok(())
     }
 
     /// Add ciphertext; returns the plaintext of every (authenticated) chunk
     /// completed, except the final one, which [`FileOpener::finish`] returns.
     pub fn push(&mut self, data: &[u8]) -> Result<Vec<u8>, OpenError> {
-        self.buf.extend_from_slice(data);
-        let mut out = Vec::new();
-        while self.index + 1 < self.chunks && self.buf.len() >= self.chunk_ct_len {
-            let chunk: Vec<u8> = self.buf.drain(..self.chunk_ct_len).collect();
-            out.extend_from_slice(&self.open_chunk(&chunk, false)?);
+        let mut out = Vec::with_capacity(data.len());
+        let mut input = data;
+        while self.index + 1 < self.chunks {
+            if !self.buf.is_empty() {
+                let take = (self.chunk_ct_len - self.buf.len()).min(input.len());
+                self.buf.extend_from_slice(&input[..take]);
+                input = &input[take..];
+                if self.buf.len() < self.chunk_ct_len {
+                    break;
+                }
+                let chunk = std::mem::take(&mut self.buf);
+                self.open_chunk(&chunk, false, &mut out)?;
+                self.buf = chunk;
+                self.buf.clear();
+            } else if input.len() >= self.chunk_ct_len {
+                let (chunk, rest) = input.split_at(self.chunk_ct_len);
+                self.open_chunk(chunk, false, &mut out)?;
+                input = rest;
+            } else {
+                break;
+            }
         }
+        self.buf.extend_from_slice(input);
         if self.index + 1 >= self.chunks && self.buf.len() > self.chunk_ct_len {
             return Err(OpenError::Stream("has data past the final chunk"));
         }
@@ -317,6 +351,8 @@ impl FileOpener {
         if chunk.len() < TAG_LEN {
             return Err(OpenError::Stream("ended before the final chunk"));
         }
-        self.open_chunk(&chunk, true)
+        let mut out = Vec::with_capacity(chunk.len());
+        self.open_chunk(&chunk, true, &mut out)?;
+        Ok(out)
     }
 }

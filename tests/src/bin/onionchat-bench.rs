@@ -1,0 +1,722 @@
+//! Benchmarks (not tests): `onionchat-bench node|client|tor`.
+//! Build with `cargo build --release --workspace --bins` and run the
+//! release binary; results are printed as Markdown tables.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use onionchat_proto::crypto::{IdentityKey, SignContext};
+use onionchat_proto::wire::{
+    AcceptFriendRequest, Challenge, ChallengeRequest, ClientFrame, FriendRequest,
+    FriendRequestCreate, LoginBody, MessageBody, MsgId, Room, RoomId, ServerFrame, Session, Signed,
+    SignupBody,
+};
+use onionchat_proto::{PROTOCOL_VERSION, encode};
+use onionchat_tests::raw;
+use onionchat_tests::{Node, percentile, rss_kib};
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+struct User {
+    key: IdentityKey,
+    token: String,
+    room: RoomId,
+}
+
+async fn signup_login(addr: &str, key: &IdentityKey, name: &str) -> String {
+    let body = SignupBody {
+        v: PROTOCOL_VERSION,
+        username: name.into(),
+        public_key: key.public().spki_der().to_vec(),
+        invite: None,
+    };
+    let r = raw::post_cbor(
+        addr,
+        "/v1/signup",
+        None,
+        encode(&key.sign_body(SignContext::Signup, &body).expect("sign")).expect("enc"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "signup {name}: {:?}", r.code());
+    let r = raw::post_cbor(
+        addr,
+        "/v1/auth/challenge",
+        None,
+        encode(&ChallengeRequest {
+            username: name.into(),
+        })
+        .expect("enc"),
+    )
+    .await;
+    let ch: Challenge = onionchat_proto::decode(&r.body).expect("challenge");
+    let lb = LoginBody {
+        v: PROTOCOL_VERSION,
+        username: name.into(),
+        challenge_id: ch.challenge_id,
+        nonce: ch.nonce,
+        issued_at: ch.issued_at,
+    };
+    let r = raw::post_cbor(
+        addr,
+        "/v1/auth/login",
+        None,
+        encode(&key.sign_body(SignContext::Login, &lb).expect("sign")).expect("enc"),
+    )
+    .await;
+    onionchat_proto::decode::<Session>(&r.body)
+        .expect("session")
+        .token
+}
+
+/// `n` users, each in a 1:1 room with an offline "hub" account.
+async fn make_users(addr: &str, n: usize) -> Vec<User> {
+    let t = Instant::now();
+    let mut keys = Vec::new();
+    let mut handles = Vec::new();
+    for _ in 0..=n {
+        handles.push(tokio::task::spawn_blocking(|| {
+            IdentityKey::generate().expect("keygen")
+        }));
+    }
+    for h in handles {
+        keys.push(h.await.expect("keygen"));
+    }
+    eprintln!(
+        "generated {} keys in {:.1} s",
+        keys.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let hub_key = keys.remove(0);
+    let hub_token = signup_login(addr, &hub_key, "hub").await;
+    let hub_info: onionchat_proto::wire::UserInfo =
+        onionchat_proto::decode(&raw::get(addr, "/v1/me", Some(&hub_token)).await.body)
+            .expect("me");
+    let mut users = Vec::new();
+    for (i, key) in keys.into_iter().enumerate() {
+        let name = format!("user{i}");
+        let token = signup_login(addr, &key, &name).await;
+        let me: onionchat_proto::wire::UserInfo =
+            onionchat_proto::decode(&raw::get(addr, "/v1/me", Some(&token)).await.body)
+                .expect("me");
+        let r = raw::post_cbor(
+            addr,
+            "/v1/friends/requests",
+            Some(&token),
+            encode(&FriendRequestCreate { to: "hub".into() }).expect("enc"),
+        )
+        .await;
+        let req: FriendRequest = onionchat_proto::decode(&r.body).expect("request");
+        let room_id = RoomId::random();
+        let rk = onionchat_proto::crypto::RoomKey::generate();
+        let grants = vec![
+            onionchat_proto::crypto::room_key::make_grant(
+                &hub_key,
+                room_id,
+                1,
+                hub_info.user_id,
+                hub_key.public(),
+                &rk,
+            )
+            .expect("grant"),
+            onionchat_proto::crypto::room_key::make_grant(
+                &hub_key,
+                room_id,
+                1,
+                me.user_id,
+                key.public(),
+                &rk,
+            )
+            .expect("grant"),
+        ];
+        let r = raw::post_cbor(
+            addr,
+            &format!("/v1/friends/requests/{}/accept", req.id),
+            Some(&hub_token),
+            encode(&AcceptFriendRequest {
+                room_id,
+                key_grants: grants,
+            })
+            .expect("enc"),
+        )
+        .await;
+        let room: Room = onionchat_proto::decode(&r.body).expect("room");
+        users.push(User {
+            key,
+            token,
+            room: room.id,
+        });
+    }
+    eprintln!(
+        "set up {n} users and rooms in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    users
+}
+
+fn envelope(user: &User) -> (MsgId, Vec<u8>) {
+    let msg_id = MsgId::random();
+    let body = MessageBody {
+        v: PROTOCOL_VERSION,
+        room_id: user.room,
+        epoch: 1,
+        sender_fp: user.key.fingerprint(),
+        msg_id,
+        sent_at: 0,
+        nonce: onionchat_proto::crypto::random_array::<12>().to_vec(),
+        ciphertext: vec![0x42; 200],
+    };
+    // The node checks the shape, not the signature (receivers verify), so
+    // a right-sized random signature exercises exactly the node's work.
+    let env = Signed {
+        body: encode(&body).expect("enc"),
+        signature: vec![7u8; 384],
+    };
+    (
+        msg_id,
+        encode(&ClientFrame::Send { envelope: env }).expect("enc"),
+    )
+}
+
+#[derive(Default)]
+struct Samples {
+    ack_ms: Vec<f64>,
+    recv_ms: Vec<f64>,
+    acked: u64,
+}
+
+/// Run `senders` WebSocket senders for `dur`; `rate` = messages/s per sender (None = as fast as possible, window 32).
+async fn run_senders(
+    addr: &str,
+    users: &[User],
+    senders: usize,
+    dur: Duration,
+    rate: Option<f64>,
+) -> (Samples, f64) {
+    let samples = Arc::new(Mutex::new(Samples::default()));
+    let start = Instant::now();
+    let deadline = start + dur;
+    let mut tasks = Vec::new();
+    for user in users.iter().take(senders) {
+        let addr = addr.to_string();
+        let token = user.token.clone();
+        let frames: Vec<(MsgId, Vec<u8>)> = (0..if rate.is_some() {
+            2000
+        } else {
+            40_000 / senders.max(1) + 2000
+        })
+            .map(|_| envelope(user))
+            .collect();
+        let samples = samples.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            let mut req = format!("ws://{addr}/v1/ws")
+                .into_client_request()
+                .expect("req");
+            req.headers_mut().insert(
+                "authorization",
+                format!("Bearer {token}").parse().expect("hdr"),
+            );
+            let (ws, _) = tokio_tungstenite::client_async(req, stream)
+                .await
+                .expect("ws");
+            let (mut sink, mut stream) = ws.split();
+            let sent: Arc<std::sync::Mutex<HashMap<MsgId, Instant>>> = Arc::default();
+            let sent2 = sent.clone();
+            let window = Arc::new(tokio::sync::Semaphore::new(32));
+            let w2 = window.clone();
+            let reader = tokio::spawn(async move {
+                let mut local = Samples::default();
+                while let Some(Ok(m)) = stream.next().await {
+                    let Message::Binary(b) = m else { continue };
+                    match onionchat_proto::decode::<ServerFrame>(&b) {
+                        Ok(ServerFrame::Ack(a)) => {
+                            if let Some(t) = sent2.lock().expect("lock").get(&a.msg_id) {
+                                local.ack_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                            }
+                            local.acked += 1;
+                            w2.add_permits(1);
+                        }
+                        Ok(ServerFrame::Message(sm)) => {
+                            if let Ok(body) = onionchat_proto::crypto::message::decode(&sm.envelope)
+                                && let Some(t) = sent2.lock().expect("lock").get(&body.msg_id)
+                            {
+                                local.recv_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                local
+            });
+            let mut next = Instant::now();
+            for (id, bytes) in frames {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                match rate {
+                    Some(r) => {
+                        next += Duration::from_secs_f64(1.0 / r);
+                        tokio::time::sleep_until(next.into()).await;
+                    }
+                    None => window.acquire().await.expect("permit").forget(),
+                }
+                sent.lock().expect("lock").insert(id, Instant::now());
+                if sink.send(Message::Binary(bytes.into())).await.is_err() {
+                    break;
+                }
+            }
+            // Let in-flight acks arrive, then close.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let _ = sink.close().await;
+            let local = tokio::time::timeout(Duration::from_secs(5), reader)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            let mut s = samples.lock().await;
+            s.ack_ms.extend(local.ack_ms);
+            s.recv_ms.extend(local.recv_ms);
+            s.acked += local.acked;
+        }));
+    }
+    for t in tasks {
+        t.await.expect("sender");
+    }
+    let elapsed = dur.as_secs_f64().min(start.elapsed().as_secs_f64());
+    let s = Arc::try_unwrap(samples).ok().expect("samples").into_inner();
+    (s, elapsed)
+}
+
+fn fsync_rate(dir: &std::path::Path) -> f64 {
+    use std::io::Write;
+    let path = dir.join("fsync-probe");
+    let mut f = std::fs::File::create(&path).expect("probe");
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(3) {
+        f.write_all(&[0u8; 4096]).expect("write");
+        f.sync_data().expect("fsync");
+        n += 1;
+    }
+    let _ = std::fs::remove_file(path);
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn bench_node() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = tmp.path().join("node.toml");
+    std::fs::write(
+        &cfg,
+        "open_registration = true\npresence = false\ntyping = false\n[rate]\nmessages_per_sec = 1000000.0\nmessage_burst = 1000000.0\nrequests_per_sec = 1000000.0\nrequest_burst = 1000000.0\nauth_per_min = 1000000.0\n",
+    )
+    .expect("config");
+    let node = Node::start(
+        &tmp.path().join("node"),
+        &[&format!("--config={}", cfg.display())],
+    );
+    let pid = node.pid().expect("pid");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_fresh = rss_kib(pid).unwrap_or(0);
+    let fsyncs = fsync_rate(&node.data_dir);
+    let users = make_users(&node.addr, 256).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_idle = rss_kib(pid).unwrap_or(0);
+    println!("\n### Node on loopback (`onionchat-bench node`)\n");
+    println!("Raw fsync rate of the data dir's disk (4 KiB write + fdatasync): **{fsyncs:.0}/s**.");
+    println!(
+        "Node RSS: {:.1} MiB fresh, {:.1} MiB idle with 257 accounts and 256 rooms.\n",
+        rss_fresh as f64 / 1024.0,
+        rss_idle as f64 / 1024.0
+    );
+    println!(
+        "| senders | durable msgs/s | × fsync rate | send→ack p50 / p99 (ms) | send→receive p50 / p99 (ms) | node RSS peak (MiB) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for n in [1usize, 16, 64, 256] {
+        let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let p2 = peak.clone();
+        let sampler = tokio::spawn(async move {
+            loop {
+                if let Some(r) = rss_kib(pid) {
+                    p2.fetch_max(r, std::sync::atomic::Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        let (mut s, secs) = run_senders(&node.addr, &users, n, Duration::from_secs(5), None).await;
+        sampler.abort();
+        s.ack_ms.sort_by(f64::total_cmp);
+        s.recv_ms.sort_by(f64::total_cmp);
+        let rate = s.acked as f64 / secs;
+        println!(
+            "| {n} | {rate:.0} | {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} |",
+            rate / fsyncs,
+            percentile(&s.ack_ms, 0.5),
+            percentile(&s.ack_ms, 0.99),
+            percentile(&s.recv_ms, 0.5),
+            percentile(&s.recv_ms, 0.99),
+            peak.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0
+        );
+    }
+    let (mut s, secs) = run_senders(
+        &node.addr,
+        &users,
+        64,
+        Duration::from_secs(10),
+        Some(1000.0 / 64.0),
+    )
+    .await;
+    s.ack_ms.sort_by(f64::total_cmp);
+    s.recv_ms.sort_by(f64::total_cmp);
+    println!(
+        "\nAt 1,000 messages/s offered (64 senders × 15.6/s, 10 s): {:.0} acked/s, send→ack p50 {:.1} ms, p99 **{:.1} ms**; send→receive p50 {:.1} ms, p99 {:.1} ms.",
+        s.acked as f64 / secs,
+        percentile(&s.ack_ms, 0.5),
+        percentile(&s.ack_ms, 0.99),
+        percentile(&s.recv_ms, 0.5),
+        percentile(&s.recv_ms, 0.99)
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    println!(
+        "Node RSS after the runs (idle again): {:.1} MiB.",
+        rss_kib(pid).unwrap_or(0) as f64 / 1024.0
+    );
+}
+
+fn vm_hwm_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+async fn bench_client() {
+    use onionchat_client::{Client, Incoming};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = tmp.path().join("node.toml");
+    std::fs::write(&cfg, "[rate]\nmessages_per_sec = 1000000.0\nmessage_burst = 1000000.0\nrequests_per_sec = 1000000.0\nrequest_burst = 1000000.0\n").expect("config");
+    let node = Node::start(
+        &tmp.path().join("node"),
+        &[&format!("--config={}", cfg.display())],
+    );
+    let ann = onionchat_tests::join(
+        &node,
+        &tmp.path().join("ann"),
+        "ann",
+        node.owner_invite.as_deref().expect("invite"),
+    )
+    .await;
+    let inv = ann.create_invite(None, None).await.expect("invite");
+    let bob = onionchat_tests::join(
+        &node,
+        &tmp.path().join("bob"),
+        "bob",
+        &ann.invite_link(&inv.code).to_string(),
+    )
+    .await;
+    let req = ann.send_friend_request("bob").await.expect("request");
+    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+    ann.save().expect("save");
+
+    let mut unlock = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let conn = node.connector();
+        let _c = Client::open(&tmp.path().join("ann"), onionchat_tests::PASS, move |_| {
+            Ok(conn)
+        })
+        .expect("open");
+        unlock.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    unlock.sort_by(f64::total_cmp);
+
+    let n = 10_000usize;
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let ann = ann.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..n / 4 {
+                ann.send_text(
+                    room,
+                    &format!("message {w}-{i}: the quick brown fox jumps over the lazy dog"),
+                )
+                .await
+                .expect("send");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("sender");
+    }
+    let send_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let hist = bob.history_all(room, 0).await.expect("history");
+    let hist_s = t.elapsed().as_secs_f64();
+    assert_eq!(hist.len(), n);
+    assert!(hist.iter().all(|i| matches!(i, Incoming::Message(_))));
+
+    let size = 200 * 1024 * 1024;
+    let src = tmp.path().join("big.bin");
+    onionchat_tests::make_file(&src, size, 1);
+    let hwm_before = vm_hwm_kib();
+    let t = Instant::now();
+    let (file_id, _) = ann
+        .send_file(room, &src, Box::new(|_, _| true))
+        .await
+        .expect("upload");
+    let up = size as f64 / t.elapsed().as_secs_f64() / 1e6;
+    let dest = tmp.path().join("out.bin");
+    let t = Instant::now();
+    bob.download_file(file_id, &dest, None, Box::new(|_, _| true))
+        .await
+        .expect("download");
+    let down = size as f64 / t.elapsed().as_secs_f64() / 1e6;
+    let hwm_after = vm_hwm_kib();
+    println!("\n### Client core on loopback (`onionchat-bench client`)\n");
+    println!("| measure | result |\n|---|---|");
+    println!(
+        "| profile unlock (Argon2id 32 MiB × 3 + scrypt 2^14 PKCS#8), median of 5 | {:.0} ms |",
+        unlock[2]
+    );
+    println!(
+        "| send 10,000 messages (encrypt + sign + durable ack, 4 concurrent) | {:.1} s ({:.0} msgs/s) |",
+        send_s,
+        n as f64 / send_s
+    );
+    println!(
+        "| fetch + verify + decrypt 10,000 history messages | {:.2} s ({:.0} msgs/s) |",
+        hist_s,
+        n as f64 / hist_s
+    );
+    println!("| file upload, 200 MiB (read + hash + encrypt + stream) | {up:.0} MB/s |");
+    println!("| file download, 200 MiB (stream + decrypt + write) | {down:.0} MB/s |");
+    println!(
+        "| client process peak RSS before / after the transfers | {:.1} / {:.1} MiB |",
+        hwm_before as f64 / 1024.0,
+        hwm_after as f64 / 1024.0
+    );
+}
+
+/// A bare Arti onion service that echoes bytes: the reference round trip.
+async fn echo_service(
+    net: &onionchat_tests::tor_net::TorNet,
+    dir: &std::path::Path,
+) -> (String, Box<dyn std::any::Any + Send>) {
+    use arti_client::TorClient;
+    use safelog::DisplayRedacted;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = onionchat_client::transport::arti::client_config(dir, Some(&net.arti_config))
+        .expect("config");
+    let client = TorClient::<tor_rtcompat::PreferredRuntime>::create_bootstrapped(config)
+        .await
+        .expect("bootstrap");
+    let mut b = tor_hsservice::config::OnionServiceConfigBuilder::default();
+    b.nickname("echo".parse().expect("nick"));
+    let (svc, reqs) = client
+        .launch_onion_service(b.build().expect("cfg"))
+        .expect("launch")
+        .expect("enabled");
+    let onion = svc
+        .onion_address()
+        .expect("addr")
+        .display_unredacted()
+        .to_string();
+    let task = tokio::spawn(async move {
+        let mut streams = Box::pin(tor_hsservice::handle_rend_requests(reqs));
+        while let Some(req) = streams.next().await {
+            tokio::spawn(async move {
+                let Ok(mut s) = req
+                    .accept(tor_cell::relaycell::msg::Connected::new_empty())
+                    .await
+                else {
+                    return;
+                };
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || s.write_all(&buf[..n]).await.is_err() || s.flush().await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (onion, Box::new((client, svc, task)))
+}
+
+async fn bench_tor() {
+    use onionchat_client::transport::{TorOptions, connector_for};
+    use onionchat_client::{Client, ClientEvent, Incoming};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let net = onionchat_tests::tor_net::TorNet::start(&tmp.path().join("net"));
+    onionchat_tests::tor_net::avoid_rollover(Duration::from_secs(180));
+    let t0 = Instant::now();
+    let node = Node::start_onion(&tmp.path().join("node"), &net.arti_config, &[]);
+    let published = t0.elapsed().as_secs_f64();
+    let invite =
+        onionchat_proto::wire::InviteLink::parse(node.owner_invite.as_deref().expect("invite"))
+            .expect("link");
+    let join = |name: &'static str, link: onionchat_proto::wire::InviteLink| {
+        let dir = tmp.path().join(name);
+        let arti = net.arti_config.clone();
+        async move {
+            loop {
+                let mut data = onionchat_client::profile::VaultData::default();
+                data.address = link.address.clone();
+                data.auth_key = link.auth_key.clone();
+                let tor = TorOptions {
+                    state_dir: Some(dir.with_extension("tor")),
+                    network_config: Some(arti.clone()),
+                    progress: false,
+                };
+                match Client::join(
+                    &dir,
+                    onionchat_tests::PASS,
+                    &link,
+                    name,
+                    connector_for(&data, &tor).expect("conn"),
+                    |_| {},
+                )
+                .await
+                {
+                    Ok(c) => return Arc::new(c),
+                    Err(e) => {
+                        eprintln!("{name}: {e}; retrying");
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
+                }
+            }
+        }
+    };
+    let ann = join("ann", invite).await;
+    let first_request = t0.elapsed().as_secs_f64();
+    let inv = ann.create_invite(None, None).await.expect("invite");
+    let bob = join("bob", ann.invite_link(&inv.code)).await;
+    let req = ann.send_friend_request("bob").await.expect("req");
+    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+    let mut bob_events = bob.subscribe();
+    let _bl = bob.start_live();
+    let mut ann_events = ann.subscribe();
+    let _al = ann.start_live();
+    for ev in [&mut bob_events, &mut ann_events] {
+        onionchat_tests::wait_event(ev, 120, |e| {
+            matches!(
+                e,
+                ClientEvent::Connection(onionchat_client::ConnectionState::Connected)
+            )
+            .then_some(())
+        })
+        .await;
+    }
+    let mut lat = Vec::new();
+    for i in 0..200 {
+        let text = format!("ping {i}");
+        let t = Instant::now();
+        ann.send_text(room, &text).await.expect("send");
+        onionchat_tests::wait_event(&mut bob_events, 60, |e| match e {
+            ClientEvent::Message(Incoming::Message(r))
+                if r.content
+                    == onionchat_proto::wire::MessageContent::Text { text: text.clone() } =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    lat.sort_by(f64::total_cmp);
+
+    let (echo, _keep) = echo_service(&net, &tmp.path().join("echo-svc")).await;
+    let config = onionchat_client::transport::arti::client_config(
+        &tmp.path().join("echo-client"),
+        Some(&net.arti_config),
+    )
+    .expect("cfg");
+    let client =
+        arti_client::TorClient::<tor_rtcompat::PreferredRuntime>::create_bootstrapped(config)
+            .await
+            .expect("bootstrap");
+    let mut stream = loop {
+        match client.connect((echo.as_str(), 80)).await {
+            Ok(s) => break s,
+            Err(e) => {
+                eprintln!("echo: {e}; retrying");
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+        }
+    };
+    let mut rtt = Vec::new();
+    let msg = [0x55u8; 600];
+    for _ in 0..200 {
+        let t = Instant::now();
+        stream.write_all(&msg).await.expect("write");
+        stream.flush().await.expect("flush");
+        let mut got = 0;
+        let mut buf = [0u8; 4096];
+        while got < msg.len() {
+            got += stream.read(&mut buf).await.expect("read");
+        }
+        rtt.push(t.elapsed().as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    rtt.sort_by(f64::total_cmp);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss = rss_kib(node.pid().expect("pid")).unwrap_or(0);
+    println!("\n### Over the private Tor network (`onionchat-bench tor`)\n");
+    println!("| measure | result |\n|---|---|");
+    println!("| node cold start → onion service launched (address known) | {published:.1} s |");
+    println!(
+        "| node cold start → first client request served (Arti client, restricted discovery) | {first_request:.1} s |"
+    );
+    println!(
+        "| message send → receive, p50 / p99 (ann → node → bob, both over Arti, WebSocket) | {:.1} / {:.1} ms |",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
+    println!(
+        "| bare Arti stream echo round trip, p50 / p99 (600 bytes) | {:.1} / {:.1} ms |",
+        percentile(&rtt, 0.5),
+        percentile(&rtt, 0.99)
+    );
+    println!(
+        "| our p50 / bare p50 | **{:.2}×** |",
+        percentile(&lat, 0.5) / percentile(&rtt, 0.5)
+    );
+    println!(
+        "| node RSS with the onion service up, two clients connected, idle | {:.1} MiB |",
+        rss as f64 / 1024.0
+    );
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let what = std::env::args().nth(1).unwrap_or_default();
+    rt.block_on(async {
+        match what.as_str() {
+            "node" => bench_node().await,
+            "client" => bench_client().await,
+            "tor" => bench_tor().await,
+            _ => eprintln!("usage: onionchat-bench node|client|tor"),
+        }
+    });
+}
