@@ -48,6 +48,9 @@ pub struct Config {
     pub rate: RateConfig,
     /// Tor settings.
     pub tor: TorConfig,
+    /// Status display: `auto` (probe I2C for an OLED), `none`,
+    /// `png:FILE`, or `ssd1306:/dev/i2c-1[@0x3d]`.
+    pub display: String,
 }
 
 /// Token-bucket rate limits (there are no client IPs behind an onion
@@ -115,6 +118,7 @@ impl Default for Config {
             presence: true,
             typing: true,
             rate: RateConfig::default(),
+            display: "auto".into(),
             tor: TorConfig {
                 restricted_discovery: true,
                 max_streams_per_circuit: 64,

@@ -55,6 +55,7 @@ fn router(state: AppState) -> Router {
         .route("/control/invites", get(list).post(create))
         .route("/control/invites/{code}/revoke", post(revoke))
         .route("/control/backup", post(backup))
+        .route("/control/show-invite", post(show_invite))
         .with_state(state)
 }
 
@@ -75,6 +76,16 @@ async fn create(
     let invite = crate::http::make_invite_for_control(&state, req).await?;
     let link = crate::invite_link(&state, &invite.code);
     Ok(Cbor(InviteWithLink { invite, link }))
+}
+
+async fn show_invite(
+    State(state): State<AppState>,
+    Cbor(req): Cbor<InviteWithLink>,
+) -> Result<Cbor<InviteWithLink>, Failure> {
+    if let Some(link) = &req.link {
+        state.status.show_invite(link.clone(), 300);
+    }
+    Ok(Cbor(req))
 }
 
 async fn revoke(

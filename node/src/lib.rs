@@ -9,11 +9,14 @@
 //! - [`serve`]: one serve function for every transport (TCP, Tor, control socket);
 //! - `tor`: the onion service (feature `onion`);
 //! - [`control`]: the box-side control socket used by `onionchat-node invite|status|backup`;
-//! - [`status`]: the status model shown on the display and to the owner.
+//! - [`status`]: the status model shown on the display and to the owner;
+//! - `display`: drives the status screen (feature `display`).
 
 pub mod config;
 pub mod control;
 pub mod delivery;
+#[cfg(feature = "display")]
+pub mod display;
 pub mod error;
 pub mod http;
 pub mod hub;
@@ -149,6 +152,9 @@ pub async fn run(config: Config, on_ready: impl FnOnce(&Ready)) -> anyhow::Resul
         }
     };
 
+    #[cfg(feature = "display")]
+    let display = display::spawn(state.clone());
+
     let owner_invite = state
         .store
         .ensure_owner_invite(state.config.invite_ttl_secs.max(30 * 86400) * 1000)
@@ -161,6 +167,8 @@ pub async fn run(config: Config, on_ready: impl FnOnce(&Ready)) -> anyhow::Resul
     tracing::info!("shutting down: no new connections, finishing in-flight writes");
     state.shutdown.cancel();
     while tasks.join_next().await.is_some() {}
+    #[cfg(feature = "display")]
+    let _ = tokio::task::spawn_blocking(move || display.join()).await;
     Ok(())
 }
 

@@ -80,6 +80,9 @@ struct RunArgs {
     /// Arti configuration for a private Tor network (tests, demo).
     #[arg(long, env = "ONIONCHAT_TOR_NETWORK")]
     tor_network: Option<PathBuf>,
+    /// Status display: auto, none, png:FILE, ssd1306:/dev/i2c-1[@0x3d].
+    #[arg(long, env = "ONIONCHAT_DISPLAY")]
+    display: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -92,6 +95,9 @@ enum InviteAction {
         /// Note for yourself.
         #[arg(long)]
         note: Option<String>,
+        /// Also show it on the box's screen for 5 minutes.
+        #[arg(long)]
+        show: bool,
     },
     /// List invites.
     List {
@@ -124,6 +130,9 @@ fn load_config(cli: &Cli, run: &RunArgs) -> anyhow::Result<Config> {
     config.open_registration |= run.open_registration;
     if run.no_restricted_discovery {
         config.tor.restricted_discovery = false;
+    }
+    if let Some(d) = &run.display {
+        config.display = d.clone();
     }
     if let Some(n) = &run.tor_network {
         config.tor.network_config = Some(n.clone());
@@ -209,7 +218,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Invite { action }) => {
             let dir = data_dir(&cli)?;
             match action {
-                InviteAction::Create { hours, note } => {
+                InviteAction::Create { hours, note, show } => {
                     let req = CreateInvite {
                         ttl_secs: Some(hours * 3600),
                         note: note.clone(),
@@ -217,6 +226,11 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                     let r: InviteWithLink =
                         control::call(&dir, "POST", "/control/invites", Some(&req)).await?;
                     print_invite(&r.invite, r.link.as_deref());
+                    if *show {
+                        let _: InviteWithLink =
+                            control::call(&dir, "POST", "/control/show-invite", Some(&r)).await?;
+                        println!("Shown on the box's screen for 5 minutes.");
+                    }
                 }
                 InviteAction::List { json } => {
                     let r: InviteList =

@@ -16,6 +16,7 @@ pub struct StatusModel {
     onion_address: Mutex<Option<String>>,
     last_error: Mutex<Option<String>>,
     invite_base: Mutex<Option<(String, Option<String>)>>,
+    display_invite: Mutex<Option<(String, Instant)>>,
 }
 
 impl Default for StatusModel {
@@ -26,6 +27,7 @@ impl Default for StatusModel {
             onion_address: Mutex::new(None),
             last_error: Mutex::new(None),
             invite_base: Mutex::new(None),
+            display_invite: Mutex::new(None),
         }
     }
 }
@@ -60,6 +62,30 @@ impl StatusModel {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Show an invite on the box's screen for `secs` seconds.
+    pub fn show_invite(&self, link: String, secs: u64) {
+        *self
+            .display_invite
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) =
+            Some((link, Instant::now() + std::time::Duration::from_secs(secs)));
+    }
+
+    /// The invite the screen should show now, if any.
+    pub fn invite_on_screen(&self) -> Option<String> {
+        let mut g = self
+            .display_invite
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match &*g {
+            Some((link, until)) if Instant::now() < *until => Some(link.clone()),
+            _ => {
+                *g = None;
+                None
+            }
+        }
     }
 
     /// Record an error worth the owner's attention.

@@ -1,0 +1,87 @@
+//! The node drives its status display; a broken display never stops it.
+
+use std::time::{Duration, Instant};
+
+use onionchat_tests::{Node, bin_path, join};
+
+fn png_size(path: &std::path::Path) -> Option<(u32, u32)> {
+    let b = std::fs::read(path).ok()?;
+    if b.len() < 24 || &b[1..4] != b"PNG" {
+        return None;
+    }
+    Some((
+        u32::from_be_bytes(b[16..20].try_into().ok()?),
+        u32::from_be_bytes(b[20..24].try_into().ok()?),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_renders_its_status_to_the_display() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let screen = tmp.path().join("screen.png");
+    let node = Node::start(
+        &tmp.path().join("node"),
+        &["--display", &format!("png:{}", screen.display())],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while png_size(&screen).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the display never showed anything"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(png_size(&screen), Some((128, 64)));
+    // The screen changes as the node does (pages cycle, users appear).
+    let first = std::fs::read(&screen).expect("read");
+    let _ann = join(
+        &node,
+        &tmp.path().join("ann"),
+        "ann",
+        node.owner_invite.as_deref().expect("invite"),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read(&screen).expect("read") == first {
+        assert!(Instant::now() < deadline, "the display never refreshed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // `invite create --show` works through the control socket.
+    let out = std::process::Command::new(bin_path("onionchat-node"))
+        .arg("--data-dir")
+        .arg(&node.data_dir)
+        .args(["invite", "create", "--show"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Shown on the box's screen"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_display_never_stops_the_node() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(
+        &tmp.path().join("node"),
+        &["--display", "ssd1306:/dev/i2c-does-not-exist"],
+    );
+    let ann = join(
+        &node,
+        &tmp.path().join("ann"),
+        "ann",
+        node.owner_invite.as_deref().expect("invite"),
+    )
+    .await;
+    let status = ann.node_status().await.expect("status");
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("display")),
+        "{:?}",
+        status.last_error
+    );
+}
