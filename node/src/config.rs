@@ -48,6 +48,8 @@ pub struct Config {
     pub rate: RateConfig,
     /// Tor settings.
     pub tor: TorConfig,
+    /// Database page cache in MiB (memory use grows up to this).
+    pub db_cache_mb: usize,
     /// Status display: `auto` (probe I2C for an OLED), `none`,
     /// `png:FILE`, or `ssd1306:/dev/i2c-1[@0x3d]`.
     pub display: String,
@@ -119,6 +121,7 @@ impl Default for Config {
             typing: true,
             rate: RateConfig::default(),
             display: "auto".into(),
+            db_cache_mb: 32,
             tor: TorConfig {
                 restricted_discovery: true,
                 max_streams_per_circuit: 64,

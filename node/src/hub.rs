@@ -13,7 +13,7 @@ use onionchat_proto::wire::{RoomId, ServerFrame, UserId};
 use tokio::sync::{Notify, mpsc};
 
 /// Frames one connection may have queued before it counts as too slow.
-pub const CONN_QUEUE: usize = 1024;
+pub const CONN_QUEUE: usize = 256;
 
 /// A frame to publish after a commit.
 #[derive(Debug, Clone)]

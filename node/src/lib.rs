@@ -83,7 +83,12 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
         std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))?;
     }
     let hub = Arc::new(Hub::default());
-    let store = Store::open(&config.data_dir, hub.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = Store::open_with_cache(
+        &config.data_dir,
+        hub.clone(),
+        config.db_cache_mb.max(1) * 1024 * 1024,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(AppState::new(store, hub, config))
 }
 

@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 /// Sends one connection may have waiting for their commit; past that the
 /// node stops reading the socket (back-pressure, bounded memory).
-const MAX_IN_FLIGHT: usize = 256;
+const MAX_IN_FLIGHT: usize = 32;
 
 pub(super) async fn upgrade(
     State(state): State<AppState>,
@@ -26,8 +26,12 @@ pub(super) async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     let fp = auth.record.fingerprint;
+    // Small per-connection buffers: memory stays bounded with many clients.
     ws.max_message_size(MAX_WS_FRAME)
         .max_frame_size(MAX_WS_FRAME)
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(MAX_WS_FRAME * 4)
         .on_upgrade(move |socket| session(state, auth.user, fp, socket))
 }
 

@@ -55,6 +55,9 @@ pub(crate) fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, Failure> {
     )?)
 }
 
+/// Default redb page cache: small enough for a Pi Zero 2 W (512 MiB RAM).
+pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// Path of the database file inside a data dir.
 pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join("onionchat.redb")
@@ -64,10 +67,23 @@ impl Store {
     /// Open (or create) the database in `data_dir`, migrate it, clean up
     /// interrupted uploads, and start the writer thread.
     pub fn open(data_dir: &Path, hub: Arc<Hub>) -> Result<Store, Failure> {
+        Self::open_with_cache(data_dir, hub, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Like [`Store::open`] with an explicit page-cache size. redb's own
+    /// default (1 GiB) would let a home box's memory grow with its database.
+    pub fn open_with_cache(
+        data_dir: &Path,
+        hub: Arc<Hub>,
+        cache_bytes: usize,
+    ) -> Result<Store, Failure> {
         std::fs::create_dir_all(data_dir)?;
-        let db = Database::create(db_path(data_dir)).map_err(|e| {
-            Failure::Internal(format!("cannot open {}: {e}", db_path(data_dir).display()))
-        })?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(db_path(data_dir))
+            .map_err(|e| {
+                Failure::Internal(format!("cannot open {}: {e}", db_path(data_dir).display()))
+            })?;
         migrate(&db)?;
         let db = Arc::new(db);
         let store = Store {

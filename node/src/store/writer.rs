@@ -12,7 +12,7 @@ use crate::hub::{Event, Hub};
 /// Most write requests folded into one transaction.
 const MAX_BATCH: usize = 512;
 /// Queue depth before callers wait (back-pressure instead of memory growth).
-const QUEUE: usize = 4096;
+const QUEUE: usize = 1024;
 
 type Completion = Box<dyn FnOnce(Result<(), &Failure>, &Hub) + Send>;
 type Job = Box<dyn FnOnce(&WriteTransaction) -> (Completion, bool) + Send>;
