@@ -40,6 +40,11 @@ pub struct Client {
     pub(crate) profile: Mutex<Profile>,
     pub(crate) events: broadcast::Sender<ClientEvent>,
     pub(crate) live: LiveLink,
+    /// Last known state of each room (epoch, membership), to send without
+    /// asking the node first; refreshed when the node says it moved on.
+    pub(crate) rooms_seen: Mutex<
+        std::collections::HashMap<onionchat_proto::wire::RoomId, onionchat_proto::wire::Room>,
+    >,
 }
 
 impl std::fmt::Debug for Client {
@@ -62,6 +67,7 @@ impl Client {
             profile: Mutex::new(profile),
             events,
             live: LiveLink::default(),
+            rooms_seen: Mutex::default(),
         }
     }
 

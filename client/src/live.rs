@@ -267,10 +267,14 @@ impl Client {
             ServerFrame::File(info) => self.emit(ClientEvent::File(info)),
             ServerFrame::Room(room) => {
                 let id = room.id;
+                self.remember_room(&room);
                 self.emit(ClientEvent::Room(room));
                 self.catch_up(id).await?;
             }
-            ServerFrame::RoomLeft { room_id } => self.emit(ClientEvent::RoomLeft(room_id)),
+            ServerFrame::RoomLeft { room_id } => {
+                self.forget_room(room_id);
+                self.emit(ClientEvent::RoomLeft(room_id));
+            }
             ServerFrame::FriendRequest(r) => self.emit(ClientEvent::FriendRequest(r)),
             ServerFrame::Hello { .. } | ServerFrame::Pong { .. } => {}
         }

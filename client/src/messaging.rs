@@ -42,6 +42,7 @@ impl Client {
                         Some(ErrorCode::StaleEpoch | ErrorCode::RekeyRequired)
                     ) =>
                 {
+                    self.forget_room(room_id);
                     last_err = Some(e)
                 }
                 Err(e) => return Err(e),

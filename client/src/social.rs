@@ -120,10 +120,41 @@ impl Client {
         Ok(list.rooms)
     }
 
-    /// One room.
+    /// One room (fresh from the node).
     pub async fn room(&self, id: RoomId) -> Result<Room> {
-        self.call::<(), _>(Method::GET, &format!("/v1/rooms/{id}"), None)
-            .await
+        let room: Room = self
+            .call::<(), _>(Method::GET, &format!("/v1/rooms/{id}"), None)
+            .await?;
+        self.remember_room(&room);
+        Ok(room)
+    }
+
+    pub(crate) fn remember_room(&self, room: &Room) {
+        self.rooms_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(room.id, room.clone());
+    }
+
+    pub(crate) fn forget_room(&self, id: RoomId) {
+        self.rooms_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    /// The room as last seen (from the node if never seen).
+    pub(crate) async fn room_cached(&self, id: RoomId) -> Result<Room> {
+        let seen = self
+            .rooms_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned();
+        match seen {
+            Some(r) => Ok(r),
+            None => self.room(id).await,
+        }
     }
 
     /// The 1:1 room with a friend.
@@ -289,7 +320,7 @@ impl Client {
 
     /// Make sure we can send in `room`: if membership changed, upload a new key.
     pub(crate) async fn ready_room(&self, room_id: RoomId) -> Result<Room> {
-        let room = self.room(room_id).await?;
+        let room = self.room_cached(room_id).await?;
         if room.rekey_required {
             match self.rekey(room_id).await {
                 Ok(r) => return Ok(r),

@@ -387,3 +387,39 @@ pub fn avoid_rollover(margin: Duration) {
         std::thread::sleep(Duration::from_secs(left + 45));
     }
 }
+
+/// Join a node over Arti on this network, retrying while the young network
+/// settles (descriptor publication, time-period rollover). Gives up after
+/// about two minutes.
+pub async fn join_via_tor(
+    net: &TorNet,
+    dir: &Path,
+    name: &str,
+    invite: &str,
+) -> onionchat_client::Result<std::sync::Arc<onionchat_client::Client>> {
+    use onionchat_client::transport::{TorOptions, connector_for};
+    let link = onionchat_proto::wire::InviteLink::parse(invite)
+        .map_err(|e| onionchat_client::ClientError::Profile(e.to_string()))?;
+    let mut last = None;
+    for _ in 0..12 {
+        let mut data = onionchat_client::profile::VaultData::default();
+        data.address = link.address.clone();
+        data.auth_key = link.auth_key.clone();
+        let tor = TorOptions {
+            state_dir: Some(dir.with_extension("tor")),
+            network_config: Some(net.arti_config.clone()),
+            progress: false,
+        };
+        let connector = connector_for(&data, &tor)?;
+        match onionchat_client::Client::join(dir, crate::PASS, &link, name, connector, |_| {}).await
+        {
+            Ok(c) => return Ok(std::sync::Arc::new(c)),
+            Err(e) => {
+                eprintln!("{name}: join failed ({e}); retrying");
+                last = Some(e);
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| onionchat_client::ClientError::Connect("gave up".into())))
+}

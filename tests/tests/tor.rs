@@ -10,36 +10,15 @@ use onionchat_proto::wire::{InviteLink, MessageContent};
 use onionchat_tests::tor_net::{TorNet, avoid_rollover};
 use onionchat_tests::{Node, PASS, make_file, sha256_file, wait_event};
 
-/// Join through Tor, retrying while the young network settles (descriptor
-/// publication, time-period rollover).
 async fn join_via_tor(
     net: &TorNet,
     dir: &std::path::Path,
     name: &str,
     invite: &str,
 ) -> Arc<Client> {
-    let link = InviteLink::parse(invite).expect("invite");
-    let mut last = None;
-    for _ in 0..12 {
-        let mut data = onionchat_client::profile::VaultData::default();
-        data.address = link.address.clone();
-        data.auth_key = link.auth_key.clone();
-        let tor = TorOptions {
-            state_dir: Some(dir.with_extension("tor")),
-            network_config: Some(net.arti_config.clone()),
-            progress: false,
-        };
-        let connector = connector_for(&data, &tor).expect("connector");
-        match Client::join(dir, PASS, &link, name, connector, |_| {}).await {
-            Ok(c) => return Arc::new(c),
-            Err(e) => {
-                eprintln!("{name}: join failed ({e}); retrying");
-                last = Some(e);
-                tokio::time::sleep(Duration::from_secs(10)).await;
-            }
-        }
-    }
-    panic!("{name} could not join over Tor: {last:?}");
+    onionchat_tests::tor_net::join_via_tor(net, dir, name, invite)
+        .await
+        .unwrap_or_else(|e| panic!("{name} could not join over Tor: {e}"))
 }
 
 /// Tor tests run one at a time: each brings up ten tor daemons.

@@ -559,8 +559,7 @@ async fn echo_service(
 }
 
 async fn bench_tor() {
-    use onionchat_client::transport::{TorOptions, connector_for};
-    use onionchat_client::{Client, ClientEvent, Incoming};
+    use onionchat_client::{ClientEvent, Incoming};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let tmp = tempfile::tempdir().expect("tmp");
     let net = onionchat_tests::tor_net::TorNet::start(&tmp.path().join("net"));
@@ -573,34 +572,11 @@ async fn bench_tor() {
             .expect("link");
     let join = |name: &'static str, link: onionchat_proto::wire::InviteLink| {
         let dir = tmp.path().join(name);
-        let arti = net.arti_config.clone();
+        let net = &net;
         async move {
-            loop {
-                let mut data = onionchat_client::profile::VaultData::default();
-                data.address = link.address.clone();
-                data.auth_key = link.auth_key.clone();
-                let tor = TorOptions {
-                    state_dir: Some(dir.with_extension("tor")),
-                    network_config: Some(arti.clone()),
-                    progress: false,
-                };
-                match Client::join(
-                    &dir,
-                    onionchat_tests::PASS,
-                    &link,
-                    name,
-                    connector_for(&data, &tor).expect("conn"),
-                    |_| {},
-                )
+            onionchat_tests::tor_net::join_via_tor(net, &dir, name, &link.to_string())
                 .await
-                {
-                    Ok(c) => return Arc::new(c),
-                    Err(e) => {
-                        eprintln!("{name}: {e}; retrying");
-                        tokio::time::sleep(Duration::from_secs(3)).await;
-                    }
-                }
-            }
+                .expect("join over tor")
         }
     };
     let ann = join("ann", invite).await;
@@ -624,10 +600,12 @@ async fn bench_tor() {
         .await;
     }
     let mut lat = Vec::new();
+    let mut acks = Vec::new();
     for i in 0..200 {
         let text = format!("ping {i}");
         let t = Instant::now();
         ann.send_text(room, &text).await.expect("send");
+        acks.push(t.elapsed().as_secs_f64() * 1e3);
         onionchat_tests::wait_event(&mut bob_events, 60, |e| match e {
             ClientEvent::Message(Incoming::Message(r))
                 if r.content
@@ -642,6 +620,7 @@ async fn bench_tor() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     lat.sort_by(f64::total_cmp);
+    acks.sort_by(f64::total_cmp);
 
     let (echo, _keep) = echo_service(&net, &tmp.path().join("echo-svc")).await;
     let config = onionchat_client::transport::arti::client_config(
