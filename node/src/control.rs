@@ -56,6 +56,8 @@ fn router(state: AppState) -> Router {
         .route("/control/invites/{code}/revoke", post(revoke))
         .route("/control/backup", post(backup))
         .route("/control/show-invite", post(show_invite))
+        .route("/control/access", get(access_list))
+        .route("/control/access/{id}/revoke", post(access_revoke))
         .with_state(state)
 }
 
@@ -76,6 +78,67 @@ async fn create(
     let invite = crate::http::make_invite_for_control(&state, req).await?;
     let link = crate::invite_link(&state, &invite.code);
     Ok(Cbor(InviteWithLink { invite, link }))
+}
+
+/// Restricted-discovery keys (onion transport with restricted discovery).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccessList {
+    /// `(key id, invite code it went out with)`.
+    pub keys: Vec<(String, Option<String>)>,
+}
+
+#[cfg(feature = "onion")]
+fn access_keys(state: &AppState) -> Result<crate::tor::access::AccessKeys, Failure> {
+    state
+        .access
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .ok_or_else(|| {
+            Failure::reject(
+                ErrorCode::NotFound,
+                "this node does not use restricted discovery",
+            )
+        })
+}
+
+async fn access_list(State(state): State<AppState>) -> Result<Cbor<AccessList>, Failure> {
+    #[cfg(feature = "onion")]
+    {
+        let keys = access_keys(&state)?.list()?;
+        Ok(Cbor(AccessList {
+            keys: keys.into_iter().map(|k| (k.id, k.invite)).collect(),
+        }))
+    }
+    #[cfg(not(feature = "onion"))]
+    {
+        let _ = state;
+        Err(Failure::reject(ErrorCode::NotFound, "built without Tor"))
+    }
+}
+
+async fn access_revoke(
+    State(state): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Cbor<AccessList>, Failure> {
+    #[cfg(feature = "onion")]
+    {
+        let keys = access_keys(&state)?;
+        if !keys.revoke(&id)? {
+            return Err(Failure::reject(
+                ErrorCode::NotFound,
+                format!("no access key {id}"),
+            ));
+        }
+        Ok(Cbor(AccessList {
+            keys: keys.list()?.into_iter().map(|k| (k.id, k.invite)).collect(),
+        }))
+    }
+    #[cfg(not(feature = "onion"))]
+    {
+        let _ = (state, id);
+        Err(Failure::reject(ErrorCode::NotFound, "built without Tor"))
+    }
 }
 
 async fn show_invite(

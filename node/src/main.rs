@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         action: InviteAction,
     },
+    /// Restricted-discovery access keys (who can find the onion service).
+    Access {
+        #[command(subcommand)]
+        action: AccessAction,
+    },
     /// Show the running node's status.
     Status {
         /// Machine-readable output.
@@ -83,6 +88,19 @@ struct RunArgs {
     /// Status display: auto, none, png:FILE, ssd1306:/dev/i2c-1[@0x3d].
     #[arg(long, env = "ONIONCHAT_DISPLAY")]
     display: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum AccessAction {
+    /// List authorized client keys and the invites they went out with.
+    List,
+    /// Revoke a key (effective at the next descriptor upload, about a minute;
+    /// the account's login still works from an already-connected client
+    /// until the owner also removes the person).
+    Revoke {
+        /// Key id from `access list`.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -267,6 +285,37 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                     .await?;
                     println!("Revoked {code}");
                 }
+            }
+            Ok(())
+        }
+        Some(Command::Access { action }) => {
+            let dir = data_dir(&cli)?;
+            let list: control::AccessList = match action {
+                AccessAction::List => {
+                    control::call::<(), _>(&dir, "GET", "/control/access", None).await?
+                }
+                AccessAction::Revoke { id } => {
+                    let l = control::call::<(), _>(
+                        &dir,
+                        "POST",
+                        &format!("/control/access/{id}/revoke"),
+                        None,
+                    )
+                    .await?;
+                    println!(
+                        "Revoked {id}; it stops working at the next descriptor upload (about a minute)."
+                    );
+                    l
+                }
+            };
+            for (id, invite) in &list.keys {
+                println!(
+                    "{id}  {}",
+                    invite
+                        .as_deref()
+                        .map(|c| format!("invite {c}"))
+                        .unwrap_or_else(|| "spare".into())
+                );
             }
             Ok(())
         }

@@ -72,6 +72,36 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
         "restricted discovery is on by default: the invite carries a key"
     );
     let ann = join_via_tor(&net, &tmp.path().join("ann"), "ann", &invite).await;
+    // The box lists its access keys: the owner invite's and the spares.
+    let access = |args: &[&str]| {
+        let out = std::process::Command::new(onionchat_tests::bin_path("onionchat-node"))
+            .arg("--data-dir")
+            .arg(&node.data_dir)
+            .arg("access")
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let keys = access(&["list"]);
+    assert!(keys.contains(&format!("invite {}", link.code)), "{keys}");
+    let spare = keys
+        .lines()
+        .find(|l| l.ends_with("spare"))
+        .expect("a spare key")
+        .split_whitespace()
+        .next()
+        .expect("id")
+        .to_string();
+    assert!(
+        !access(&["revoke", &spare]).contains(&format!("{spare} ")),
+        "revoked key still listed"
+    );
     let inv = ann.create_invite(None, None).await.expect("invite");
     let bob = join_via_tor(
         &net,

@@ -19,6 +19,8 @@ pub mod files;
 pub mod messages;
 pub mod rooms;
 pub mod schema;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::path::{Path, PathBuf};
