@@ -114,9 +114,19 @@ fn the_connect_qr_decodes_back_and_is_big_enough() {
     assert_eq!(meta.version.0, 3, "alphanumeric upper case fits version 3");
     let code = onionchat_hw::qr::encode(&content).expect("encode");
     assert_eq!(code.width(), 29);
+    let mut probe = Frame::new(128, 64);
+    let placed = onionchat_hw::qr::draw(
+        &mut probe,
+        &code,
+        embedded_graphics::prelude::Point::zero(),
+        64,
+    )
+    .expect("draw");
+    assert_eq!(placed.modules, 29);
     assert!(
-        64 / (29 + 2) >= onionchat_hw::qr::MIN_READABLE_PX,
-        "2 px per module"
+        placed.px >= onionchat_hw::qr::MIN_READABLE_PX,
+        "{} px per module",
+        placed.px
     );
 }
 

@@ -6,8 +6,11 @@ use embedded_hal::i2c::{ErrorType, I2c, Operation};
 use onionchat_hw::display::ssd1306::Ssd1306Panel;
 use onionchat_hw::{Display, Frame};
 
+/// One I2C write: (address, bytes).
+type Write = (u8, Vec<u8>);
+
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(u8, Vec<u8>)>>>);
+struct Recorder(Arc<Mutex<Vec<Write>>>);
 
 impl ErrorType for Recorder {
     type Error = core::convert::Infallible;
@@ -34,7 +37,7 @@ impl I2c for Recorder {
 fn init_and_frame_bytes_are_exact() {
     let rec = Recorder::default();
     let mut panel = Ssd1306Panel::new(rec.clone(), 0x3C, "test".into()).expect("init");
-    let init: Vec<(u8, Vec<u8>)> = rec.0.lock().expect("lock").drain(..).collect();
+    let init: Vec<Write> = rec.0.lock().expect("lock").drain(..).collect();
     assert!(
         init.iter().all(|(a, _)| *a == 0x3C),
         "everything goes to 0x3C"
@@ -61,7 +64,7 @@ fn init_and_frame_bytes_are_exact() {
     )
     .expect("draw");
     panel.show(&f).expect("show");
-    let writes: Vec<(u8, Vec<u8>)> = rec.0.lock().expect("lock").drain(..).collect();
+    let writes: Vec<Write> = rec.0.lock().expect("lock").drain(..).collect();
     let data: Vec<u8> = writes
         .iter()
         .filter(|(_, b)| b.first() == Some(&0x40))
@@ -90,6 +93,6 @@ fn init_and_frame_bytes_are_exact() {
 
     // Off/on for burn-in care.
     panel.set_on(false).expect("off");
-    let off: Vec<(u8, Vec<u8>)> = rec.0.lock().expect("lock").drain(..).collect();
+    let off: Vec<Write> = rec.0.lock().expect("lock").drain(..).collect();
     assert_eq!(off, vec![(0x3C, vec![0x00, 0xAE])]);
 }
