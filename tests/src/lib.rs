@@ -222,6 +222,32 @@ pub async fn join(node: &Node, dir: &Path, username: &str, invite: &str) -> Arc<
     Arc::new(c)
 }
 
+/// ann (owner, via the owner invite) and bob (invited by ann), friends,
+/// with their 1:1 room.
+pub async fn two_friends(
+    node: &Node,
+    dir: &Path,
+) -> (Arc<Client>, Arc<Client>, onionchat_proto::wire::RoomId) {
+    let ann = join(
+        node,
+        &dir.join("ann"),
+        "ann",
+        node.owner_invite.as_deref().expect("owner invite"),
+    )
+    .await;
+    let inv = ann.create_invite(None, None).await.expect("invite");
+    let bob = join(
+        node,
+        &dir.join("bob"),
+        "bob",
+        &ann.invite_link(&inv.code).to_string(),
+    )
+    .await;
+    let req = ann.send_friend_request("bob").await.expect("request");
+    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+    (ann, bob, room)
+}
+
 /// Open an existing profile against `node`.
 pub fn open(node: &Node, dir: &Path) -> Arc<Client> {
     let conn = node.connector();

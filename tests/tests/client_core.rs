@@ -9,31 +9,7 @@ use onionchat_client::{Client, ClientError, ClientEvent, ConnectionState, Incomi
 use onionchat_proto::crypto::IdentityKey;
 use onionchat_proto::wire::MessageContent;
 use onionchat_tests::proxy::TamperProxy;
-use onionchat_tests::{Node, PASS, join, open, wait_event};
-
-async fn two_friends(
-    node: &Node,
-    tmp: &std::path::Path,
-) -> (Arc<Client>, Arc<Client>, onionchat_proto::wire::RoomId) {
-    let ann = join(
-        node,
-        &tmp.join("ann"),
-        "ann",
-        node.owner_invite.as_deref().expect("invite"),
-    )
-    .await;
-    let inv = ann.create_invite(None, None).await.expect("invite");
-    let bob = join(
-        node,
-        &tmp.join("bob"),
-        "bob",
-        &ann.invite_link(&inv.code).to_string(),
-    )
-    .await;
-    let req = ann.send_friend_request("bob").await.expect("request");
-    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
-    (ann, bob, room)
-}
+use onionchat_tests::{Node, PASS, open, wait_event};
 
 fn dir_bytes(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
@@ -52,7 +28,7 @@ fn dir_bytes(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
 async fn a_swapped_key_is_refused_with_key_changed() {
     let tmp = tempfile::tempdir().expect("tmp");
     let node = Node::start(&tmp.path().join("node"), &[]);
-    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
     bob.send_text(room, "before").await.expect("send");
     let bob_fp = bob.fingerprint();
     drop(ann);
@@ -111,7 +87,7 @@ async fn a_swapped_key_is_refused_with_key_changed() {
 async fn wrong_passphrase_and_export_import() {
     let tmp = tempfile::tempdir().expect("tmp");
     let node = Node::start(&tmp.path().join("node"), &[]);
-    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
     ann.send_text(room, "one").await.expect("send");
     let group = ann.create_group(&["bob"]).await.expect("group");
     bob.send_text(group.id, "two").await.expect("send");
@@ -178,7 +154,7 @@ async fn wrong_passphrase_and_export_import() {
 async fn reconnect_mid_conversation_loses_and_duplicates_nothing() {
     let tmp = tempfile::tempdir().expect("tmp");
     let mut node = Node::start(&tmp.path().join("node"), &[]);
-    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
     let mut events = bob.subscribe();
     let live = bob.start_live();
     wait_event(&mut events, 20, |e| {

@@ -5,35 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use onionchat_client::Incoming;
 use onionchat_proto::wire::ErrorCode;
-use onionchat_tests::{Node, bin_path, join, make_file, open, sha256_file};
-
-async fn pair(
-    node: &Node,
-    tmp: &std::path::Path,
-) -> (
-    Arc<onionchat_client::Client>,
-    Arc<onionchat_client::Client>,
-    onionchat_proto::wire::RoomId,
-) {
-    let ann = join(
-        node,
-        &tmp.join("ann"),
-        "ann",
-        node.owner_invite.as_deref().expect("invite"),
-    )
-    .await;
-    let inv = ann.create_invite(None, None).await.expect("invite");
-    let bob = join(
-        node,
-        &tmp.join("bob"),
-        "bob",
-        &ann.invite_link(&inv.code).to_string(),
-    )
-    .await;
-    let req = ann.send_friend_request("bob").await.expect("request");
-    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
-    (ann, bob, room)
-}
+use onionchat_tests::{Node, bin_path, make_file, open, sha256_file};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_kill_9() {
@@ -48,7 +20,7 @@ async fn acknowledged_messages_survive_kill_9() {
         &tmp.path().join("node"),
         &[&format!("--config={}", cfg.display())],
     );
-    let (ann, bob, room) = pair(&node, tmp.path()).await;
+    let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
     // Concurrent senders: every acknowledged message must survive SIGKILL.
     let mut tasks = Vec::new();
     for (who, c) in [("a", ann.clone()), ("b", bob.clone())] {
@@ -89,7 +61,7 @@ async fn acknowledged_messages_survive_kill_9() {
 async fn interrupted_uploads_leave_nothing() {
     let tmp = tempfile::tempdir().expect("tmp");
     let mut node = Node::start(&tmp.path().join("node"), &[]);
-    let (ann, bob, room) = pair(&node, tmp.path()).await;
+    let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
     let src = tmp.path().join("f.bin");
     make_file(&src, 8 * 1024 * 1024, 3);
 
@@ -181,7 +153,7 @@ fn node_db_bytes(node: &Node) -> u64 {
 async fn backup_while_running_then_restore() {
     let tmp = tempfile::tempdir().expect("tmp");
     let mut node = Node::start(&tmp.path().join("node"), &[]);
-    let (ann, bob, room) = pair(&node, tmp.path()).await;
+    let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
     for i in 0..20 {
         ann.send_text(room, &format!("m{i}")).await.expect("send");
     }
