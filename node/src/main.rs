@@ -85,7 +85,7 @@ struct RunArgs {
     /// Arti configuration for a private Tor network (tests, demo).
     #[arg(long, env = "ONIONCHAT_TOR_NETWORK")]
     tor_network: Option<PathBuf>,
-    /// Status display: auto, none, png:FILE, ssd1306:/dev/i2c-1[@0x3d].
+    /// Status display: auto, none, png:FILE, ssd1306:/dev/i2c-1[@0x3d], fb:/dev/fb0.
     #[arg(long, env = "ONIONCHAT_DISPLAY")]
     display: Option<String>,
 }

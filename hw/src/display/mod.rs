@@ -1,7 +1,9 @@
 //! The `Display` seam: something that shows a [`Frame`]. Chosen by a spec
 //! string (`--display`): `none`, `png:PATH`, `ssd1306:/dev/i2c-1[@0x3d]`,
+//! `fb:/dev/fb0`,
 //! or `auto` (probe the usual I2C addresses, else none).
 
+pub mod framebuffer;
 pub mod png;
 pub mod ssd1306;
 
@@ -20,7 +22,7 @@ pub enum DisplayError {
     #[error("display output: {0}")]
     Io(String),
     /// The spec does not name a known display.
-    #[error("unknown display '{0}' (try none, auto, png:FILE, ssd1306:/dev/i2c-1)")]
+    #[error("unknown display '{0}' (try none, auto, png:FILE, ssd1306:/dev/i2c-1, fb:/dev/fb0)")]
     Unknown(String),
 }
 
@@ -42,6 +44,7 @@ pub fn open(spec: &str) -> Result<Option<Box<dyn Display>>, DisplayError> {
         "none" | "" => Ok(None),
         "auto" => Ok(auto()),
         s if s.starts_with("png:") => Ok(Some(Box::new(png::PngSink::new(&s[4..])))),
+        s if s.starts_with("fb:") => Ok(Some(Box::new(framebuffer::Framebuffer::open(&s[3..])?))),
         #[cfg(feature = "linux")]
         s if s.starts_with("ssd1306:") => {
             let rest = &s[8..];
