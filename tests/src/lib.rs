@@ -114,10 +114,10 @@ impl Node {
             let line = lines
                 .next()
                 .unwrap_or_else(|| {
-                    panic!(
-                        "node exited early; see {}",
-                        data_dir.with_extension("log").display()
-                    )
+                    let log =
+                        std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(6).collect();
+                    panic!("node exited early; its log ends: {tail:#?}")
                 })
                 .expect("read");
             if let Some(inv) = line.trim().strip_prefix("Owner invite: ") {

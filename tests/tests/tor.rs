@@ -172,6 +172,44 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
         vec!["after restart 0", "after restart 1", "after restart 2"]
     );
 
+    // A backup restored into a new data dir keeps the same .onion address.
+    let backup = tmp.path().join("box.backup");
+    let out = std::process::Command::new(onionchat_tests::bin_path("onionchat-node"))
+        .arg("--data-dir")
+        .arg(&node.data_dir)
+        .arg("backup")
+        .arg(&backup)
+        .output()
+        .expect("backup");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node.stop();
+    let restored = tmp.path().join("restored-node");
+    let out = std::process::Command::new(onionchat_tests::bin_path("onionchat-node"))
+        .arg("--data-dir")
+        .arg(&restored)
+        .arg("restore")
+        .arg(&backup)
+        .output()
+        .expect("restore");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let node = Node::start_onion(&restored, &net.arti_config, &[]);
+    assert_eq!(
+        node.url, onion,
+        "the restored box must keep its onion address"
+    );
+    retry("send after restore", || {
+        ann.send_text(room, "after restore")
+    })
+    .await;
+
     // Relays disappear; the service and its clients recover.
     net.kill("relay0");
     net.kill("relay1");
@@ -183,6 +221,7 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
     let all = texts(&hist);
     assert_eq!(all.first().map(String::as_str), Some("hello over tor"));
     assert_eq!(all.last().map(String::as_str), Some("after relay loss"));
+    assert!(all.iter().any(|t| t == "after restore"));
     assert_eq!(
         all.iter()
             .filter(|t| t.starts_with("after restart"))

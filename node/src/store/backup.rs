@@ -172,6 +172,7 @@ pub fn restore(backup: &Path, data_dir: &Path, force: bool) -> Result<BackupSumm
         )));
     }
     std::fs::create_dir_all(data_dir)?;
+    set_mode(data_dir, 0o700);
     let work = data_dir.join("onionchat.redb.restoring");
     std::fs::copy(backup, &work)?;
     let db = Database::open(&work)
@@ -215,9 +216,13 @@ pub fn restore(backup: &Path, data_dir: &Path, force: bool) -> Result<BackupSumm
                 continue;
             }
             let path = data_dir.join(rel);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-                set_mode(parent, 0o700);
+            // Every directory restored is private (Arti refuses a keystore
+            // that others can read, and so should we).
+            let mut dir = data_dir.to_path_buf();
+            for part in rel.parent().into_iter().flat_map(|p| p.components()) {
+                dir.push(part);
+                std::fs::create_dir_all(&dir)?;
+                set_mode(&dir, 0o700);
             }
             std::fs::write(&path, v.value())?;
             set_mode(&path, 0o600);
