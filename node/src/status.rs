@@ -17,6 +17,7 @@ pub struct StatusModel {
     last_error: Mutex<Option<String>>,
     invite_base: Mutex<Option<(String, Option<String>)>>,
     display_invite: Mutex<Option<(String, Instant)>>,
+    disk_free: Mutex<Option<(Instant, Option<u64>)>>,
 }
 
 impl Default for StatusModel {
@@ -28,6 +29,7 @@ impl Default for StatusModel {
             last_error: Mutex::new(None),
             invite_base: Mutex::new(None),
             display_invite: Mutex::new(None),
+            disk_free: Mutex::new(None),
         }
     }
 }
@@ -93,6 +95,19 @@ impl StatusModel {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.into());
     }
 
+    /// Free disk space, measured at most every 30 s (the display asks every second).
+    fn disk_free_cached(&self, dir: &std::path::Path) -> Option<u64> {
+        let mut g = self.disk_free.lock().unwrap_or_else(|p| p.into_inner());
+        match *g {
+            Some((at, v)) if at.elapsed() < std::time::Duration::from_secs(30) => v,
+            _ => {
+                let v = disk_free(dir);
+                *g = Some((Instant::now(), v));
+                v
+            }
+        }
+    }
+
     /// Build a snapshot.
     pub fn snapshot(&self, store: &Store, hub: &Arc<Hub>) -> NodeStatus {
         let (total, today, last) = store.message_counters().unwrap_or((0, 0, None));
@@ -107,7 +122,7 @@ impl StatusModel {
             messages_today: today,
             last_message_at: last,
             storage_bytes: store.db_bytes() + store.blob_bytes().unwrap_or(0),
-            disk_free_bytes: disk_free(store.data_dir()),
+            disk_free_bytes: self.disk_free_cached(store.data_dir()),
             transport: self
                 .transport
                 .lock()
