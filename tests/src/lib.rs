@@ -333,3 +333,40 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// Run a box-side command: `onionchat-node --data-dir DIR ARGS…`.
+pub fn node_cmd(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin_path("onionchat-node"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("run onionchat-node")
+}
+
+/// Like [`node_cmd`], but it must succeed; returns its stdout.
+pub fn node_cmd_ok(data_dir: &Path, args: &[&str]) -> String {
+    let out = node_cmd(data_dir, args);
+    assert!(
+        out.status.success(),
+        "onionchat-node {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The texts of verified messages, in order; a rejected message fails the test.
+pub fn texts(items: &[onionchat_client::Incoming]) -> Vec<String> {
+    use onionchat_client::Incoming;
+    use onionchat_proto::wire::MessageContent;
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Incoming::Message(r) => match &r.content {
+                MessageContent::Text { text } => Some(text.clone()),
+                _ => None,
+            },
+            Incoming::Rejected { reason, .. } => panic!("a message was rejected: {reason}"),
+        })
+        .collect()
+}

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use onionchat_tests::{Node, bin_path, join};
+use onionchat_tests::{Node, join};
 
 fn png_size(path: &std::path::Path) -> Option<(u32, u32)> {
     let b = std::fs::read(path).ok()?;
@@ -47,18 +47,8 @@ async fn node_renders_its_status_to_the_display() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // `invite create --show` works through the control socket.
-    let out = std::process::Command::new(bin_path("onionchat-node"))
-        .arg("--data-dir")
-        .arg(&node.data_dir)
-        .args(["invite", "create", "--show"])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Shown on the box's screen"));
+    let out = onionchat_tests::node_cmd_ok(&node.data_dir, &["invite", "create", "--show"]);
+    assert!(out.contains("Shown on the box's screen"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use onionchat_client::Incoming;
 use onionchat_proto::wire::ErrorCode;
-use onionchat_tests::{Node, bin_path, make_file, open, sha256_file};
+use onionchat_tests::{Node, make_file, open, sha256_file};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_kill_9() {
@@ -176,31 +176,13 @@ async fn backup_while_running_then_restore() {
         })
     };
     let backup = tmp.path().join("box.backup");
-    let out = std::process::Command::new(bin_path("onionchat-node"))
-        .arg("--data-dir")
-        .arg(&node.data_dir)
-        .arg("backup")
-        .arg(&backup)
-        .output()
-        .expect("backup");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    onionchat_tests::node_cmd_ok(&node.data_dir, &["backup", backup.to_str().expect("path")]);
     writer.await.expect("writer");
     node.stop();
 
     // Restore refuses to run over a live node's dir and over existing data.
     let restored = tmp.path().join("restored");
-    let run = |args: &[&str]| {
-        std::process::Command::new(bin_path("onionchat-node"))
-            .arg("--data-dir")
-            .arg(&restored)
-            .args(args)
-            .output()
-            .expect("restore")
-    };
+    let run = |args: &[&str]| onionchat_tests::node_cmd(&restored, args);
     let out = run(&["restore", backup.to_str().expect("path")]);
     assert!(
         out.status.success(),

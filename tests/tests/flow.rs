@@ -5,20 +5,7 @@ use std::sync::Arc;
 
 use onionchat_client::{Client, ClientError, ClientEvent, Incoming};
 use onionchat_proto::wire::{ErrorCode, MessageContent, RoomId};
-use onionchat_tests::{Node, join, make_file, open, sha256_file, wait_event};
-
-fn texts(items: &[Incoming]) -> Vec<String> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Incoming::Message(r) => match &r.content {
-                MessageContent::Text { text } => Some(text.clone()),
-                _ => None,
-            },
-            Incoming::Rejected { reason, .. } => panic!("a message was rejected: {reason}"),
-        })
-        .collect()
-}
+use onionchat_tests::{Node, join, make_file, open, sha256_file, texts, wait_event};
 
 async fn befriend(a: &Client, b: &Client) -> RoomId {
     let req = a.send_friend_request(&b.username()).await.expect("request");

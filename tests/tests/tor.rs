@@ -24,19 +24,6 @@ async fn join_via_tor(
 /// Tor tests run one at a time: each brings up ten tor daemons.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn texts(items: &[Incoming]) -> Vec<String> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Incoming::Message(r) => match &r.content {
-                MessageContent::Text { text } => Some(text.clone()),
-                _ => None,
-            },
-            Incoming::Rejected { reason, .. } => panic!("rejected: {reason}"),
-        })
-        .collect()
-}
-
 /// Retry an operation while Tor paths settle (relay loss, rollover).
 async fn retry<T, F, Fut>(what: &str, mut f: F) -> T
 where
@@ -74,19 +61,9 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
     let ann = join_via_tor(&net, &tmp.path().join("ann"), "ann", &invite).await;
     // The box lists its access keys: the owner invite's and the spares.
     let access = |args: &[&str]| {
-        let out = std::process::Command::new(onionchat_tests::bin_path("onionchat-node"))
-            .arg("--data-dir")
-            .arg(&node.data_dir)
-            .arg("access")
-            .args(args)
-            .output()
-            .expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
+        let mut all = vec!["access"];
+        all.extend_from_slice(args);
+        onionchat_tests::node_cmd_ok(&node.data_dir, &all)
     };
     let keys = access(&["list"]);
     assert!(keys.contains(&format!("invite {}", link.code)), "{keys}");
@@ -174,32 +151,10 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
 
     // A backup restored into a new data dir keeps the same .onion address.
     let backup = tmp.path().join("box.backup");
-    let out = std::process::Command::new(onionchat_tests::bin_path("onionchat-node"))
-        .arg("--data-dir")
-        .arg(&node.data_dir)
-        .arg("backup")
-        .arg(&backup)
-        .output()
-        .expect("backup");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    onionchat_tests::node_cmd_ok(&node.data_dir, &["backup", backup.to_str().expect("path")]);
     node.stop();
     let restored = tmp.path().join("restored-node");
-    let out = std::process::Command::new(onionchat_tests::bin_path("onionchat-node"))
-        .arg("--data-dir")
-        .arg(&restored)
-        .arg("restore")
-        .arg(&backup)
-        .output()
-        .expect("restore");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    onionchat_tests::node_cmd_ok(&restored, &["restore", backup.to_str().expect("path")]);
     let node = Node::start_onion(&restored, &net.arti_config, &[]);
     assert_eq!(
         node.url, onion,
@@ -218,7 +173,7 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
     })
     .await;
     let hist = retry("history after relays died", || bob.history_all(room, 0)).await;
-    let all = texts(&hist);
+    let all = onionchat_tests::texts(&hist);
     assert_eq!(all.first().map(String::as_str), Some("hello over tor"));
     assert_eq!(all.last().map(String::as_str), Some("after relay loss"));
     assert!(all.iter().any(|t| t == "after restore"));
