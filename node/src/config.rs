@@ -51,8 +51,18 @@ pub struct Config {
     /// Database page cache in MiB (memory use grows up to this).
     pub db_cache_mb: usize,
     /// Status display: `auto` (probe I2C for an OLED), `none`,
-    /// `png:FILE`, or `ssd1306:/dev/i2c-1[@0x3d]`.
+    /// `png:FILE[@WxH]`, `ssd1306:/dev/i2c-1[@0x3d]`, `sh1106:/dev/i2c-1`,
+    /// `st7789:/dev/spidev0.0,dc=25,rst=27[,bl=18]`, `ili9341:…`,
+    /// `fb:/dev/fb0` (see the onionchat-hw docs for every option).
     pub display: String,
+    /// Buttons next to the display: `/dev/gpiochip0:17` (press: next page,
+    /// hold 2 s: show an invite) or `/dev/gpiochip0:17,27` (the second one
+    /// shows an invite). Wired to ground, with the pull-up on.
+    pub buttons: Option<String>,
+    /// Let a held button make a fresh invite (valid for an hour) and show
+    /// it as a QR code. Anyone who can touch the box can then invite
+    /// someone; turn off where that is not wanted.
+    pub button_invites: bool,
 }
 
 /// Token-bucket rate limits (there are no client IPs behind an onion
@@ -121,6 +131,8 @@ impl Default for Config {
             typing: true,
             rate: RateConfig::default(),
             display: "auto".into(),
+            buttons: None,
+            button_invites: true,
             db_cache_mb: 32,
             tor: TorConfig {
                 restricted_discovery: true,

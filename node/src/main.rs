@@ -85,9 +85,13 @@ struct RunArgs {
     /// Arti configuration for a private Tor network (tests, demo).
     #[arg(long, env = "ONIONCHAT_TOR_NETWORK")]
     tor_network: Option<PathBuf>,
-    /// Status display: auto, none, png:FILE, ssd1306:/dev/i2c-1[@0x3d], fb:/dev/fb0.
+    /// Status display: auto, none, png:FILE[@WxH], ssd1306:/dev/i2c-1[@0x3d],
+    /// sh1106:/dev/i2c-1, st7789:/dev/spidev0.0,dc=25,rst=27, ili9341:…, fb:/dev/fb0.
     #[arg(long, env = "ONIONCHAT_DISPLAY")]
     display: Option<String>,
+    /// Display buttons on GPIO lines, e.g. /dev/gpiochip0:17 or /dev/gpiochip0:17,27.
+    #[arg(long, env = "ONIONCHAT_BUTTONS")]
+    buttons: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -151,6 +155,9 @@ fn load_config(cli: &Cli, run: &RunArgs) -> anyhow::Result<Config> {
     }
     if let Some(d) = &run.display {
         config.display = d.clone();
+    }
+    if let Some(b) = &run.buttons {
+        config.buttons = Some(b.clone());
     }
     if let Some(n) = &run.tor_network {
         config.tor.network_config = Some(n.clone());

@@ -75,6 +75,14 @@ impl StatusModel {
             Some((link, Instant::now() + std::time::Duration::from_secs(secs)));
     }
 
+    /// Take the invite off the screen.
+    pub fn hide_invite(&self) {
+        *self
+            .display_invite
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// The invite the screen should show now, if any.
     pub fn invite_on_screen(&self) -> Option<String> {
         let mut g = self

@@ -75,3 +75,44 @@ async fn a_missing_display_never_stops_the_node() {
         status.last_error
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_colour_display_gets_the_colour_layout_and_bad_buttons_are_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let screen = tmp.path().join("tft.png");
+    let node = Node::start(
+        &tmp.path().join("node"),
+        &[
+            "--display",
+            &format!("png:{}@320x240", screen.display()),
+            "--buttons",
+            "/dev/gpiochip-does-not-exist:17",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while png_size(&screen).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the display never showed anything"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(png_size(&screen), Some((320, 240)));
+    // Missing buttons are reported and change nothing else.
+    let ann = join(
+        &node,
+        &tmp.path().join("ann"),
+        "ann",
+        node.owner_invite.as_deref().expect("invite"),
+    )
+    .await;
+    let status = ann.node_status().await.expect("status");
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("buttons") && e.contains("gpiochip-does-not-exist")),
+        "{:?}",
+        status.last_error
+    );
+}

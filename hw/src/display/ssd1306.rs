@@ -2,13 +2,12 @@
 //! any embedded-hal 1.0 `I2c`, so the same code drives `/dev/i2c-1`
 //! (linux-embedded-hal) and the recording double in the tests.
 
-use embedded_graphics::prelude::*;
 use ssd1306::mode::BufferedGraphicsMode;
 use ssd1306::prelude::*;
 use ssd1306::{I2CDisplayInterface, Ssd1306};
 
-use super::{Display, DisplayError};
-use crate::frame::Frame;
+use super::{Display, DisplayError, Kind};
+use crate::frame::Picture;
 
 /// An SSD1306 panel.
 pub struct Ssd1306Panel<I: embedded_hal::i2c::I2c> {
@@ -36,11 +35,12 @@ impl<I: embedded_hal::i2c::I2c + Send> Display for Ssd1306Panel<I> {
         self.name.clone()
     }
 
-    fn size(&self) -> Size {
-        Size::new(128, 64)
+    fn kind(&self) -> Kind {
+        Kind::Mono
     }
 
-    fn show(&mut self, frame: &Frame) -> Result<(), DisplayError> {
+    fn show(&mut self, picture: &Picture) -> Result<(), DisplayError> {
+        let frame = super::mono(picture)?;
         for y in 0..64 {
             for x in 0..128 {
                 self.dev.set_pixel(x, y, frame.get(x, y));
@@ -51,5 +51,14 @@ impl<I: embedded_hal::i2c::I2c + Send> Display for Ssd1306Panel<I> {
 
     fn set_on(&mut self, on: bool) -> Result<(), DisplayError> {
         self.dev.set_display_on(on).map_err(bus)
+    }
+
+    fn set_dim(&mut self, dim: bool) -> Result<(), DisplayError> {
+        let level = if dim {
+            Brightness::DIMMEST
+        } else {
+            Brightness::NORMAL
+        };
+        self.dev.set_brightness(level).map_err(bus)
     }
 }

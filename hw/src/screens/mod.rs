@@ -1,5 +1,6 @@
 //! The screens, as pure functions of a [`DisplayStatus`] onto any
-//! monochrome embedded-graphics target. Laid out for 128×64 with a 6×10
+//! monochrome embedded-graphics target (colour layouts for bigger panels
+//! are in [`color`]). Laid out for 128×64 with a 6×10
 //! font (21 characters × 6 lines); every value is fitted so nothing runs
 //! off the screen, whatever its length.
 
@@ -13,6 +14,8 @@ use onionchat_proto::wire::TransportState;
 
 use crate::qr;
 use crate::status::DisplayStatus;
+
+pub mod color;
 
 /// Characters per line at 128 px.
 const COLS: usize = 21;
@@ -54,6 +57,11 @@ pub fn fit(s: &str, n: usize) -> String {
     } else {
         format!("{}..", &s[..n.saturating_sub(2)])
     }
+}
+
+/// The first `n` characters of `s` (never splits a character).
+pub fn head(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
 }
 
 /// 1234 → "1234", 12345 → "12.3k", 1.2 million → "1.2M".
@@ -127,7 +135,7 @@ fn title<D: DrawTarget<Color = BinaryColor>>(d: &mut D, s: &str) -> Result<(), D
 }
 
 /// Wrap `s` onto at most `lines` lines of `width` characters.
-fn wrap(s: &str, width: usize, lines: usize) -> Vec<String> {
+pub(crate) fn wrap(s: &str, width: usize, lines: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut cur = String::new();
     for word in s.split_whitespace() {
@@ -152,7 +160,7 @@ fn wrap(s: &str, width: usize, lines: usize) -> Vec<String> {
     out
 }
 
-fn tor_state(t: &TransportState) -> (String, Option<u8>, Option<String>) {
+pub(crate) fn tor_state(t: &TransportState) -> (String, Option<u8>, Option<String>) {
     match t {
         TransportState::Starting => ("Starting".into(), None, None),
         TransportState::Tcp { addr } => ("TCP (dev)".into(), None, Some(addr.clone())),
@@ -199,13 +207,7 @@ pub fn render<D: DrawTarget<Color = BinaryColor> + OriginDimensions>(
                     text(d, "Scan with", 66, 0, BinaryColor::On)?;
                     text(d, "OnionChat", 66, 1, BinaryColor::On)?;
                     text(d, &fit(label, 10), 66, 2, BinaryColor::On)?;
-                    text(
-                        d,
-                        &fit(&host[..host.len().min(10)], 10),
-                        66,
-                        4,
-                        BinaryColor::On,
-                    )?;
+                    text(d, &fit(&head(host, 10), 10), 66, 4, BinaryColor::On)?;
                     let users = format!("{} users", count(n.users));
                     text(d, &fit(&users, 10), 66, 5, BinaryColor::On)?;
                 }
