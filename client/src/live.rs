@@ -195,6 +195,8 @@ impl Client {
         }
         let mut keepalive = tokio::time::interval(Duration::from_secs(25));
         let mut save_tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last_saved: Option<zeroize::Zeroizing<Vec<u8>>> = None;
+        let mut saver: Option<tokio::task::JoinHandle<()>> = None;
         let mut nonce = 0u64;
         loop {
             tokio::select! {
@@ -220,7 +222,20 @@ impl Client {
                     sink.send(Message::Binary(bytes.into())).await.map_err(|e| ClientError::Connect(e.to_string()))?;
                 }
                 _ = save_tick.tick() => {
-                    self.save()?;
+                    // Persist cursors (and anything else that changed) once
+                    // a second, only when something did, and off this loop:
+                    // an fsync must not hold up frames or sends.
+                    let state = zeroize::Zeroizing::new(onionchat_proto::encode(&self.profile().data)?);
+                    let idle = saver.as_ref().is_none_or(|h: &tokio::task::JoinHandle<()>| h.is_finished());
+                    if idle && last_saved.as_ref().map(|v| v.as_slice()) != Some(state.as_slice()) {
+                        let snapshot = self.profile().snapshot()?;
+                        last_saved = Some(state);
+                        saver = Some(tokio::task::spawn_blocking(move || {
+                            if let Err(e) = snapshot.write() {
+                                tracing::warn!(error = %e, "cannot save the profile");
+                            }
+                        }));
+                    }
                 }
             }
         }

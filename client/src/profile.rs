@@ -145,6 +145,36 @@ fn set_private(path: &Path, dir: bool) {
 }
 
 /// Write `bytes` to `path` atomically with mode 0600.
+/// Orders snapshots: a higher number holds newer state.
+static SNAPSHOTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// One vault write at a time, and per file the newest generation written,
+/// so an older snapshot finishing late never replaces a newer one.
+static VAULT_WRITES: std::sync::Mutex<BTreeMap<PathBuf, u64>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// An encrypted vault waiting to be written (see [`Profile::snapshot`]).
+pub struct VaultSnapshot {
+    path: PathBuf,
+    generation: u64,
+    bytes: Vec<u8>,
+}
+
+impl VaultSnapshot {
+    /// Write it atomically (temp file, fsync, rename), unless a newer
+    /// snapshot of the same vault is already on disk.
+    pub fn write(self) -> Result<()> {
+        let mut written = VAULT_WRITES.lock().unwrap_or_else(|p| p.into_inner());
+        let last = written.entry(self.path.clone()).or_insert(0);
+        if *last > self.generation {
+            return Ok(());
+        }
+        write_atomic(&self.path, &self.bytes)?;
+        *last = self.generation;
+        Ok(())
+    }
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
@@ -297,8 +327,18 @@ impl Profile {
 
     /// Write the vault (atomically).
     pub fn save(&self) -> Result<()> {
-        let bytes = seal_vault(&self.key, &self.salt, &self.data)?;
-        write_atomic(&Self::vault_path(&self.dir), &bytes)
+        self.snapshot()?.write()
+    }
+
+    /// The vault as it is now, encrypted, ready to be written — taken under
+    /// the profile lock (fast), written without it ([`VaultSnapshot::write`],
+    /// the slow fsync part), so sending never waits for the disk.
+    pub fn snapshot(&self) -> Result<VaultSnapshot> {
+        Ok(VaultSnapshot {
+            path: Self::vault_path(&self.dir),
+            generation: SNAPSHOTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+            bytes: seal_vault(&self.key, &self.salt, &self.data)?,
+        })
     }
 
     /// The profile's directory.
@@ -387,5 +427,28 @@ mod tests {
         let mut tampered = sealed.clone();
         tampered[31] ^= 1;
         assert!(open_vault(&tampered, b"passphrase!").is_err());
+    }
+
+    #[test]
+    fn an_older_snapshot_written_late_never_replaces_a_newer_one() {
+        let salt = [2u8; 16];
+        let key = derive_key(b"passphrase!", &salt, ARGON_M_KIB, ARGON_T, ARGON_P).expect("kdf");
+        let tmp = tempfile::tempdir().expect("tmp");
+        let mut p = Profile {
+            dir: tmp.path().to_path_buf(),
+            key,
+            salt,
+            identity: IdentityKey::generate().expect("key"),
+            data: VaultData::default(),
+        };
+        p.data.username = "old".into();
+        let older = p.snapshot().expect("snapshot");
+        p.data.username = "new".into();
+        let newer = p.snapshot().expect("snapshot");
+        newer.write().expect("write newer");
+        older.write().expect("late older write is skipped");
+        let bytes = std::fs::read(Profile::vault_path(tmp.path())).expect("read");
+        let (_, _, data) = open_vault(&bytes, b"passphrase!").expect("open");
+        assert_eq!(data.username, "new");
     }
 }

@@ -585,11 +585,68 @@ async fn bench_tor() {
     let bob = join("bob", ann.invite_link(&inv.code)).await;
     let req = ann.send_friend_request("bob").await.expect("req");
     let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+    // Where the time goes: sealing alone (CPU), and a send over HTTP
+    // (no live session yet) on ann's kept-alive Arti stream.
+    let mut seal_ms = Vec::new();
+    {
+        use onionchat_proto::crypto::{identity::IdentityKey, message, room_key::RoomKey};
+        let id = IdentityKey::generate().expect("key");
+        let key = RoomKey::generate();
+        for i in 0..50 {
+            let t = Instant::now();
+            let content = onionchat_proto::wire::MessageContent::Text {
+                text: format!("ping {i}"),
+            };
+            message::seal(
+                &id,
+                room,
+                1,
+                &key,
+                onionchat_proto::wire::MsgId::random(),
+                0,
+                &content,
+            )
+            .expect("seal");
+            seal_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    seal_ms.sort_by(f64::total_cmp);
     let mut bob_events = bob.subscribe();
     let _bl = bob.start_live();
+    onionchat_tests::wait_event(&mut bob_events, 120, |e| {
+        matches!(
+            e,
+            ClientEvent::Connection(onionchat_client::ConnectionState::Connected)
+        )
+        .then_some(())
+    })
+    .await;
+    // Sent over HTTP, received live over bob's WebSocket.
+    let mut http_send = Vec::new();
+    let mut http_recv = Vec::new();
+    for i in 0..50 {
+        let text = format!("http {i}");
+        let t = Instant::now();
+        ann.send_text(room, &text).await.expect("send");
+        http_send.push(t.elapsed().as_secs_f64() * 1e3);
+        onionchat_tests::wait_event(&mut bob_events, 60, |e| match e {
+            ClientEvent::Message(Incoming::Message(r))
+                if r.content
+                    == onionchat_proto::wire::MessageContent::Text { text: text.clone() } =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+        http_recv.push(t.elapsed().as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    http_send.sort_by(f64::total_cmp);
+    http_recv.sort_by(f64::total_cmp);
     let mut ann_events = ann.subscribe();
     let _al = ann.start_live();
-    for ev in [&mut bob_events, &mut ann_events] {
+    for ev in [&mut ann_events] {
         onionchat_tests::wait_event(ev, 120, |e| {
             matches!(
                 e,
@@ -621,6 +678,16 @@ async fn bench_tor() {
     }
     lat.sort_by(f64::total_cmp);
     acks.sort_by(f64::total_cmp);
+    // Our HTTP request round trip on ann's kept-alive Arti stream (no
+    // crypto, no commit): the node's own share of the path.
+    let mut http = Vec::new();
+    for _ in 0..100 {
+        let t = Instant::now();
+        ann.node_status().await.expect("status");
+        http.push(t.elapsed().as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    http.sort_by(f64::total_cmp);
 
     let (echo, _keep) = echo_service(&net, &tmp.path().join("echo-svc")).await;
     let config = onionchat_client::transport::arti::client_config(
@@ -668,6 +735,30 @@ async fn bench_tor() {
         "| message send → receive, p50 / p99 (ann → node → bob, both over Arti, WebSocket) | {:.1} / {:.1} ms |",
         percentile(&lat, 0.5),
         percentile(&lat, 0.99)
+    );
+    println!(
+        "| message send → ack, p50 / p99 (ann → node → ann: seal + sign, WebSocket, durable commit) | {:.1} / {:.1} ms |",
+        percentile(&acks, 0.5),
+        percentile(&acks, 0.99)
+    );
+    println!(
+        "| seal (AES-GCM + RSA-PSS sign) alone, p50 | {:.1} ms |",
+        percentile(&seal_ms, 0.5)
+    );
+    println!(
+        "| message send → ack over HTTP (no live session), p50 / p99 | {:.1} / {:.1} ms |",
+        percentile(&http_send, 0.5),
+        percentile(&http_send, 0.99)
+    );
+    println!(
+        "| message sent over HTTP → received over bob's WebSocket, p50 / p99 | {:.1} / {:.1} ms |",
+        percentile(&http_recv, 0.5),
+        percentile(&http_recv, 0.99)
+    );
+    println!(
+        "| HTTP GET round trip on the same Arti stream (no crypto, no commit), p50 / p99 | {:.1} / {:.1} ms |",
+        percentile(&http, 0.5),
+        percentile(&http, 0.99)
     );
     println!(
         "| bare Arti stream echo round trip, p50 / p99 (600 bytes) | {:.1} / {:.1} ms |",
