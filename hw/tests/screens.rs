@@ -422,6 +422,27 @@ fn oled_pictures_shift_a_pixel_every_few_minutes() {
 }
 
 #[test]
+fn small_colour_panels_get_the_mono_layout_scaled_and_centred() {
+    let ok = status(TransportState::Reachable);
+    let mono = frame(Page::People, &ok);
+    // 258×132 is under the colour layouts' 135 rows; it fits the 128×64
+    // layout twice, centred with 1 px / 2 px to spare.
+    let Picture::Color(c) = Runner::picture(Kind::Color(Size::new(258, 132)), Page::People, &ok, 0)
+    else {
+        panic!("colour picture expected");
+    };
+    assert_eq!(c.size(), Size::new(258, 132));
+    for y in 0..132 {
+        for x in 0..258 {
+            let inside = (1..257).contains(&x) && (2..130).contains(&y);
+            let lit = inside && mono.get((x - 1) / 2, (y - 2) / 2);
+            let want = if lit { Rgb565::WHITE } else { Rgb565::BLACK };
+            assert_eq!(c.get(x, y), want, "({x},{y})");
+        }
+    }
+}
+
+#[test]
 fn the_panel_dims_then_blanks_when_quiet_and_wakes_on_activity_or_button() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("screen.png");

@@ -222,19 +222,25 @@ pub async fn join(node: &Node, dir: &Path, username: &str, invite: &str) -> Arc<
     Arc::new(c)
 }
 
+/// "ann" joins with the node's owner invite and becomes its owner; her
+/// profile lives in `dir`.
+pub async fn join_owner(node: &Node, dir: &Path) -> Arc<Client> {
+    join(
+        node,
+        dir,
+        "ann",
+        node.owner_invite.as_deref().expect("owner invite"),
+    )
+    .await
+}
+
 /// ann (owner, via the owner invite) and bob (invited by ann), friends,
 /// with their 1:1 room.
 pub async fn two_friends(
     node: &Node,
     dir: &Path,
 ) -> (Arc<Client>, Arc<Client>, onionchat_proto::wire::RoomId) {
-    let ann = join(
-        node,
-        &dir.join("ann"),
-        "ann",
-        node.owner_invite.as_deref().expect("owner invite"),
-    )
-    .await;
+    let ann = join_owner(node, &dir.join("ann")).await;
     let inv = ann.create_invite(None, None).await.expect("invite");
     let bob = join(
         node,
@@ -273,6 +279,67 @@ pub async fn wait_event<T>(
             Err(_) => panic!("timed out waiting for an event"),
         }
     }
+}
+
+/// Wait until the client's live connection is up.
+pub async fn wait_connected(rx: &mut tokio::sync::broadcast::Receiver<ClientEvent>, secs: u64) {
+    wait_event(rx, secs, |e| {
+        matches!(
+            e,
+            ClientEvent::Connection(onionchat_client::ConnectionState::Connected)
+        )
+        .then_some(())
+    })
+    .await
+}
+
+/// Wait until a text message `text` arrives; returns it.
+pub async fn wait_text(
+    rx: &mut tokio::sync::broadcast::Receiver<ClientEvent>,
+    secs: u64,
+    text: &str,
+) -> onionchat_client::Received {
+    wait_event(rx, secs, |e| match e {
+        ClientEvent::Message(onionchat_client::Incoming::Message(r))
+            if r.content
+                == onionchat_proto::wire::MessageContent::Text {
+                    text: text.to_string(),
+                } =>
+        {
+            Some(r.clone())
+        }
+        _ => None,
+    })
+    .await
+}
+
+/// `from` sends the file `src` to `room`, `to` downloads it into `dest`
+/// (the client checks the announced SHA-256), and the bytes match.
+pub async fn file_round_trip(
+    from: &Client,
+    to: &Client,
+    room: onionchat_proto::wire::RoomId,
+    src: &Path,
+    dest: &Path,
+) -> onionchat_proto::wire::FileId {
+    let (file_id, _) = from
+        .send_file(room, src, Box::new(|_, _| true))
+        .await
+        .expect("upload");
+    to.download_file(
+        file_id,
+        dest,
+        Some(&sha256_file(src)),
+        Box::new(|_, _| true),
+    )
+    .await
+    .expect("download");
+    assert_eq!(
+        sha256_file(dest),
+        sha256_file(src),
+        "downloaded bytes differ"
+    );
+    file_id
 }
 
 /// SHA-256 of a file.

@@ -74,3 +74,61 @@ pub async fn get(addr: &str, path: &str, token: Option<&str>) -> RawResponse {
     }
     request(addr, "GET", path, &headers, Vec::new()).await
 }
+
+/// Sign up `name` with `key` over raw HTTP (`invite` when the node wants one).
+pub async fn signup(
+    addr: &str,
+    key: &onionchat_proto::crypto::IdentityKey,
+    name: &str,
+    invite: Option<String>,
+) -> RawResponse {
+    use onionchat_proto::crypto::SignContext;
+    let body = onionchat_proto::wire::SignupBody {
+        v: onionchat_proto::PROTOCOL_VERSION,
+        username: name.into(),
+        public_key: key.public().spki_der().to_vec(),
+        invite,
+    };
+    let signed = key
+        .sign_body(SignContext::Signup, &body)
+        .expect("sign signup");
+    post_cbor(addr, "/v1/signup", None, encode(&signed)).await
+}
+
+/// Ask for a login challenge for `name` and answer it with `key`: the
+/// body to POST to `/v1/auth/login` (single use).
+pub async fn signed_login(
+    addr: &str,
+    key: &onionchat_proto::crypto::IdentityKey,
+    name: &str,
+) -> Vec<u8> {
+    use onionchat_proto::crypto::SignContext;
+    use onionchat_proto::wire::{Challenge, ChallengeRequest, LoginBody};
+    let req = ChallengeRequest {
+        username: name.into(),
+    };
+    let r = post_cbor(addr, "/v1/auth/challenge", None, encode(&req)).await;
+    let ch: Challenge = onionchat_proto::decode(&r.body).expect("challenge");
+    let body = LoginBody {
+        v: onionchat_proto::PROTOCOL_VERSION,
+        username: name.into(),
+        challenge_id: ch.challenge_id,
+        nonce: ch.nonce,
+        issued_at: ch.issued_at,
+    };
+    encode(
+        &key.sign_body(SignContext::Login, &body)
+            .expect("sign login"),
+    )
+}
+
+/// The session token from a `/v1/auth/login` answer.
+pub fn session_token(r: &RawResponse) -> String {
+    onionchat_proto::decode::<onionchat_proto::wire::Session>(&r.body)
+        .expect("session")
+        .token
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    onionchat_proto::encode(v).expect("encode")
+}

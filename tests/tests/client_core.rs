@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use onionchat_client::{Client, ClientError, ClientEvent, ConnectionState, Incoming, TcpConnector};
+use onionchat_client::{Client, ClientError, ClientEvent, Incoming, TcpConnector};
 use onionchat_proto::crypto::IdentityKey;
 use onionchat_proto::wire::MessageContent;
 use onionchat_tests::proxy::TamperProxy;
@@ -157,10 +157,7 @@ async fn reconnect_mid_conversation_loses_and_duplicates_nothing() {
     let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
     let mut events = bob.subscribe();
     let live = bob.start_live();
-    wait_event(&mut events, 20, |e| {
-        matches!(e, ClientEvent::Connection(ConnectionState::Connected)).then_some(())
-    })
-    .await;
+    onionchat_tests::wait_connected(&mut events, 20).await;
 
     let mut got: Vec<String> = Vec::new();
     let collect = |e: &ClientEvent| match e {

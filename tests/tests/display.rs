@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use onionchat_tests::{Node, join};
+use onionchat_tests::{Node, join_owner};
 
 fn png_size(path: &std::path::Path) -> Option<(u32, u32)> {
     let b = std::fs::read(path).ok()?;
@@ -15,6 +15,24 @@ fn png_size(path: &std::path::Path) -> Option<(u32, u32)> {
     ))
 }
 
+/// Wait until the node has drawn its first picture into `screen`.
+async fn wait_for_png(screen: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while png_size(screen).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the display never showed anything"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The node's last reported error, as the owner sees it in `status`.
+async fn last_error(node: &Node, dir: &std::path::Path) -> Option<String> {
+    let owner = join_owner(node, dir).await;
+    owner.node_status().await.expect("status").last_error
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_renders_its_status_to_the_display() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -23,24 +41,11 @@ async fn node_renders_its_status_to_the_display() {
         &tmp.path().join("node"),
         &["--display", &format!("png:{}", screen.display())],
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while png_size(&screen).is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the display never showed anything"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_png(&screen).await;
     assert_eq!(png_size(&screen), Some((128, 64)));
     // The screen changes as the node does (pages cycle, users appear).
     let first = std::fs::read(&screen).expect("read");
-    let _ann = join(
-        &node,
-        &tmp.path().join("ann"),
-        "ann",
-        node.owner_invite.as_deref().expect("invite"),
-    )
-    .await;
+    let _ann = join_owner(&node, &tmp.path().join("ann")).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::fs::read(&screen).expect("read") == first {
         assert!(Instant::now() < deadline, "the display never refreshed");
@@ -58,21 +63,10 @@ async fn a_missing_display_never_stops_the_node() {
         &tmp.path().join("node"),
         &["--display", "ssd1306:/dev/i2c-does-not-exist"],
     );
-    let ann = join(
-        &node,
-        &tmp.path().join("ann"),
-        "ann",
-        node.owner_invite.as_deref().expect("invite"),
-    )
-    .await;
-    let status = ann.node_status().await.expect("status");
+    let err = last_error(&node, &tmp.path().join("ann")).await;
     assert!(
-        status
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("display")),
-        "{:?}",
-        status.last_error
+        err.as_deref().is_some_and(|e| e.contains("display")),
+        "{err:?}"
     );
 }
 
@@ -89,30 +83,13 @@ async fn a_colour_display_gets_the_colour_layout_and_bad_buttons_are_reported() 
             "/dev/gpiochip-does-not-exist:17",
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while png_size(&screen).is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the display never showed anything"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_png(&screen).await;
     assert_eq!(png_size(&screen), Some((320, 240)));
     // Missing buttons are reported and change nothing else.
-    let ann = join(
-        &node,
-        &tmp.path().join("ann"),
-        "ann",
-        node.owner_invite.as_deref().expect("invite"),
-    )
-    .await;
-    let status = ann.node_status().await.expect("status");
+    let err = last_error(&node, &tmp.path().join("ann")).await;
     assert!(
-        status
-            .last_error
-            .as_deref()
+        err.as_deref()
             .is_some_and(|e| e.contains("buttons") && e.contains("gpiochip-does-not-exist")),
-        "{:?}",
-        status.last_error
+        "{err:?}"
     );
 }

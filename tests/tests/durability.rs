@@ -127,20 +127,7 @@ async fn interrupted_uploads_leave_nothing() {
     );
 
     // A complete upload after the crash works.
-    let (file_id, _) = ann
-        .send_file(room, &src, Box::new(|_, _| true))
-        .await
-        .expect("upload");
-    let dest = tmp.path().join("out.bin");
-    bob.download_file(
-        file_id,
-        &dest,
-        Some(&sha256_file(&src)),
-        Box::new(|_, _| true),
-    )
-    .await
-    .expect("download");
-    assert_eq!(sha256_file(&dest), sha256_file(&src));
+    onionchat_tests::file_round_trip(&ann, &bob, room, &src, &tmp.path().join("out.bin")).await;
 }
 
 fn node_db_bytes(node: &Node) -> u64 {

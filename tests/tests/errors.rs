@@ -6,12 +6,12 @@ use std::path::Path;
 use futures_util::{SinkExt, StreamExt};
 use onionchat_proto::crypto::{IdentityKey, RoomKey, SignContext, message};
 use onionchat_proto::wire::{
-    Challenge, ChallengeRequest, ClientFrame, ErrorCode, LoginBody, MessageContent, MsgId, RoomId,
-    SendMessage, ServerFrame, Session, SignupBody, SignupResponse,
+    ClientFrame, ErrorCode, MessageContent, MsgId, RoomId, SendMessage, ServerFrame, SignupBody,
+    SignupResponse,
 };
 use onionchat_proto::{PROTOCOL_VERSION, encode, now_ms};
 use onionchat_tests::raw::{self, RawResponse};
-use onionchat_tests::{Node, join};
+use onionchat_tests::{Node, join, join_owner};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -33,20 +33,7 @@ fn expect(r: &RawResponse, status: u16, code: ErrorCode) {
 /// Sign up and log in with a fresh key over raw HTTP.
 async fn raw_user(node: &Node, name: &str, invite: Option<String>) -> (IdentityKey, String) {
     let key = IdentityKey::generate().expect("keygen");
-    let body = SignupBody {
-        v: PROTOCOL_VERSION,
-        username: name.into(),
-        public_key: key.public().spki_der().to_vec(),
-        invite,
-    };
-    let signed = key.sign_body(SignContext::Signup, &body).expect("sign");
-    let r = raw::post_cbor(
-        &node.addr,
-        "/v1/signup",
-        None,
-        encode(&signed).expect("enc"),
-    )
-    .await;
+    let r = raw::signup(&node.addr, &key, name, invite).await;
     assert_eq!(r.status, 200, "{:?}", r.code());
     let _: SignupResponse = onionchat_proto::decode(&r.body).expect("signup answer");
     let token = login(node, &key, name).await.expect("login");
@@ -54,26 +41,7 @@ async fn raw_user(node: &Node, name: &str, invite: Option<String>) -> (IdentityK
 }
 
 async fn login(node: &Node, key: &IdentityKey, name: &str) -> Result<String, RawResponse> {
-    let r = raw::post_cbor(
-        &node.addr,
-        "/v1/auth/challenge",
-        None,
-        encode(&ChallengeRequest {
-            username: name.into(),
-        })
-        .expect("enc"),
-    )
-    .await;
-    let ch: Challenge = onionchat_proto::decode(&r.body).expect("challenge");
-    let body = LoginBody {
-        v: PROTOCOL_VERSION,
-        username: name.into(),
-        challenge_id: ch.challenge_id,
-        nonce: ch.nonce,
-        issued_at: ch.issued_at,
-    };
-    let signed = key.sign_body(SignContext::Login, &body).expect("sign");
-    let bytes = encode(&signed).expect("enc");
+    let bytes = raw::signed_login(&node.addr, key, name).await;
     let r = raw::post_cbor(&node.addr, "/v1/auth/login", None, bytes.clone()).await;
     if r.status != 200 {
         return Err(r);
@@ -81,9 +49,7 @@ async fn login(node: &Node, key: &IdentityKey, name: &str) -> Result<String, Raw
     // Replaying the same answer must fail: challenges are single use.
     let replay = raw::post_cbor(&node.addr, "/v1/auth/login", None, bytes).await;
     expect(&replay, 401, ErrorCode::ChallengeInvalid);
-    Ok(onionchat_proto::decode::<Session>(&r.body)
-        .expect("session")
-        .token)
+    Ok(raw::session_token(&r))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,13 +160,7 @@ async fn malformed_oversized_unknown_and_unauthorized_requests() {
     );
 
     // Nothing of the above created an account.
-    let owner = join(
-        &node,
-        &tmp.path().join("ann"),
-        "ann",
-        node.owner_invite.as_deref().expect("invite"),
-    )
-    .await;
+    let owner = join_owner(&node, &tmp.path().join("ann")).await;
     assert_eq!(owner.node_status().await.expect("status").users, 1);
     let tok = owner.session_token().expect("token");
     // Unknown ids and malformed ids.
@@ -392,40 +352,26 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
     );
     let text = MessageContent::Text { text: "hi".into() };
     let url = format!("/v1/rooms/{room_id}/messages");
-    let stale = message::seal(
-        &ann_key,
-        room_id,
-        2,
-        &room_key,
-        MsgId::random(),
-        now_ms(),
-        &text,
-    )
-    .expect("seal");
-    expect(
-        &raw::post_cbor(
-            a,
-            &url,
-            Some(&ann),
-            encode(&SendMessage { envelope: stale }).expect("enc"),
-        )
-        .await,
-        409,
-        ErrorCode::StaleEpoch,
-    );
-    let good = encode(&SendMessage {
-        envelope: message::seal(
+    // A send body: a fresh message from ann for `epoch`.
+    let ann_says = |epoch: u32| {
+        let envelope = message::seal(
             &ann_key,
             room_id,
-            1,
+            epoch,
             &room_key,
             MsgId::random(),
             now_ms(),
             &text,
         )
-        .expect("seal"),
-    })
-    .expect("enc");
+        .expect("seal");
+        encode(&SendMessage { envelope }).expect("enc")
+    };
+    expect(
+        &raw::post_cbor(a, &url, Some(&ann), ann_says(2)).await,
+        409,
+        ErrorCode::StaleEpoch,
+    );
+    let good = ann_says(1);
     let first = raw::post_cbor(a, &url, Some(&ann), good.clone()).await;
     assert_eq!(first.status, 201);
     let again = raw::post_cbor(a, &url, Some(&ann), good).await;
@@ -445,21 +391,8 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
         (1, 1, false, true)
     );
     // bob posting an envelope signed for ann's key: forbidden.
-    let as_ann = encode(&SendMessage {
-        envelope: message::seal(
-            &ann_key,
-            room_id,
-            1,
-            &room_key,
-            MsgId::random(),
-            now_ms(),
-            &text,
-        )
-        .expect("seal"),
-    })
-    .expect("enc");
     expect(
-        &raw::post_cbor(a, &url, Some(&bob), as_ann).await,
+        &raw::post_cbor(a, &url, Some(&bob), ann_says(1)).await,
         403,
         ErrorCode::Forbidden,
     );
@@ -534,13 +467,7 @@ async fn stale_epoch_rekey_required_and_rate_limits() {
         "[rate]\nmessages_per_sec = 0.2\nmessage_burst = 6.0\n",
     );
     let node = Node::start(&tmp.path().join("node"), &[&cfg]);
-    let ann = join(
-        &node,
-        &tmp.path().join("ann"),
-        "ann",
-        node.owner_invite.as_deref().expect("invite"),
-    )
-    .await;
+    let ann = join_owner(&node, &tmp.path().join("ann")).await;
     let mut others = Vec::new();
     for name in ["bob", "cat"] {
         let inv = ann.create_invite(None, None).await.expect("invite");
@@ -620,23 +547,7 @@ async fn websocket_bad_frames_and_slow_consumers() {
         "[rate]\nmessages_per_sec = 100000.0\nmessage_burst = 100000.0\nrequests_per_sec = 100000.0\nrequest_burst = 100000.0\n",
     );
     let node = Node::start(&tmp.path().join("node"), &[&cfg]);
-    let ann = join(
-        &node,
-        &tmp.path().join("ann"),
-        "ann",
-        node.owner_invite.as_deref().expect("invite"),
-    )
-    .await;
-    let inv = ann.create_invite(None, None).await.expect("invite");
-    let bob = join(
-        &node,
-        &tmp.path().join("bob"),
-        "bob",
-        &ann.invite_link(&inv.code).to_string(),
-    )
-    .await;
-    let req = ann.send_friend_request("bob").await.expect("request");
-    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+    let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
 
     let ws = |token: String| {
         let addr = node.addr.clone();

@@ -74,14 +74,7 @@ async fn three_users_full_flow_with_restarts() {
     // Real-time delivery over WebSocket.
     let mut bob_events = bob.subscribe();
     let _bob_live = bob.start_live();
-    wait_event(&mut bob_events, 20, |e| {
-        matches!(
-            e,
-            ClientEvent::Connection(onionchat_client::ConnectionState::Connected)
-        )
-        .then_some(())
-    })
-    .await;
+    onionchat_tests::wait_connected(&mut bob_events, 20).await;
     let ack = ann.send_text(ab, "hello bob").await.expect("send");
     assert_eq!(ack.seq, 1);
     let got = wait_event(&mut bob_events, 20, |e| match e {

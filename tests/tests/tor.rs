@@ -8,7 +8,7 @@ use onionchat_client::transport::{TorOptions, connector_for};
 use onionchat_client::{Client, ClientEvent, Incoming};
 use onionchat_proto::wire::{InviteLink, MessageContent};
 use onionchat_tests::tor_net::{TorNet, avoid_rollover};
-use onionchat_tests::{Node, PASS, make_file, sha256_file, wait_event};
+use onionchat_tests::{Node, PASS, make_file, wait_event};
 
 async fn join_via_tor(
     net: &TorNet,
@@ -105,20 +105,7 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
     );
     let src = tmp.path().join("five.bin");
     make_file(&src, 5 * 1024 * 1024, 9);
-    let (file_id, _) = ann
-        .send_file(room, &src, Box::new(|_, _| true))
-        .await
-        .expect("upload over tor");
-    let dest = tmp.path().join("five.out");
-    bob.download_file(
-        file_id,
-        &dest,
-        Some(&sha256_file(&src)),
-        Box::new(|_, _| true),
-    )
-    .await
-    .expect("download over tor");
-    assert_eq!(sha256_file(&dest), sha256_file(&src));
+    onionchat_tests::file_round_trip(&ann, &bob, room, &src, &tmp.path().join("five.out")).await;
 
     // The node restarts: same .onion, bob's live session reconnects and
     // resumes; what ann sends meanwhile arrives exactly once.

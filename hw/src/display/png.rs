@@ -15,7 +15,6 @@ pub struct PngSink {
     path: std::path::PathBuf,
     kind: Kind,
     on: bool,
-    dim: bool,
 }
 
 impl PngSink {
@@ -30,7 +29,6 @@ impl PngSink {
             path: path.into(),
             kind,
             on: true,
-            dim: false,
         }
     }
 
@@ -53,11 +51,6 @@ impl PngSink {
             }
             None => Ok(Self::new(spec)),
         }
-    }
-
-    /// Whether the last picture was written dimmed (for tests and logs).
-    pub fn is_dim(&self) -> bool {
-        self.dim
     }
 }
 
@@ -145,10 +138,5 @@ impl Display for PngSink {
             Kind::Mono => save(&Frame::new(128, 64), &self.path),
             Kind::Color(s) => save_color(&ColorFrame::new(s.width, s.height), &self.path),
         }
-    }
-
-    fn set_dim(&mut self, dim: bool) -> Result<(), DisplayError> {
-        self.dim = dim;
-        Ok(())
     }
 }

@@ -97,18 +97,7 @@ impl Store {
                     "the file header is signed for another account's key",
                 );
             }
-            if room.rekey_required {
-                return reject(
-                    ErrorCode::RekeyRequired,
-                    "membership changed: upload a new room key first",
-                );
-            }
-            if body.epoch != room.epoch {
-                return reject(
-                    ErrorCode::StaleEpoch,
-                    format!("the room is at epoch {}", room.epoch),
-                );
-            }
+            super::rooms::check_epoch(&room, body.epoch, "file")?;
             if txn.open_table(FILES)?.get(body.file_id.0)?.is_some() {
                 return reject(ErrorCode::Conflict, "a file with this id exists");
             }

@@ -75,21 +75,7 @@ impl Store {
                 };
                 return Ok((ack, vec![]));
             }
-            if room.rekey_required {
-                return reject(
-                    ErrorCode::RekeyRequired,
-                    "membership changed: upload a new room key first",
-                );
-            }
-            if body.epoch != room.epoch {
-                return reject(
-                    ErrorCode::StaleEpoch,
-                    format!(
-                        "the message uses epoch {}, the room is at epoch {}",
-                        body.epoch, room.epoch
-                    ),
-                );
-            }
+            super::rooms::check_epoch(&room, body.epoch, "message")?;
             let mut seqs = txn.open_table(ROOM_SEQ)?;
             let seq = seqs.get(room_id.0)?.map(|g| g.value()).unwrap_or(0) + 1;
             let now = now_ms();

@@ -593,3 +593,25 @@ impl Store {
         Ok(out)
     }
 }
+
+/// Content (a message or a file) may only be added under the room's
+/// current key: not while a member change waits for a new key, and not
+/// under an old epoch (the client then fetches the room and re-seals).
+pub(crate) fn check_epoch(room: &RoomRecord, epoch: u32, what: &str) -> Result<(), Failure> {
+    if room.rekey_required {
+        return reject(
+            ErrorCode::RekeyRequired,
+            "membership changed: upload a new room key first",
+        );
+    }
+    if epoch != room.epoch {
+        return reject(
+            ErrorCode::StaleEpoch,
+            format!(
+                "the {what} uses epoch {epoch}, the room is at epoch {}",
+                room.epoch
+            ),
+        );
+    }
+    Ok(())
+}

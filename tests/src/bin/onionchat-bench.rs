@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use onionchat_proto::crypto::{IdentityKey, SignContext};
+use onionchat_proto::crypto::IdentityKey;
 use onionchat_proto::wire::{
-    AcceptFriendRequest, Challenge, ChallengeRequest, ClientFrame, FriendRequest,
-    FriendRequestCreate, LoginBody, MessageBody, MsgId, Room, RoomId, ServerFrame, Session, Signed,
-    SignupBody,
+    AcceptFriendRequest, ClientFrame, FriendRequest, FriendRequestCreate, MessageBody, MsgId, Room,
+    RoomId, ServerFrame, Signed,
 };
 use onionchat_proto::{PROTOCOL_VERSION, encode};
 use onionchat_tests::raw;
@@ -27,48 +26,17 @@ struct User {
 }
 
 async fn signup_login(addr: &str, key: &IdentityKey, name: &str) -> String {
-    let body = SignupBody {
-        v: PROTOCOL_VERSION,
-        username: name.into(),
-        public_key: key.public().spki_der().to_vec(),
-        invite: None,
-    };
-    let r = raw::post_cbor(
-        addr,
-        "/v1/signup",
-        None,
-        encode(&key.sign_body(SignContext::Signup, &body).expect("sign")).expect("enc"),
-    )
-    .await;
+    let r = raw::signup(addr, key, name, None).await;
     assert_eq!(r.status, 200, "signup {name}: {:?}", r.code());
-    let r = raw::post_cbor(
-        addr,
-        "/v1/auth/challenge",
-        None,
-        encode(&ChallengeRequest {
-            username: name.into(),
-        })
-        .expect("enc"),
-    )
-    .await;
-    let ch: Challenge = onionchat_proto::decode(&r.body).expect("challenge");
-    let lb = LoginBody {
-        v: PROTOCOL_VERSION,
-        username: name.into(),
-        challenge_id: ch.challenge_id,
-        nonce: ch.nonce,
-        issued_at: ch.issued_at,
-    };
     let r = raw::post_cbor(
         addr,
         "/v1/auth/login",
         None,
-        encode(&key.sign_body(SignContext::Login, &lb).expect("sign")).expect("enc"),
+        raw::signed_login(addr, key, name).await,
     )
     .await;
-    onionchat_proto::decode::<Session>(&r.body)
-        .expect("session")
-        .token
+    assert_eq!(r.status, 200, "login {name}: {:?}", r.code());
+    raw::session_token(&r)
 }
 
 /// `n` users, each in a 1:1 room with an offline "hub" account.
@@ -412,23 +380,7 @@ async fn bench_client() {
         &tmp.path().join("node"),
         &[&format!("--config={}", cfg.display())],
     );
-    let ann = onionchat_tests::join(
-        &node,
-        &tmp.path().join("ann"),
-        "ann",
-        node.owner_invite.as_deref().expect("invite"),
-    )
-    .await;
-    let inv = ann.create_invite(None, None).await.expect("invite");
-    let bob = onionchat_tests::join(
-        &node,
-        &tmp.path().join("bob"),
-        "bob",
-        &ann.invite_link(&inv.code).to_string(),
-    )
-    .await;
-    let req = ann.send_friend_request("bob").await.expect("request");
-    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+    let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
     ann.save().expect("save");
 
     let mut unlock = Vec::new();
@@ -558,8 +510,31 @@ async fn echo_service(
     (onion, Box::new((client, svc, task)))
 }
 
+/// Send `n` texts from `from` and wait for each at the receiver; returns
+/// the sorted send → ack and send → receive times (ms).
+async fn timed_messages(
+    from: &onionchat_client::Client,
+    room: onionchat_proto::wire::RoomId,
+    to: &mut tokio::sync::broadcast::Receiver<onionchat_client::ClientEvent>,
+    prefix: &str,
+    n: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let (mut acks, mut recv) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let text = format!("{prefix} {i}");
+        let t = Instant::now();
+        from.send_text(room, &text).await.expect("send");
+        acks.push(t.elapsed().as_secs_f64() * 1e3);
+        onionchat_tests::wait_text(to, 60, &text).await;
+        recv.push(t.elapsed().as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    acks.sort_by(f64::total_cmp);
+    recv.sort_by(f64::total_cmp);
+    (acks, recv)
+}
+
 async fn bench_tor() {
-    use onionchat_client::{ClientEvent, Incoming};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let tmp = tempfile::tempdir().expect("tmp");
     let net = onionchat_tests::tor_net::TorNet::start(&tmp.path().join("net"));
@@ -613,71 +588,15 @@ async fn bench_tor() {
     seal_ms.sort_by(f64::total_cmp);
     let mut bob_events = bob.subscribe();
     let _bl = bob.start_live();
-    onionchat_tests::wait_event(&mut bob_events, 120, |e| {
-        matches!(
-            e,
-            ClientEvent::Connection(onionchat_client::ConnectionState::Connected)
-        )
-        .then_some(())
-    })
-    .await;
-    // Sent over HTTP, received live over bob's WebSocket.
-    let mut http_send = Vec::new();
-    let mut http_recv = Vec::new();
-    for i in 0..50 {
-        let text = format!("http {i}");
-        let t = Instant::now();
-        ann.send_text(room, &text).await.expect("send");
-        http_send.push(t.elapsed().as_secs_f64() * 1e3);
-        onionchat_tests::wait_event(&mut bob_events, 60, |e| match e {
-            ClientEvent::Message(Incoming::Message(r))
-                if r.content
-                    == onionchat_proto::wire::MessageContent::Text { text: text.clone() } =>
-            {
-                Some(())
-            }
-            _ => None,
-        })
-        .await;
-        http_recv.push(t.elapsed().as_secs_f64() * 1e3);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    http_send.sort_by(f64::total_cmp);
-    http_recv.sort_by(f64::total_cmp);
+    onionchat_tests::wait_connected(&mut bob_events, 120).await;
+    // Sent over HTTP (ann has no live session yet), received live over
+    // bob's WebSocket.
+    let (http_send, http_recv) = timed_messages(&ann, room, &mut bob_events, "http", 50).await;
     let mut ann_events = ann.subscribe();
     let _al = ann.start_live();
-    for ev in [&mut ann_events] {
-        onionchat_tests::wait_event(ev, 120, |e| {
-            matches!(
-                e,
-                ClientEvent::Connection(onionchat_client::ConnectionState::Connected)
-            )
-            .then_some(())
-        })
-        .await;
-    }
-    let mut lat = Vec::new();
-    let mut acks = Vec::new();
-    for i in 0..200 {
-        let text = format!("ping {i}");
-        let t = Instant::now();
-        ann.send_text(room, &text).await.expect("send");
-        acks.push(t.elapsed().as_secs_f64() * 1e3);
-        onionchat_tests::wait_event(&mut bob_events, 60, |e| match e {
-            ClientEvent::Message(Incoming::Message(r))
-                if r.content
-                    == onionchat_proto::wire::MessageContent::Text { text: text.clone() } =>
-            {
-                Some(())
-            }
-            _ => None,
-        })
-        .await;
-        lat.push(t.elapsed().as_secs_f64() * 1e3);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    lat.sort_by(f64::total_cmp);
-    acks.sort_by(f64::total_cmp);
+    onionchat_tests::wait_connected(&mut ann_events, 120).await;
+    // Sent over ann's WebSocket.
+    let (acks, lat) = timed_messages(&ann, room, &mut bob_events, "ping", 200).await;
     // Our HTTP request round trip on ann's kept-alive Arti stream (no
     // crypto, no commit): the node's own share of the path.
     let mut http = Vec::new();

@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-use onionchat_client::{ClientEvent, Incoming};
-use onionchat_proto::wire::MessageContent;
+use onionchat_tests::Node;
 use onionchat_tests::tor_net::{TorNet, avoid_rollover, join_via_tor};
-use onionchat_tests::{Node, wait_event};
 
 fn say(who: &str, what: &str) {
     println!("  {who:>6} │ {what}");
@@ -75,15 +73,7 @@ async fn main() -> anyhow::Result<()> {
             (&bob, &mut ann_rx)
         };
         from.send_text(room, text).await?;
-        let got = wait_event(rx, 120, |e| match e {
-            ClientEvent::Message(Incoming::Message(r))
-                if r.content == MessageContent::Text { text: text.into() } =>
-            {
-                Some(r.clone())
-            }
-            _ => None,
-        })
-        .await;
+        let got = onionchat_tests::wait_text(rx, 120, text).await;
         say(&got.sender_name, text);
     }
     let photo = tmp.path().join("holiday.jpg");
