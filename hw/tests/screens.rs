@@ -56,7 +56,12 @@ const ALL_PAGES: [Page; 5] = [
 ];
 
 fn golden_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Cargo sets this when it runs the test; prefer it to the compile-time
+    // value, which names another checkout when a shared target dir hands
+    // this one a binary built elsewhere.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
         .join("tests")
         .join("golden")
 }

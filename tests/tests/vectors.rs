@@ -7,7 +7,13 @@ use std::process::Command;
 use onionchat_tests::bin_path;
 
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
+    // Cargo sets this when it runs the test; prefer it to the compile-time
+    // value, which names another checkout when a shared target dir hands
+    // this one a binary built elsewhere.
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf());
+    root.join("vectors")
 }
 
 fn python(args: &[&str]) -> std::process::Output {
