@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use arti_client::config::{CfgPath, TorClientConfigBuilder};
 use arti_client::{HsId, KeystoreSelector, TorClient, TorClientConfig};
 use futures_util::StreamExt;
+use onionchat_tor::Runtime;
 use tor_hscrypto::pk::HsClientDescEncSecretKey;
 use tor_llcrypto::pk::curve25519::StaticSecret;
-use tor_rtcompat::PreferredRuntime;
 
 use super::{BoxStream, ConnectFuture, Connector, TorOptions};
 use crate::error::{ClientError, Result};
@@ -20,41 +19,7 @@ pub struct ArtiConnector {
     auth_key: Option<[u8; 32]>,
     config: TorClientConfig,
     progress: bool,
-    client: tokio::sync::OnceCell<Arc<TorClient<PreferredRuntime>>>,
-}
-
-/// Arti configuration with state and cache under `dir`, optionally for a
-/// private Tor network described by an Arti TOML file.
-pub fn client_config(
-    dir: &std::path::Path,
-    network: Option<&std::path::Path>,
-) -> Result<TorClientConfig> {
-    let mut builder: TorClientConfigBuilder = match network {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .map_err(ClientError::io(format!("cannot read {}", file.display())))?;
-            toml::from_str(&text).map_err(|e| {
-                ClientError::Connect(format!(
-                    "{} is not an Arti configuration: {e}",
-                    file.display()
-                ))
-            })?
-        }
-        None => TorClientConfigBuilder::default(),
-    };
-    for d in ["state", "cache"] {
-        std::fs::create_dir_all(dir.join(d))
-            .map_err(ClientError::io("cannot create the Tor state directory"))?;
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir.join(d), std::fs::Permissions::from_mode(0o700));
-    }
-    builder
-        .storage()
-        .state_dir(CfgPath::new_literal(dir.join("state")))
-        .cache_dir(CfgPath::new_literal(dir.join("cache")));
-    builder
-        .build()
-        .map_err(|e| ClientError::Connect(format!("bad Tor configuration: {e}")))
+    client: tokio::sync::OnceCell<Arc<TorClient<Runtime>>>,
 }
 
 impl ArtiConnector {
@@ -84,18 +49,18 @@ impl ArtiConnector {
             address: address.to_string(),
             hsid,
             auth_key,
-            config: client_config(&dir, tor.network_config.as_deref())?,
+            config: onionchat_tor::arti_config(&dir, tor.network_config.as_deref())
+                .map_err(|e| ClientError::Connect(e.to_string()))?,
             progress: tor.progress,
             client: tokio::sync::OnceCell::new(),
         })
     }
 
-    async fn tor(&self) -> std::io::Result<Arc<TorClient<PreferredRuntime>>> {
+    async fn tor(&self) -> std::io::Result<Arc<TorClient<Runtime>>> {
         self.client
             .get_or_try_init(|| async {
-                // rustls needs a process-wide crypto provider chosen explicitly.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let client = TorClient::<PreferredRuntime>::builder()
+                let runtime = onionchat_tor::runtime::current().map_err(std::io::Error::other)?;
+                let client = TorClient::with_runtime(runtime)
                     .config(self.config.clone())
                     .create_unbootstrapped()
                     .map_err(std::io::Error::other)?;

@@ -5,12 +5,11 @@
 
 pub mod access;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use arti_client::config::{CfgPath, TorClientConfigBuilder};
-use arti_client::{TorClient, TorClientConfig};
+use arti_client::TorClient;
+use arti_client::config::CfgPath;
 use futures_util::StreamExt;
 use onionchat_proto::wire::TransportState;
 use safelog::DisplayRedacted;
@@ -18,39 +17,12 @@ use tor_hsservice::config::restricted_discovery::DirectoryKeyProviderBuilder;
 use tor_hsservice::config::{OnionServiceConfigBuilder, TokenBucketConfig};
 use tor_hsservice::status::State;
 use tor_hsservice::{RunningOnionService, StreamRequest};
-use tor_rtcompat::PreferredRuntime;
 
 use crate::state::AppState;
 use access::AccessKeys;
 
 /// The virtual port the API is served on.
 pub const PORT: u16 = 80;
-
-/// Arti configuration for `data_dir`, optionally pointed at a private Tor
-/// network described by an Arti TOML file.
-pub fn client_config(data_dir: &Path, network: Option<&Path>) -> anyhow::Result<TorClientConfig> {
-    let tor = data_dir.join("tor");
-    for d in ["state", "cache"] {
-        let p = tor.join(d);
-        std::fs::create_dir_all(&p)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700))?;
-    }
-    let mut builder: TorClientConfigBuilder = match network {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            toml::from_str(&text)
-                .with_context(|| format!("{} is not an Arti configuration", file.display()))?
-        }
-        None => TorClientConfigBuilder::default(),
-    };
-    builder
-        .storage()
-        .state_dir(CfgPath::new_literal(tor.join("state")))
-        .cache_dir(CfgPath::new_literal(tor.join("cache")));
-    Ok(builder.build()?)
-}
 
 /// Bootstrap Arti, launch the onion service, and serve the API on it.
 /// Returns the `.onion` address.
@@ -59,12 +31,10 @@ pub async fn start(
     app: axum::Router,
     tasks: &mut tokio::task::JoinSet<()>,
 ) -> anyhow::Result<String> {
-    // rustls needs a process-wide crypto provider chosen explicitly.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let cfg = &state.config.tor;
     let data_dir = state.store.data_dir().to_path_buf();
-    let config = client_config(&data_dir, cfg.network_config.as_deref())?;
-    let client = TorClient::<PreferredRuntime>::builder()
+    let config = onionchat_tor::arti_config(&data_dir.join("tor"), cfg.network_config.as_deref())?;
+    let client = TorClient::with_runtime(onionchat_tor::runtime::current()?)
         .config(config)
         .create_unbootstrapped()
         .context("cannot start Arti")?;

@@ -1,0 +1,129 @@
+//! Arti's configuration for one OnionChat data directory.
+
+use std::path::{Path, PathBuf};
+
+use arti_client::TorClientConfig;
+use arti_client::config::{CfgPath, ConfigBuildError, TorClientConfigBuilder};
+
+/// Why Arti's configuration could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The private-network file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file named in the configuration.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The private-network file is not Arti TOML.
+    #[error("{} is not an Arti configuration: {source}", path.display())]
+    Parse {
+        /// The file named in the configuration.
+        path: PathBuf,
+        /// Where the TOML went wrong.
+        source: toml::de::Error,
+    },
+    /// Arti's state or cache directory could not be made private.
+    #[error("cannot prepare the Tor directory {}: {source}", path.display())]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Arti rejected the resulting configuration.
+    #[error("bad Tor configuration: {0}")]
+    Build(#[from] ConfigBuildError),
+}
+
+/// Arti's configuration with its state (keys, guards) in `dir/state` and its
+/// directory cache in `dir/cache`, both created `0700` (Arti refuses
+/// directories others can read).
+///
+/// `network` names an Arti TOML file that points at a private Tor network
+/// (its authorities and fallback caches); without it Arti uses the public
+/// Tor network.
+pub fn arti_config(dir: &Path, network: Option<&Path>) -> Result<TorClientConfig, ConfigError> {
+    let mut builder: TorClientConfigBuilder = match network {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+                path: file.to_path_buf(),
+                source,
+            })?;
+            toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                path: file.to_path_buf(),
+                source,
+            })?
+        }
+        None => TorClientConfigBuilder::default(),
+    };
+    for sub in ["state", "cache"] {
+        let path = dir.join(sub);
+        private_dir(&path).map_err(|source| ConfigError::Dir { path, source })?;
+    }
+    builder
+        .storage()
+        .state_dir(CfgPath::new_literal(dir.join("state")))
+        .cache_dir(CfgPath::new_literal(dir.join("cache")));
+    Ok(builder.build()?)
+}
+
+fn private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn public_network_with_private_dirs() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("tor");
+        arti_config(&dir, None).expect("config");
+        for sub in ["state", "cache"] {
+            let mode = std::fs::metadata(dir.join(sub))
+                .expect("dir")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700, "{sub}");
+        }
+    }
+
+    #[test]
+    fn reports_a_missing_network_file() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let missing = tmp.path().join("net.toml");
+        let err = arti_config(tmp.path(), Some(&missing)).expect_err("missing");
+        assert!(matches!(err, ConfigError::Read { ref path, .. } if *path == missing));
+        assert!(err.to_string().contains("net.toml"), "{err}");
+    }
+
+    #[test]
+    fn reports_a_file_that_is_not_arti_toml() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let file = tmp.path().join("net.toml");
+        std::fs::write(&file, "tor_network = [unclosed").expect("write");
+        let err = arti_config(&tmp.path().join("tor"), Some(&file)).expect_err("bad");
+        assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+    }
+
+    #[test]
+    fn reads_a_private_network() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let file = tmp.path().join("net.toml");
+        std::fs::write(
+            &file,
+            "[address_filter]\nallow_local_addrs = true\n[path_rules]\nipv4_subnet_family_prefix = 33\n",
+        )
+        .expect("write");
+        let config = arti_config(&tmp.path().join("tor"), Some(&file)).expect("config");
+        // The file's settings survive next to our storage paths.
+        let text = format!("{config:?}");
+        assert!(text.contains("allow_local_addrs: true"), "{text}");
+    }
+}

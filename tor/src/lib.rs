@@ -1,0 +1,17 @@
+//! # onionchat-tor
+//!
+//! The Arti glue the node (onion service) and the client (onion client)
+//! share, so both ends talk to Tor the same way:
+//!
+//! - [`runtime`]: the tokio runtime Arti runs on. It differs from Arti's
+//!   stock one in one respect — its TCP connections to Tor relays disable
+//!   Nagle's algorithm, which otherwise holds small cells back for a delayed
+//!   ACK (≈40 ms on Linux) whenever two writes follow each other closely.
+//! - [`config`]: Arti's configuration for one state directory, optionally
+//!   pointed at a private Tor network (how the tests and the demo run).
+
+pub mod config;
+pub mod runtime;
+
+pub use config::{ConfigError, arti_config};
+pub use runtime::{Runtime, RuntimeError};
