@@ -18,7 +18,16 @@ use crate::client::Client;
 use crate::error::{ClientError, Result};
 use crate::events::{ClientEvent, ConnectionState};
 
-type Pending = Arc<Mutex<HashMap<MsgId, oneshot::Sender<Result<SendAck>>>>>;
+/// Sends waiting for their ack, by message id.
+type Pending = Arc<Mutex<HashMap<MsgId, Waiting>>>;
+
+/// A send waiting for its ack.
+struct Waiting {
+    ack: oneshot::Sender<Result<SendAck>>,
+    /// Kept to deliver the message to ourselves when the ack comes: the
+    /// node sends no copy of it back on the connection it came in on.
+    envelope: Signed,
+}
 
 struct LiveTx {
     frames: mpsc::Sender<ClientFrame>,
@@ -53,10 +62,13 @@ impl LiveLink {
             let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             let tx = guard.as_ref()?;
             let (ack_tx, ack_rx) = oneshot::channel();
-            tx.pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(msg_id, ack_tx);
+            tx.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                msg_id,
+                Waiting {
+                    ack: ack_tx,
+                    envelope: envelope.clone(),
+                },
+            );
             (tx.frames.clone(), ack_rx)
         };
         if frames
@@ -242,22 +254,39 @@ impl Client {
     }
 
     async fn on_frame(&self, frame: ServerFrame, pending: &Pending) -> Result<()> {
-        let resolve = |id: MsgId, r: Result<SendAck>| {
-            if let Some(tx) = pending
+        let waiting = |id: MsgId| {
+            pending
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&id)
-            {
-                let _ = tx.send(r);
-            }
         };
         match frame {
             ServerFrame::Message(m) => self.on_message(m).await?,
-            ServerFrame::Ack(ack) => resolve(ack.msg_id, Ok(ack)),
+            ServerFrame::Ack(ack) => {
+                if let Some(w) = waiting(ack.msg_id) {
+                    // Our own message, delivered from the ack exactly as a
+                    // copy from the node would be (verified, decrypted, in
+                    // seq order), before `send` returns.
+                    let own = StoredMessage {
+                        room_id: ack.room_id,
+                        seq: ack.seq,
+                        server_time: ack.server_time,
+                        sender: self.me(),
+                        envelope: w.envelope,
+                    };
+                    let delivered = self.on_message(own).await;
+                    let _ = w.ack.send(Ok(ack));
+                    delivered?;
+                }
+            }
             ServerFrame::Error {
                 msg_id: Some(id),
                 error,
-            } => resolve(id, Err(ClientError::Api(error))),
+            } => {
+                if let Some(w) = waiting(id) {
+                    let _ = w.ack.send(Err(ClientError::Api(error)));
+                }
+            }
             ServerFrame::Error {
                 msg_id: None,
                 error,

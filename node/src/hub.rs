@@ -22,12 +22,27 @@ pub struct Event {
     pub to: Vec<UserId>,
     /// What they receive.
     pub frame: ServerFrame,
+    /// A connection that skips it: the one a message was sent on, which
+    /// gets the ack instead (it carries the seq, and the sender has the
+    /// plaintext). One frame fewer across Tor per message, and the
+    /// recipients' copies are the only ones written at commit time.
+    pub except: Option<u64>,
 }
 
 impl Event {
     /// An event for `to`.
     pub fn new(to: Vec<UserId>, frame: ServerFrame) -> Self {
-        Event { to, frame }
+        Event {
+            to,
+            frame,
+            except: None,
+        }
+    }
+
+    /// The same event, skipping connection `conn` (a [`Registration::id`]).
+    pub fn skipping(mut self, conn: Option<u64>) -> Self {
+        self.except = conn;
+        self
     }
 }
 
@@ -163,6 +178,9 @@ impl Hub {
             };
             for user in &event.to {
                 for conn in conns.get(user).into_iter().flatten() {
+                    if event.except == Some(conn.id) {
+                        continue;
+                    }
                     let out = Outgoing {
                         bytes: bytes.clone(),
                         delivers,
@@ -175,5 +193,54 @@ impl Hub {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typing(room: RoomId, user: UserId) -> ServerFrame {
+        ServerFrame::Typing {
+            room_id: room,
+            user,
+        }
+    }
+
+    #[test]
+    fn publish_reaches_every_connection_but_the_skipped_one() {
+        let hub = Hub::default();
+        let (ann, bob) = (UserId(1), UserId(2));
+        let mut ann_sending = hub.register(ann);
+        let mut ann_other = hub.register(ann);
+        let mut bob_conn = hub.register(bob);
+        let room = RoomId::random();
+        hub.publish(vec![
+            Event::new(vec![ann, bob], typing(room, ann)).skipping(Some(ann_sending.id)),
+        ]);
+        let frame =
+            |out: Outgoing| onionchat_proto::decode::<ServerFrame>(&out.bytes).expect("frame");
+        assert_eq!(
+            frame(ann_other.rx.try_recv().expect("other")),
+            typing(room, ann)
+        );
+        assert_eq!(
+            frame(bob_conn.rx.try_recv().expect("bob")),
+            typing(room, ann)
+        );
+        assert!(
+            ann_sending.rx.try_recv().is_err(),
+            "the sending connection is skipped"
+        );
+        // Without `skipping`, every connection gets it.
+        hub.publish(vec![Event::new(vec![ann], typing(room, bob))]);
+        assert_eq!(
+            frame(ann_sending.rx.try_recv().expect("sending")),
+            typing(room, bob)
+        );
+        assert_eq!(
+            frame(ann_other.rx.try_recv().expect("other")),
+            typing(room, bob)
+        );
     }
 }

@@ -132,3 +132,37 @@ pub fn session_token(r: &RawResponse) -> String {
 fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
     onionchat_proto::encode(v).expect("encode")
 }
+
+/// A raw WebSocket session on the node's loopback listener, with `token`.
+pub type RawSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// Open `/v1/ws` as the holder of `token`.
+pub async fn websocket(addr: &str, token: &str) -> RawSocket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut req = format!("ws://{addr}/v1/ws")
+        .into_client_request()
+        .expect("req");
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("hdr"),
+    );
+    tokio_tungstenite::client_async(req, stream)
+        .await
+        .expect("upgrade")
+        .0
+}
+
+/// The next binary frame on `socket`, decoded (`None` when it closes).
+pub async fn next_frame(socket: &mut RawSocket) -> Option<onionchat_proto::wire::ServerFrame> {
+    use futures_util::StreamExt;
+    loop {
+        match socket.next().await? {
+            Ok(tokio_tungstenite::tungstenite::Message::Binary(b)) => {
+                return Some(onionchat_proto::decode(&b).expect("server frame"));
+            }
+            Ok(tokio_tungstenite::tungstenite::Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}

@@ -196,3 +196,101 @@ async fn reconnect_mid_conversation_loses_and_duplicates_nothing() {
     let bob2 = open(&node, &tmp.path().join("bob"));
     assert!(bob2.sync(room).await.expect("sync").is_empty());
 }
+
+/// A message sent over the live WebSocket: the sending connection gets the
+/// ack instead of a copy, and the client delivers the message to itself from
+/// that ack — once, in seq order, before `send` returns. The sender's other
+/// sessions and the friend get copies as before, and the ack counts as the
+/// sender's delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_sends_reach_the_sender_once_its_other_sessions_and_friends() {
+    use onionchat_proto::wire::ServerFrame;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
+    let (mut ann_ev, mut bob_ev) = (ann.subscribe(), bob.subscribe());
+    let (_al, _bl) = (ann.start_live(), bob.start_live());
+    onionchat_tests::wait_connected(&mut ann_ev, 20).await;
+    onionchat_tests::wait_connected(&mut bob_ev, 20).await;
+    let text_of = |e: &ClientEvent| match e {
+        ClientEvent::Message(Incoming::Message(r)) if r.room_id == room => match &r.content {
+            MessageContent::Text { text } => Some((r.seq, r.sender, text.clone())),
+            _ => None,
+        },
+        ClientEvent::Message(Incoming::Rejected { reason, .. }) => panic!("rejected: {reason}"),
+        _ => None,
+    };
+
+    // Only ann's live session is up: the ack alone marks her delivery.
+    let solo = ann.send_text(room, "solo").await.expect("send");
+    assert!(!solo.duplicate);
+    onionchat_tests::wait_text(&mut bob_ev, 20, "solo").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let markers = bob.markers(room).await.expect("markers");
+        let ann_state = markers.members.iter().find(|m| m.user == ann.me());
+        if ann_state.is_some_and(|m| m.delivered_seq >= solo.seq) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ann's delivery marker never reached her own message: {markers:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // A second session of ann's, watching raw frames.
+    let token = ann.session_token().expect("token");
+    let mut other = onionchat_tests::raw::websocket(&node.addr, &token).await;
+    assert!(matches!(
+        onionchat_tests::raw::next_frame(&mut other).await,
+        Some(ServerFrame::Hello { .. })
+    ));
+
+    let mut sent = vec![(solo.seq, ann.me(), "solo".to_string())];
+    // Everything ann's client delivers, in order.
+    let mut ann_got = vec![];
+    for i in 0..3 {
+        let text = format!("a{i}");
+        let ack = ann.send_text(room, &text).await.expect("ann sends");
+        // Already delivered to ann by the time `send` returned.
+        while let Ok(e) = ann_ev.try_recv() {
+            ann_got.extend(text_of(&e));
+        }
+        let mine = (ack.seq, ann.me(), text);
+        assert_eq!(ann_got.last(), Some(&mine));
+        sent.push(mine);
+        let text = format!("b{i}");
+        let ack = bob.send_text(room, &text).await.expect("bob sends");
+        sent.push((ack.seq, bob.me(), text));
+    }
+    let end = bob.send_text(room, "end").await.expect("end");
+    sent.push((end.seq, bob.me(), "end".to_string()));
+
+    // Ann's client: every message exactly once, in seq order.
+    while ann_got.last().is_none_or(|m| m.2 != "end") {
+        ann_got.push(wait_event(&mut ann_ev, 20, text_of).await);
+    }
+    assert_eq!(ann_got, sent, "every message reaches ann once, in order");
+    // Ann's other session: a copy of every message, her own included.
+    let mut copies = vec![];
+    while copies.len() < 7 {
+        match onionchat_tests::raw::next_frame(&mut other).await {
+            Some(ServerFrame::Message(m)) => copies.push((m.seq, m.sender)),
+            Some(_) => {}
+            None => panic!("ann's other session closed"),
+        }
+    }
+    let want: Vec<_> = sent[1..].iter().map(|m| (m.0, m.1)).collect();
+    assert_eq!(copies, want, "other sessions get every copy in order");
+    // Bob got everything (his own messages from his acks), once, in order.
+    let mut bob_got: Vec<(u64, onionchat_proto::wire::UserId, String)> = vec![];
+    while bob_got.last().is_none_or(|m| m.2 != "end") {
+        bob_got.push(wait_event(&mut bob_ev, 20, text_of).await);
+    }
+    assert_eq!(
+        bob_got,
+        sent[1..].to_vec(),
+        "bob gets every message once, in order"
+    );
+}

@@ -13,7 +13,6 @@ use onionchat_proto::{PROTOCOL_VERSION, encode, now_ms};
 use onionchat_tests::raw::{self, RawResponse};
 use onionchat_tests::{Node, join, join_owner};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 fn config(dir: &Path, toml: &str) -> String {
     let p = dir.join("node.toml");
@@ -549,25 +548,6 @@ async fn websocket_bad_frames_and_slow_consumers() {
     let node = Node::start(&tmp.path().join("node"), &[&cfg]);
     let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
 
-    let ws = |token: String| {
-        let addr = node.addr.clone();
-        async move {
-            let stream = tokio::net::TcpStream::connect(&addr)
-                .await
-                .expect("connect");
-            let mut req = format!("ws://{addr}/v1/ws")
-                .into_client_request()
-                .expect("req");
-            req.headers_mut().insert(
-                "authorization",
-                format!("Bearer {token}").parse().expect("hdr"),
-            );
-            tokio_tungstenite::client_async(req, stream)
-                .await
-                .expect("upgrade")
-                .0
-        }
-    };
     // Unauthenticated upgrade is refused with 401.
     let stream = tokio::net::TcpStream::connect(&node.addr)
         .await
@@ -581,7 +561,8 @@ async fn websocket_bad_frames_and_slow_consumers() {
     }
 
     // A malformed frame gets an error frame; an oversized one closes the socket.
-    let mut s = ws(bob.session_token().expect("token")).await;
+    let mut s =
+        onionchat_tests::raw::websocket(&node.addr, &bob.session_token().expect("token")).await;
     let hello = s.next().await.expect("frame").expect("ok");
     assert!(matches!(
         onionchat_proto::decode::<ServerFrame>(&hello.into_data()).expect("hello"),
@@ -619,7 +600,8 @@ async fn websocket_bad_frames_and_slow_consumers() {
     assert!(closed, "an oversized frame must close the connection");
 
     // A consumer that never reads is cut off instead of buffered forever.
-    let mut slow = ws(bob.session_token().expect("token")).await;
+    let mut slow =
+        onionchat_tests::raw::websocket(&node.addr, &bob.session_token().expect("token")).await;
     let text = "x".repeat(60 * 1024);
     let mut sent = 0;
     for _ in 0..1500 {

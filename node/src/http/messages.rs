@@ -19,6 +19,7 @@ pub(crate) async fn send_envelope(
     user: UserId,
     fingerprint: [u8; 32],
     envelope: Signed,
+    origin: Option<u64>,
 ) -> Result<SendAck, Failure> {
     if !state.message_limit.allow(&format!("u{}", user.0)) {
         return reject(
@@ -34,7 +35,7 @@ pub(crate) async fn send_envelope(
     })?;
     state
         .store
-        .send_message(user, fingerprint, body, envelope)
+        .send_message(user, fingerprint, body, envelope, origin)
         .await
 }
 
@@ -54,7 +55,14 @@ pub(super) async fn send(
             "the message is for another room than the URL says",
         );
     }
-    let ack = send_envelope(&state, auth.user, auth.record.fingerprint, req.envelope).await?;
+    let ack = send_envelope(
+        &state,
+        auth.user,
+        auth.record.fingerprint,
+        req.envelope,
+        None,
+    )
+    .await?;
     let status = if ack.duplicate {
         StatusCode::OK
     } else {

@@ -91,7 +91,7 @@ async fn session(state: AppState, user: UserId, fingerprint: [u8; 32], socket: W
                     Some(Ok(Message::Binary(bytes))) => {
                         // Wait for a permit before reading on: back-pressure.
                         let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                        handle_frame(&state, user, fingerprint, &bytes, reg.tx.clone(), permit).await;
+                        handle_frame(&state, user, fingerprint, reg.id, &bytes, reg.tx.clone(), permit).await;
                     }
                     Some(Ok(Message::Text(_))) => {
                         let _ = reg.tx.try_send(error_frame(None, ApiError::new(ErrorCode::Malformed, "frames are binary CBOR")));
@@ -132,6 +132,7 @@ async fn handle_frame(
     state: &AppState,
     user: UserId,
     fingerprint: [u8; 32],
+    conn: u64,
     bytes: &[u8],
     tx: mpsc::Sender<Outgoing>,
     permit: tokio::sync::OwnedSemaphorePermit,
@@ -153,10 +154,16 @@ async fn handle_frame(
                 .map(|b| b.msg_id);
             let state = state.clone();
             tokio::spawn(async move {
-                let reply = match send_envelope(&state, user, fingerprint, envelope).await {
-                    Ok(ack) => frame(&ServerFrame::Ack(ack)),
-                    Err(e) => error_frame(msg_id, e.to_api_error()),
-                };
+                // This connection gets no copy of its own message: the ack
+                // stands for it, and counts as its delivery once written.
+                let reply =
+                    match send_envelope(&state, user, fingerprint, envelope, Some(conn)).await {
+                        Ok(ack) => Outgoing {
+                            delivers: Some((ack.room_id, ack.seq)),
+                            ..frame(&ServerFrame::Ack(ack))
+                        },
+                        Err(e) => error_frame(msg_id, e.to_api_error()),
+                    };
                 let _ = tx.send(reply).await;
                 drop(permit);
             });

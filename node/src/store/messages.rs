@@ -42,6 +42,7 @@ impl Store {
         user_fp: [u8; 32],
         body: MessageBody,
         envelope: Signed,
+        origin: Option<u64>,
     ) -> Result<SendAck, Failure> {
         self.write(move |txn| {
             let room_id = body.room_id;
@@ -101,7 +102,8 @@ impl Store {
                 duplicate: false,
             };
             let to = room.members.iter().copied().map(UserId).collect();
-            Ok((ack, vec![Event::new(to, ServerFrame::Message(stored))]))
+            let event = Event::new(to, ServerFrame::Message(stored)).skipping(origin);
+            Ok((ack, vec![event]))
         })
         .await
     }

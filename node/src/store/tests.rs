@@ -104,7 +104,7 @@ async fn idempotent_sends_and_retention() {
         let body = message::decode(&env).expect("decode");
         seqs.push(
             store
-                .send_message(a, ka.fingerprint().0, body, env)
+                .send_message(a, ka.fingerprint().0, body, env, None)
                 .await
                 .expect("send")
                 .seq,
@@ -114,11 +114,11 @@ async fn idempotent_sends_and_retention() {
     let env = message::seal(&ka, room_id, 1, &key, MsgId::random(), 0, &text).expect("seal");
     let body = message::decode(&env).expect("decode");
     let first = store
-        .send_message(a, ka.fingerprint().0, body.clone(), env.clone())
+        .send_message(a, ka.fingerprint().0, body.clone(), env.clone(), None)
         .await
         .expect("send");
     let again = store
-        .send_message(a, ka.fingerprint().0, body, env)
+        .send_message(a, ka.fingerprint().0, body, env, None)
         .await
         .expect("resend");
     assert_eq!((first.seq, again.seq, again.duplicate), (4, 4, true));
