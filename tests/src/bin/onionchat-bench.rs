@@ -519,19 +519,20 @@ async fn echo_service<R: tor_rtcompat::Runtime>(
     (onion, Box::new((client, svc, task)))
 }
 
-/// Round trips (ms, sorted) of 600-byte writes to a bare Arti echo service,
-/// with the service and the client both on `runtime`: the floor any
-/// message over Tor stands on.
+/// Round trips (ms, sorted) of `n` 600-byte writes to the bare Arti echo
+/// service at `echo`, from a fresh client on `runtime` (its own guards and
+/// circuits): the floor any message over Tor stands on.
 async fn echo_round_trips<R: tor_rtcompat::Runtime>(
     runtime: R,
     net: &onionchat_tests::tor_net::TorNet,
     dir: &std::path::Path,
+    echo: &str,
+    n: usize,
 ) -> Vec<f64> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (echo, _keep) = echo_service(runtime.clone(), net, &dir.join("service")).await;
-    let client = arti_on(runtime, net, &dir.join("client")).await;
+    let client = arti_on(runtime, net, dir).await;
     let mut stream = loop {
-        match client.connect((echo.as_str(), 80)).await {
+        match client.connect((echo, 80)).await {
             Ok(s) => break s,
             Err(e) => {
                 eprintln!("echo: {e}; retrying");
@@ -541,7 +542,7 @@ async fn echo_round_trips<R: tor_rtcompat::Runtime>(
     };
     let mut rtt = Vec::new();
     let msg = [0x55u8; 600];
-    for _ in 0..200 {
+    for _ in 0..n {
         let t = Instant::now();
         stream.write_all(&msg).await.expect("write");
         stream.flush().await.expect("flush");
@@ -591,6 +592,11 @@ async fn timed_messages(
     (acks, recv)
 }
 
+/// Rounds of fresh clients (new guards and circuits) in `bench tor`.
+const TOR_ROUNDS: usize = 4;
+/// Messages and echo round trips per round.
+const PER_ROUND: usize = 100;
+
 async fn bench_tor() {
     let tmp = tempfile::tempdir().expect("tmp");
     let net = onionchat_tests::tor_net::TorNet::start(&tmp.path().join("net"));
@@ -601,19 +607,19 @@ async fn bench_tor() {
     let invite =
         onionchat_proto::wire::InviteLink::parse(node.owner_invite.as_deref().expect("invite"))
             .expect("link");
-    let join = |name: &'static str, link: onionchat_proto::wire::InviteLink| {
-        let dir = tmp.path().join(name);
+    let join = |name: String, link: onionchat_proto::wire::InviteLink| {
+        let dir = tmp.path().join(&name);
         let net = &net;
         async move {
-            onionchat_tests::tor_net::join_via_tor(net, &dir, name, &link.to_string())
+            onionchat_tests::tor_net::join_via_tor(net, &dir, &name, &link.to_string())
                 .await
                 .expect("join over tor")
         }
     };
-    let ann = join("ann", invite).await;
+    let ann = join("ann".into(), invite).await;
     let first_request = t0.elapsed().as_secs_f64();
     let inv = ann.create_invite(None, None).await.expect("invite");
-    let bob = join("bob", ann.invite_link(&inv.code)).await;
+    let bob = join("bob".into(), ann.invite_link(&inv.code)).await;
     let req = ann.send_friend_request("bob").await.expect("req");
     let room = bob.accept_friend_request(req.id).await.expect("accept").id;
     // Where the time goes: sealing alone (CPU), and a send over HTTP
@@ -652,7 +658,7 @@ async fn bench_tor() {
     let _al = ann.start_live();
     onionchat_tests::wait_connected(&mut ann_events, 120).await;
     // Sent over ann's WebSocket.
-    let (acks, lat) = timed_messages(&ann, room, &mut bob_events, "ping", 200).await;
+    let (acks, lat0) = timed_messages(&ann, room, &mut bob_events, "ping", PER_ROUND).await;
     // Our HTTP request round trip on ann's kept-alive Arti stream (no
     // crypto, no commit): the node's own share of the path.
     let mut http = Vec::new();
@@ -666,18 +672,71 @@ async fn bench_tor() {
 
     // The reference: a bare Arti stream echo, on Arti's stock runtime and
     // on ours (TCP_NODELAY to relays); the ratio uses ours, the faster floor.
-    let stock_rtt = echo_round_trips(
+    let (stock_echo, _ks) = echo_service(
         tor_rtcompat::PreferredRuntime::current().expect("runtime"),
         &net,
         &tmp.path().join("echo-stock"),
     )
     .await;
-    let rtt = echo_round_trips(
+    let (our_echo, _ko) = echo_service(
         onionchat_tor::runtime::current().expect("runtime"),
         &net,
-        &tmp.path().join("echo-nodelay"),
+        &tmp.path().join("echo-ours"),
     )
     .await;
+    // On a 10-relay network with no other traffic, whether two circuits
+    // share a relay link decides a run (C tor relays leave Nagle on, and an
+    // idle link's delayed ACK holds the second write ~40 ms). So each round
+    // uses fresh clients — new guards, new circuits — for both the messages
+    // and the echo, and the pooled p50s are compared.
+    let (mut lat, mut rtt, mut stock_rtt, mut rounds) = (vec![], vec![], vec![], vec![]);
+    for r in 0..TOR_ROUNDS {
+        let round_lat = if r == 0 {
+            lat0.clone()
+        } else {
+            let inv = ann.create_invite(None, None).await.expect("invite");
+            let a = join(format!("ann{r}"), ann.invite_link(&inv.code)).await;
+            let inv = ann.create_invite(None, None).await.expect("invite");
+            let b = join(format!("bob{r}"), ann.invite_link(&inv.code)).await;
+            let req = a.send_friend_request(&b.username()).await.expect("req");
+            let room = b.accept_friend_request(req.id).await.expect("accept").id;
+            let (mut a_events, mut b_events) = (a.subscribe(), b.subscribe());
+            let (_a, _b) = (a.start_live(), b.start_live());
+            onionchat_tests::wait_connected(&mut a_events, 120).await;
+            onionchat_tests::wait_connected(&mut b_events, 120).await;
+            timed_messages(&a, room, &mut b_events, "round", PER_ROUND)
+                .await
+                .1
+        };
+        let dir = tmp.path().join(format!("echo-clients-{r}"));
+        let ours = echo_round_trips(
+            onionchat_tor::runtime::current().expect("runtime"),
+            &net,
+            &dir.join("ours"),
+            &our_echo,
+            PER_ROUND,
+        )
+        .await;
+        let stock = echo_round_trips(
+            tor_rtcompat::PreferredRuntime::current().expect("runtime"),
+            &net,
+            &dir.join("stock"),
+            &stock_echo,
+            PER_ROUND,
+        )
+        .await;
+        rounds.push((
+            percentile(&round_lat, 0.5),
+            percentile(&ours, 0.5),
+            percentile(&stock, 0.5),
+        ));
+        lat.extend(round_lat);
+        rtt.extend(ours);
+        stock_rtt.extend(stock);
+    }
+    for v in [&mut lat, &mut rtt, &mut stock_rtt] {
+        v.sort_by(f64::total_cmp);
+    }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss = rss_kib(node.pid().expect("pid")).unwrap_or(0);
     println!("\n### Over the private Tor network (`onionchat-bench tor`)\n");
@@ -687,12 +746,12 @@ async fn bench_tor() {
         "| node cold start → first client request served (Arti client, restricted discovery) | {first_request:.1} s |"
     );
     println!(
-        "| message send → receive, p50 / p99 (ann → node → bob, both over Arti, WebSocket) | {:.1} / {:.1} ms |",
+        "| message send → receive, p50 / p99 ({TOR_ROUNDS} rounds of fresh sender + receiver; both over Arti, WebSocket) | {:.1} / {:.1} ms |",
         percentile(&lat, 0.5),
         percentile(&lat, 0.99)
     );
     println!(
-        "| message send → ack, p50 / p99 (ann → node → ann: seal + sign, WebSocket, durable commit) | {:.1} / {:.1} ms |",
+        "| message send → ack, p50 / p99 (round 1: seal + sign, WebSocket, durable commit) | {:.1} / {:.1} ms |",
         percentile(&acks, 0.5),
         percentile(&acks, 0.99)
     );
@@ -716,12 +775,12 @@ async fn bench_tor() {
         percentile(&http, 0.99)
     );
     println!(
-        "| bare Arti stream echo round trip, Arti's stock runtime, p50 / p99 (600 bytes) | {:.1} / {:.1} ms |",
+        "| bare Arti stream echo round trip, Arti's stock runtime, p50 / p99 (600 bytes, a fresh client each round) | {:.1} / {:.1} ms |",
         percentile(&stock_rtt, 0.5),
         percentile(&stock_rtt, 0.99)
     );
     println!(
-        "| bare Arti stream echo round trip, OnionChat's runtime (TCP_NODELAY), p50 / p99 (600 bytes) | {:.1} / {:.1} ms |",
+        "| bare Arti stream echo round trip, OnionChat's runtime (TCP_NODELAY), p50 / p99 (600 bytes, a fresh client each round) | {:.1} / {:.1} ms |",
         percentile(&rtt, 0.5),
         percentile(&rtt, 0.99)
     );
@@ -733,6 +792,13 @@ async fn bench_tor() {
         "| our p50 / bare p50 (Arti's stock runtime) | {:.2}× |",
         percentile(&lat, 0.5) / percentile(&stock_rtt, 0.5)
     );
+    for (r, (ours, echo, stock)) in rounds.iter().enumerate() {
+        println!(
+            "| round {}: message p50 / echo p50 (ours, stock) | {ours:.1} / {echo:.1}, {stock:.1} ms = {:.2}× |",
+            r + 1,
+            ours / echo
+        );
+    }
     println!(
         "| node RSS with the onion service up, two clients connected, idle | {:.1} MiB |",
         rss as f64 / 1024.0
