@@ -8,8 +8,9 @@ use embedded_graphics::pixelcolor::{Rgb565, RgbColor};
 use crate::display::{Display, DisplayError, Kind};
 use crate::frame::{ColorFrame, Frame, Picture};
 use crate::screens::color::{MIN_SIZE, render_color};
-use crate::screens::{Page, attention, render};
+use crate::screens::{Page, attention, only_degraded, render};
 use crate::status::DisplayStatus;
+use onionchat_proto::wire::TransportState;
 
 /// Seconds each page stays up.
 pub const PAGE_SECS: u64 = 6;
@@ -21,6 +22,9 @@ pub const DIM_AFTER_SECS: u64 = 60;
 pub const BLANK_AFTER_SECS: u64 = 10 * 60;
 /// Move a monochrome (OLED) picture by one pixel this often.
 pub const SHIFT_EVERY_SECS: u64 = 3 * 60;
+/// A degraded onion service takes the screen over only after this long
+/// (a stopped one, or a full disk, at once).
+pub const DEGRADED_GRACE_SECS: u64 = 5 * 60;
 /// The pixel offsets an OLED picture walks through.
 pub const SHIFTS: [(i32, i32); 4] = [(0, 0), (1, 0), (1, 1), (0, 1)];
 
@@ -44,6 +48,8 @@ pub struct Runner {
     power: Power,
     /// A page picked with the button, and until when it stays.
     held: Option<(Page, u64)>,
+    /// Since when the onion service has been degraded (seen by `refresh`).
+    degraded_since: Option<u64>,
 }
 
 /// What a refresh did.
@@ -67,6 +73,7 @@ impl Runner {
             last_activity_at: 0,
             power: Power::On,
             held: None,
+            degraded_since: None,
         }
     }
 
@@ -80,9 +87,20 @@ impl Runner {
         self.power
     }
 
+    /// Whether `status` needs the attention page at time `now`: at once,
+    /// except for a degraded onion service, which gets
+    /// [`DEGRADED_GRACE_SECS`] to recover first.
+    pub fn urgent(&self, status: &DisplayStatus, now: u64) -> bool {
+        attention(status).is_some()
+            && (!only_degraded(status)
+                || self
+                    .degraded_since
+                    .is_some_and(|t| now.saturating_sub(t) >= DEGRADED_GRACE_SECS))
+    }
+
     /// The page to show at time `now` (seconds).
     pub fn page_at(&self, status: &DisplayStatus, now: u64) -> Page {
-        if attention(status).is_some() {
+        if self.urgent(status, now) {
             Page::Attention
         } else if status.invite.is_some() {
             Page::Connect
@@ -170,7 +188,12 @@ impl Runner {
             format!("{:?}", n.transport),
             status.invite.clone(),
         );
-        let urgent = attention(status).is_some();
+        if matches!(n.transport, TransportState::Degraded { .. }) {
+            self.degraded_since.get_or_insert(now);
+        } else {
+            self.degraded_since = None;
+        }
+        let urgent = self.urgent(status, now);
         if self.activity.as_ref() != Some(&key) || urgent {
             self.activity = Some(key);
             self.last_activity_at = now;

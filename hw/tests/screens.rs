@@ -227,6 +227,44 @@ fn zeroes() -> DisplayStatus {
 }
 
 #[test]
+fn a_degraded_service_gets_a_grace_period_before_the_attention_page() {
+    use onionchat_hw::runner::DEGRADED_GRACE_SECS;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut r = Runner::new(Box::new(png::PngSink::new(tmp.path().join("s.png"))));
+    let ok = status(TransportState::Reachable);
+    let degraded = status(TransportState::Degraded {
+        reason: "replacing introduction points".into(),
+    });
+    r.refresh(&ok, 0).expect("refresh");
+    // Degraded from t = 10: the usual pages go on for the grace period.
+    for t in [10, 100, 10 + DEGRADED_GRACE_SECS - 1] {
+        let shown = r.refresh(&degraded, t).expect("refresh");
+        assert_ne!(shown, Refresh::Shown(Page::Attention), "at {t}");
+        assert_ne!(r.page_at(&degraded, t), Page::Attention, "at {t}");
+    }
+    // Still degraded when it is over: the attention page takes over.
+    assert_eq!(
+        r.refresh(&degraded, 10 + DEGRADED_GRACE_SECS)
+            .expect("refresh"),
+        Refresh::Shown(Page::Attention)
+    );
+    // Recovering starts the clock again.
+    r.refresh(&ok, 400).expect("refresh");
+    r.refresh(&degraded, 401).expect("refresh");
+    assert_ne!(
+        r.page_at(&degraded, 401 + DEGRADED_GRACE_SECS - 1),
+        Page::Attention
+    );
+    // A nearly full disk does not wait, degraded or not.
+    let mut full = degraded.clone();
+    full.node.disk_free_bytes = Some(1024);
+    assert_eq!(
+        r.refresh(&full, 402).expect("refresh"),
+        Refresh::Shown(Page::Attention)
+    );
+}
+
+#[test]
 fn attention_wins_and_unchanged_frames_are_not_resent() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("screen.png");

@@ -101,9 +101,7 @@ pub fn duration(s: u64) -> String {
 
 /// Why the screen must show the attention page, if it must.
 pub fn attention(s: &DisplayStatus) -> Option<String> {
-    if let Some(free) = s.node.disk_free_bytes
-        && free < 512 * 1024 * 1024
-    {
+    if let Some(free) = disk_low(s) {
         return Some(format!("Disk nearly full: {} free", bytes(free)));
     }
     match &s.node.transport {
@@ -111,6 +109,21 @@ pub fn attention(s: &DisplayStatus) -> Option<String> {
         TransportState::Stopped { reason } => Some(format!("Tor stopped: {reason}")),
         _ => None,
     }
+}
+
+/// Free bytes, when the disk is nearly full.
+fn disk_low(s: &DisplayStatus) -> Option<u64> {
+    s.node
+        .disk_free_bytes
+        .filter(|free| *free < 512 * 1024 * 1024)
+}
+
+/// Whether the only thing wrong is a degraded onion service. Arti reports
+/// that for minutes at a time while it replaces introduction points or
+/// after a network change, and it usually heals by itself, so the runner
+/// waits before it takes the screen over for it.
+pub fn only_degraded(s: &DisplayStatus) -> bool {
+    matches!(s.node.transport, TransportState::Degraded { .. }) && disk_low(s).is_none()
 }
 
 fn text<D: DrawTarget<Color = BinaryColor>>(
