@@ -294,3 +294,75 @@ async fn live_sends_reach_the_sender_once_its_other_sessions_and_friends() {
         "bob gets every message once, in order"
     );
 }
+
+/// The node's side of the same contract, seen on raw sockets: the
+/// connection a `send` frame came in on gets the ack and no copy; another
+/// connection of the same user gets the copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sending_connection_gets_the_ack_instead_of_a_copy() {
+    use futures_util::SinkExt;
+    use onionchat_proto::crypto::{message, room_key::RoomKey};
+    use onionchat_proto::wire::{ClientFrame, MsgId, ServerFrame};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, _bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
+    // Ann's client fetches the room key once; her profile then holds it.
+    ann.send_text(room, "hello").await.expect("send");
+    ann.save().expect("save");
+    let epoch = ann.room(room).await.expect("room").epoch;
+    let token = ann.session_token().expect("token");
+    let profile =
+        onionchat_client::profile::Profile::open(&tmp.path().join("ann"), PASS).expect("profile");
+    let key = RoomKey::from_bytes(profile.room_key(room.0, epoch).expect("room key"));
+    let msg_id = MsgId::random();
+    let envelope = message::seal(
+        &profile.identity,
+        room,
+        epoch,
+        &key,
+        msg_id,
+        onionchat_proto::now_ms(),
+        &MessageContent::Text { text: "raw".into() },
+    )
+    .expect("seal");
+
+    let mut sending = onionchat_tests::raw::websocket(&node.addr, &token).await;
+    let mut other = onionchat_tests::raw::websocket(&node.addr, &token).await;
+    for s in [&mut sending, &mut other] {
+        assert!(matches!(
+            onionchat_tests::raw::next_frame(s).await,
+            Some(ServerFrame::Hello { .. })
+        ));
+    }
+    let frame = |f: &ClientFrame| {
+        tokio_tungstenite::tungstenite::Message::Binary(
+            onionchat_proto::encode(f).expect("encode").into(),
+        )
+    };
+    sending
+        .send(frame(&ClientFrame::Send { envelope }))
+        .await
+        .expect("send frame");
+    let ack = match onionchat_tests::raw::next_frame(&mut sending).await {
+        Some(ServerFrame::Ack(ack)) => ack,
+        other => panic!("expected the ack first, got {other:?}"),
+    };
+    assert_eq!(ack.msg_id, msg_id);
+    assert!(!ack.duplicate);
+    // Frames come in order: if a copy had been queued, it would come before
+    // this pong.
+    sending
+        .send(frame(&ClientFrame::Ping { nonce: 7 }))
+        .await
+        .expect("ping");
+    assert_eq!(
+        onionchat_tests::raw::next_frame(&mut sending).await,
+        Some(ServerFrame::Pong { nonce: 7 })
+    );
+    match onionchat_tests::raw::next_frame(&mut other).await {
+        Some(ServerFrame::Message(m)) => {
+            assert_eq!((m.seq, m.sender), (ack.seq, ann.me()));
+        }
+        other => panic!("the other session should get the copy, got {other:?}"),
+    }
+}
