@@ -140,6 +140,7 @@ pub type RawSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 pub async fn websocket(addr: &str, token: &str) -> RawSocket {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
     let mut req = format!("ws://{addr}/v1/ws")
         .into_client_request()
         .expect("req");
