@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use hyper::Method;
 use onionchat_proto::crypto::{IdentityKey, PublicIdentity, SignContext};
 use onionchat_proto::wire::{
-    Challenge, ChallengeRequest, Fingerprint, InviteLink, LoginBody, Session, SignupBody,
-    SignupResponse, UserId, UserInfo,
+    Challenge, ChallengeRequest, Fingerprint, InviteLink, LoginBody, ServerInfo, Session,
+    SignupBody, SignupResponse, UserId, UserInfo,
 };
 use onionchat_proto::{PROTOCOL_VERSION, now_ms};
 use serde::Serialize;
@@ -45,6 +45,10 @@ pub struct Client {
     pub(crate) rooms_seen: Mutex<
         std::collections::HashMap<onionchat_proto::wire::RoomId, onionchat_proto::wire::Room>,
     >,
+    /// One send at a time per room (counters leave in order).
+    pub(crate) send_locks: Mutex<
+        std::collections::HashMap<onionchat_proto::wire::RoomId, Arc<tokio::sync::Mutex<()>>>,
+    >,
 }
 
 impl std::fmt::Debug for Client {
@@ -68,6 +72,7 @@ impl Client {
             events,
             live: LiveLink::default(),
             rooms_seen: Mutex::default(),
+            send_locks: Mutex::default(),
         }
     }
 
@@ -122,16 +127,27 @@ impl Client {
             )));
         }
         progress("Contacting the node…");
+        let api = Api::new(connector.clone());
+        // What our signatures name as the node: the onion address we were
+        // given, or (over TCP, for development) the id it says it has now,
+        // pinned from here on.
+        let node = if invite.address.ends_with(".onion") {
+            invite.address.to_ascii_lowercase()
+        } else {
+            let info: ServerInfo = api.get("/v1/info").await?;
+            info.node_id
+        };
         let body = SignupBody {
             v: PROTOCOL_VERSION,
             username: profile.data.username.clone(),
             public_key: profile.identity.public().spki_der().to_vec(),
             invite: Some(invite.code.clone()),
+            node: node.clone(),
         };
         let signed = profile.identity.sign_body(SignContext::Signup, &body)?;
-        let api = Api::new(connector.clone());
         let resp: SignupResponse = api.post("/v1/signup", &signed).await?;
         profile.data.address = invite.address.clone();
+        profile.data.node = node;
         profile.data.auth_key = invite.auth_key.clone();
         profile.data.user_id = Some(resp.user.user_id.0);
         profile.save()?;
@@ -210,6 +226,7 @@ impl Client {
             challenge_id: ch.challenge_id,
             nonce: ch.nonce,
             issued_at: ch.issued_at,
+            node: self.profile().data.node.clone(),
         };
         let signed = self
             .profile()
@@ -340,6 +357,22 @@ impl Client {
             fingerprint: info.fingerprint,
             verified: false,
         }))
+    }
+
+    /// How to call `user`: ourselves, a contact, a member introduced in a
+    /// group, or just their number.
+    pub fn name_of(&self, user: UserId) -> String {
+        let p = self.profile();
+        if user.0 == p.data.user_id.unwrap_or(0) {
+            return p.data.username.clone();
+        }
+        if let Some(pin) = p.data.pins.get(&user.0) {
+            return pin.username.clone();
+        }
+        if let Some(i) = p.data.introduced.get(&user.0) {
+            return i.username.clone();
+        }
+        format!("user {user}")
     }
 
     /// A pinned contact.

@@ -30,6 +30,10 @@ pub enum ClientError {
         /// Fingerprint the node now returns.
         seen: Fingerprint,
     },
+    /// The node served something about a room that its members did not
+    /// sign (a member list, a key, an older state). Nothing was sent.
+    #[error("refused what the node said about a room: {0}")]
+    Untrusted(String),
     /// A message, grant or file failed verification or decryption.
     #[error("rejected data from the node: {0}")]
     Verify(#[from] onionchat_proto::crypto::OpenError),

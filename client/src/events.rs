@@ -23,6 +23,13 @@ pub struct Received {
     pub sent_at: u64,
     /// Key epoch.
     pub epoch: u32,
+    /// The sender's device stream and the message's counter in it.
+    pub stream: u64,
+    /// Counter within the sender's stream (what orders one sender's
+    /// messages; the node's `seq` does not).
+    pub counter: u64,
+    /// It filled a gap reported earlier: show it in its place by `counter`.
+    pub late: bool,
     /// What it says.
     pub content: MessageContent,
 }
@@ -32,7 +39,20 @@ pub struct Received {
 pub enum Incoming {
     /// Verified and decrypted.
     Message(Received),
-    /// Failed verification or decryption; never shown as a message.
+    /// Messages of a sender that the node never delivered (their counter
+    /// skipped ahead): "2 messages from ann are missing".
+    Missing {
+        /// Room.
+        room_id: RoomId,
+        /// Sender.
+        sender: UserId,
+        /// Sender's username.
+        sender_name: String,
+        /// How many.
+        count: u64,
+    },
+    /// Failed verification or decryption, or a replay; never shown as a
+    /// message.
     Rejected {
         /// Room.
         room_id: RoomId,
@@ -107,4 +127,30 @@ pub enum ClientEvent {
     },
     /// The live connection changed state.
     Connection(ConnectionState),
+    /// A verified membership change ("ann added carol", "bob left").
+    Membership {
+        /// Room.
+        room_id: RoomId,
+        /// What happened, in words.
+        text: String,
+    },
+    /// The node tried something members did not sign (an unsigned member,
+    /// a planted key, a rollback); it was refused.
+    Security {
+        /// Room, if about one.
+        room_id: Option<RoomId>,
+        /// What was refused, in words.
+        what: String,
+    },
+}
+
+impl Incoming {
+    /// The room's seq of the item (0 for a missing-messages notice).
+    pub fn seq(&self) -> u64 {
+        match self {
+            Incoming::Message(r) => r.seq,
+            Incoming::Rejected { seq, .. } => *seq,
+            Incoming::Missing { .. } => 0,
+        }
+    }
 }

@@ -66,8 +66,7 @@ impl Client {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "file".into());
-        let room = self.ready_room(room_id).await?;
-        let key = self.room_key(room_id, room.epoch).await?;
+        let (room, key) = self.ready_room(room_id).await?;
         let file_id = FileId::random();
         let (header, mut sealer) = {
             let p = self.profile();

@@ -16,10 +16,12 @@ pub mod error;
 pub mod events;
 pub mod files;
 pub mod live;
+pub mod membership;
 pub mod messaging;
 pub mod profile;
 pub mod social;
 pub mod transport;
+pub mod trust;
 
 pub use client::{Client, Contact};
 pub use error::{ClientError, Result};

@@ -154,8 +154,11 @@ impl Client {
             return self.catch_up(m.room_id).await; // a gap: fill it from history
         }
         let item = self.open_stored(&m).await;
+        let items = self.in_stream_order(m.room_id, vec![item]);
         self.set_cursor(m.room_id, m.seq, false)?;
-        self.emit(ClientEvent::Message(item));
+        for item in items {
+            self.emit(ClientEvent::Message(item));
+        }
         Ok(())
     }
 
@@ -311,9 +314,17 @@ impl Client {
             ServerFrame::File(info) => self.emit(ClientEvent::File(info)),
             ServerFrame::Room(room) => {
                 let id = room.id;
-                self.remember_room(&room);
-                self.emit(ClientEvent::Room(room));
-                self.catch_up(id).await?;
+                match self.verify_room(room).await {
+                    Ok(room) => {
+                        self.remember_room(&room);
+                        self.emit(ClientEvent::Room(room));
+                        self.catch_up(id).await?;
+                    }
+                    // Refused and reported (a `Security` event); the room
+                    // stays as we last verified it.
+                    Err(ClientError::Untrusted(_)) => self.forget_room(id),
+                    Err(e) => return Err(e),
+                }
             }
             ServerFrame::RoomLeft { room_id } => {
                 self.forget_room(room_id);

@@ -5,22 +5,65 @@ use onionchat_proto::crypto::message;
 use onionchat_proto::now_ms;
 use onionchat_proto::wire::{
     ErrorCode, History, MessageContent, MsgId, ReadMarkers, RoomId, SendAck, SendMessage,
-    SetReadMarker, Signed, StoredMessage,
+    SetReadMarker, Signed, StoredMessage, UserId,
 };
 
 use crate::client::Client;
 use crate::error::{ClientError, Result};
 use crate::events::{Incoming, Received};
+use crate::trust::Admit;
+
+/// Within one page, put each sender stream's messages in counter order
+/// (in the slots they occupy): however the node orders a page, one
+/// sender's messages read in the order they were sent.
+fn in_sender_order(items: &mut [Incoming]) {
+    let mut streams: std::collections::BTreeMap<(u64, u64), Vec<usize>> = Default::default();
+    for (i, item) in items.iter().enumerate() {
+        if let Incoming::Message(r) = item {
+            streams.entry((r.sender.0, r.stream)).or_default().push(i);
+        }
+    }
+    for slots in streams.values() {
+        let mut msgs: Vec<Incoming> = slots.iter().map(|&i| items[i].clone()).collect();
+        msgs.sort_by_key(|m| match m {
+            Incoming::Message(r) => r.counter,
+            _ => 0,
+        });
+        for (&i, m) in slots.iter().zip(msgs) {
+            if let (Incoming::Message(new), Incoming::Message(old)) = (&m, &items[i]) {
+                // Keep the node's seq and time in the slot; the content moves.
+                let (seq, server_time) = (old.seq, old.server_time);
+                let mut new = new.clone();
+                new.seq = seq;
+                new.server_time = server_time;
+                items[i] = Incoming::Message(new);
+            }
+        }
+    }
+}
 
 impl Client {
     /// Encrypt, sign and send `content` to a room; returns once the node has
     /// durably stored it. Re-keys first if the room's membership changed.
+    ///
+    /// Sends to one room are one at a time: each message takes the next
+    /// counter of this device's stream (saved before it leaves), so
+    /// receivers see one sender's messages in order and notice any that the
+    /// node withholds.
     pub async fn send(&self, room_id: RoomId, content: MessageContent) -> Result<SendAck> {
+        let lock = self.send_lock(room_id);
+        let _one_at_a_time = lock.lock().await;
         let msg_id = MsgId::random();
+        let position = self.take_counter(room_id)?;
         let mut last_err = None;
         for _ in 0..3 {
-            let room = self.ready_room(room_id).await?;
-            let key = self.room_key(room_id, room.epoch).await?;
+            let (room, key) = match self.ready_room(room_id).await {
+                Ok(x) => x,
+                Err(e) => {
+                    self.give_back_counter(room_id, position)?;
+                    return Err(e);
+                }
+            };
             let envelope = {
                 let p = self.profile();
                 message::seal(
@@ -29,6 +72,7 @@ impl Client {
                     room.epoch,
                     &key,
                     msg_id,
+                    position,
                     now_ms(),
                     &content,
                 )?
@@ -45,10 +89,49 @@ impl Client {
                     self.forget_room(room_id);
                     last_err = Some(e)
                 }
+                // The node refused it: nothing was stored, the counter is
+                // free again (a lost connection keeps it used: the message
+                // may have been stored).
+                Err(e @ ClientError::Api(_)) => {
+                    self.give_back_counter(room_id, position)?;
+                    return Err(e);
+                }
                 Err(e) => return Err(e),
             }
         }
+        self.give_back_counter(room_id, position)?;
         Err(last_err.unwrap_or_else(|| ClientError::Protocol("could not send".into())))
+    }
+
+    fn send_lock(&self, room_id: RoomId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        self.send_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(room_id)
+            .or_default()
+            .clone()
+    }
+
+    /// The next counter of our stream in a room, saved before it is used.
+    fn take_counter(&self, room_id: RoomId) -> Result<message::Position> {
+        let mut p = self.profile();
+        let stream = p.data.stream;
+        let t = p.data.rooms.entry(room_id.to_hex()).or_default();
+        t.sent += 1;
+        let counter = t.sent;
+        p.save()?;
+        Ok(message::Position { stream, counter })
+    }
+
+    fn give_back_counter(&self, room_id: RoomId, at: message::Position) -> Result<()> {
+        let mut p = self.profile();
+        if let Some(t) = p.data.rooms.get_mut(&room_id.to_hex())
+            && t.sent == at.counter
+        {
+            t.sent -= 1;
+            p.save()?;
+        }
+        Ok(())
     }
 
     /// Send a text message.
@@ -104,13 +187,7 @@ impl Client {
         let key = self.room_key(m.room_id, body.epoch).await?;
         let (body, content) =
             message::open(&m.envelope, &sender_key, m.room_id, move |_| Some(key))?;
-        let sender_name = if m.sender == self.me() {
-            self.username()
-        } else {
-            self.contact(m.sender)
-                .map(|c| c.username)
-                .unwrap_or_else(|| format!("user {}", m.sender))
-        };
+        let sender_name = self.name_of(m.sender);
         Ok(Received {
             room_id: m.room_id,
             seq: m.seq,
@@ -120,6 +197,9 @@ impl Client {
             msg_id: body.msg_id,
             sent_at: body.sent_at,
             epoch: body.epoch,
+            stream: body.stream,
+            counter: body.counter,
+            late: false,
             content,
         })
     }
@@ -147,6 +227,7 @@ impl Client {
             expected = m.seq + 1;
             out.push(self.open_stored(m).await);
         }
+        in_sender_order(&mut out);
         Ok((out, h.has_more))
     }
 
@@ -157,11 +238,8 @@ impl Client {
             let (page, more) = self
                 .history(room_id, after, onionchat_proto::limits::MAX_HISTORY_PAGE)
                 .await?;
-            if let Some(last) = page.last() {
-                after = match last {
-                    Incoming::Message(r) => r.seq,
-                    Incoming::Rejected { seq, .. } => *seq,
-                };
+            if let Some(last) = page.iter().map(Incoming::seq).max() {
+                after = last;
             }
             all.extend(page);
             if !more {
@@ -189,18 +267,65 @@ impl Client {
         if save { p.save() } else { Ok(()) }
     }
 
-    /// New messages since the last sync (advances the cursor).
+    /// New messages since the last sync (advances the cursor), checked for
+    /// replays and gaps in each sender's stream.
     pub async fn sync(&self, room_id: RoomId) -> Result<Vec<Incoming>> {
         let after = self.cursor(room_id);
         let new = self.history_all(room_id, after).await?;
-        if let Some(last) = new.last() {
-            let seq = match last {
-                Incoming::Message(r) => r.seq,
-                Incoming::Rejected { seq, .. } => *seq,
-            };
+        let last = new.iter().map(Incoming::seq).max();
+        let new = self.in_stream_order(room_id, new);
+        if let Some(seq) = last {
             self.set_cursor(room_id, seq, true)?;
         }
         Ok(new)
+    }
+
+    /// Check new messages against each sender's stream: refuse replays,
+    /// announce what never arrived, mark late arrivals. Records what was
+    /// delivered (saved with the cursor).
+    pub(crate) fn in_stream_order(&self, room_id: RoomId, items: Vec<Incoming>) -> Vec<Incoming> {
+        let mut out = Vec::with_capacity(items.len());
+        let mut p = self.profile();
+        let me = p.data.user_id.unwrap_or(0);
+        let t = p.data.rooms.entry(room_id.to_hex()).or_default();
+        // Were we there when the room began? Then every stream starts at 1.
+        let from_start = t
+            .verified()
+            .first()
+            .is_some_and(|r| r.body.version == 1 && r.body.member(UserId(me)).is_some());
+        for item in items {
+            let Incoming::Message(mut r) = item else {
+                out.push(item);
+                continue;
+            };
+            match t.stream(r.sender.0, r.stream).admit(r.counter, from_start) {
+                Admit::New { missing } => {
+                    if missing > 0 {
+                        out.push(Incoming::Missing {
+                            room_id,
+                            sender: r.sender,
+                            sender_name: r.sender_name.clone(),
+                            count: missing,
+                        });
+                    }
+                    out.push(Incoming::Message(r));
+                }
+                Admit::Late => {
+                    r.late = true;
+                    out.push(Incoming::Message(r));
+                }
+                Admit::Replay => out.push(Incoming::Rejected {
+                    room_id,
+                    seq: r.seq,
+                    sender: r.sender,
+                    reason: format!(
+                        "replayed: message {} from {} was delivered before",
+                        r.counter, r.sender_name
+                    ),
+                }),
+            }
+        }
+        out
     }
 
     /// Mark a room read up to `seq`.

@@ -73,6 +73,20 @@ pub struct VaultData {
     pub room_keys: Vec<RoomKeyEntry>,
     /// Highest seq seen per room (hex room id).
     pub cursors: BTreeMap<String, u64>,
+    /// The node as signed sign-ups and logins name it (its onion address,
+    /// or `id:…` pinned at sign-up over TCP).
+    #[serde(default)]
+    pub node: String,
+    /// This device's send stream (random; a new one after an import, so
+    /// two computers sharing an account never reuse a counter).
+    #[serde(default)]
+    pub stream: u64,
+    /// What was verified about each room (hex room id).
+    #[serde(default)]
+    pub rooms: crate::trust::Rooms,
+    /// Group members known through a signed roster, by user id.
+    #[serde(default)]
+    pub introduced: BTreeMap<u64, crate::trust::Introduction>,
 }
 
 impl Drop for VaultData {
@@ -287,13 +301,14 @@ impl Profile {
         let salt: [u8; 16] = random_array();
         let key = derive_key(passphrase, &salt, ARGON_M_KIB, ARGON_T, ARGON_P)?;
         let pem = at_rest::encrypt_pem(&identity, passphrase)?;
-        let profile = Profile {
+        let mut profile = Profile {
             dir: dir.to_path_buf(),
             key,
             salt,
             identity,
             data,
         };
+        profile.new_stream();
         profile.save()?;
         write_atomic(&Self::identity_path(dir), pem.as_bytes())?;
         Ok(profile)
@@ -381,7 +396,19 @@ impl Profile {
         set_private(dir, true);
         write_atomic(&Self::vault_path(dir), &ex.vault)?;
         write_atomic(&Self::identity_path(dir), ex.identity_pem.as_bytes())?;
-        Self::open(dir, passphrase)
+        let mut profile = Self::open(dir, passphrase)?;
+        // This is another computer: its messages form a stream of their own.
+        profile.new_stream();
+        profile.save()?;
+        Ok(profile)
+    }
+
+    /// Start a new send stream (a new device): counters start again at 1.
+    pub fn new_stream(&mut self) {
+        self.data.stream = u64::from_be_bytes(random_array());
+        for r in self.data.rooms.values_mut() {
+            r.sent = 0;
+        }
     }
 
     /// The room key of an epoch, if we have it.

@@ -1,16 +1,21 @@
-//! Friends, rooms, room keys and re-keying.
+//! Friends, rooms, rosters, room keys and re-keying.
 
 use hyper::Method;
 use onionchat_proto::crypto::RoomKey;
 use onionchat_proto::crypto::room_key::{decode_grant, make_grant, open_grant};
+use onionchat_proto::crypto::roster::{
+    VerifiedRoster, check_step, first_roster, next_roster, roster_hash, sign_roster,
+};
+use onionchat_proto::now_ms;
 use onionchat_proto::wire::{
-    AcceptFriendRequest, CreateRoom, ErrorCode, Friend, FriendList, FriendRequest,
-    FriendRequestCreate, FriendRequestList, Rekey, RequestId, Room, RoomId, RoomKeys, RoomList,
-    Signed, UserId,
+    AcceptFriendRequest, CreateRoom, ErrorCode, Fingerprint, Friend, FriendList, FriendRequest,
+    FriendRequestCreate, FriendRequestList, LeaveRoom, Rekey, RequestId, Room, RoomId, RoomKeys,
+    RoomKind, RoomList, RosterBody, RosterChange, RosterHash, RosterMember, Signed, UserId,
 };
 
 use crate::client::Client;
 use crate::error::{ClientError, Result};
+use crate::events::ClientEvent;
 
 impl Client {
     /// Friends and their 1:1 rooms.
@@ -41,31 +46,83 @@ impl Client {
             .await
     }
 
-    /// Make grants of `key` for every member (keys fetched and checked
-    /// against pins first: a changed key stops here with `KeyChanged`).
+    /// Make grants of `key` for every member of a verified roster, each
+    /// wrapped for the key the roster names (a changed key stops here).
     async fn grants_for(
         &self,
-        room: RoomId,
         epoch: u32,
-        members: &[UserId],
+        roster: &VerifiedRoster,
         key: &RoomKey,
     ) -> Result<Vec<Signed>> {
-        let mut grants = Vec::with_capacity(members.len());
-        for m in members {
-            let their_key = self.key_of(*m, true).await?;
+        let room = roster.body.room_id;
+        let mut grants = Vec::with_capacity(roster.body.members.len());
+        for m in &roster.body.members {
+            let their_key = self.member_key(room, m.user, &m.username, m.fp).await?;
             let p = self.profile();
-            grants.push(make_grant(&p.identity, room, epoch, *m, &their_key, key)?);
+            grants.push(make_grant(
+                &p.identity,
+                room,
+                epoch,
+                roster.hash,
+                m.user,
+                &their_key,
+                key,
+            )?);
         }
         Ok(grants)
     }
 
-    fn remember_key(&self, room: RoomId, epoch: u32, key: &RoomKey) -> Result<()> {
+    fn remember_key(
+        &self,
+        room: RoomId,
+        epoch: u32,
+        roster: RosterHash,
+        key: &RoomKey,
+    ) -> Result<()> {
         let mut p = self.profile();
         p.put_room_key(room.0, epoch, *key.as_bytes());
+        let t = p.data.rooms.entry(room.to_hex()).or_default();
+        t.epochs.insert(epoch, roster.0);
         p.save()
     }
 
-    /// Accept a friend request: make the 1:1 room and its first key.
+    /// A roster entry for someone we know: ourselves, a contact (pinned
+    /// key) or a member introduced by a verified roster. Anyone else is
+    /// refused: we only vouch for keys we have reason to believe.
+    fn known_member(&self, user: UserId) -> Result<RosterMember> {
+        let p = self.profile();
+        if user.0 == p.data.user_id.unwrap_or(0) {
+            return Ok(RosterMember {
+                user,
+                username: p.data.username.clone(),
+                fp: p.identity.fingerprint(),
+            });
+        }
+        if let Some(pin) = p.data.pins.get(&user.0) {
+            return Ok(RosterMember {
+                user,
+                username: pin.username.clone(),
+                fp: Fingerprint(pin.fingerprint),
+            });
+        }
+        if let Some(i) = p.data.introduced.get(&user.0) {
+            return Ok(RosterMember {
+                user,
+                username: i.username.clone(),
+                fp: Fingerprint(i.fingerprint),
+            });
+        }
+        Err(ClientError::NotFound(format!(
+            "user {user} is neither your contact nor introduced to you in a group"
+        )))
+    }
+
+    fn sign_roster(&self, body: &RosterBody) -> Result<Signed> {
+        Ok(sign_roster(&self.profile().identity, body)?)
+    }
+
+    /// Accept a friend request: make the 1:1 room, its signed roster and
+    /// its first key.
     pub async fn accept_friend_request(&self, id: RequestId) -> Result<Room> {
         let list = self.friend_requests().await?;
         let req = list
@@ -77,21 +134,37 @@ impl Client {
             })?;
         self.check_pin(&req.from)?;
         let room_id = RoomId::random();
+        let me = self.known_member(self.me())?;
+        let body = first_roster(
+            room_id,
+            RoomKind::Direct,
+            me.user,
+            me.fp,
+            vec![me.clone(), self.known_member(req.from.user_id)?],
+            now_ms(),
+        );
+        let roster = self.sign_roster(&body)?;
+        let verified = VerifiedRoster {
+            hash: roster_hash(&roster),
+            body,
+            signed: roster.clone(),
+        };
         let key = RoomKey::generate();
-        let grants = self
-            .grants_for(room_id, 1, &[self.me(), req.from.user_id], &key)
-            .await?;
+        let grants = self.grants_for(1, &verified, &key).await?;
         // Keep the key before the node has it, so a lost answer loses nothing.
-        self.remember_key(room_id, 1, &key)?;
-        self.call(
-            Method::POST,
-            &format!("/v1/friends/requests/{id}/accept"),
-            Some(&AcceptFriendRequest {
-                room_id,
-                key_grants: grants,
-            }),
-        )
-        .await
+        self.remember_key(room_id, 1, verified.hash, &key)?;
+        let room: Room = self
+            .call(
+                Method::POST,
+                &format!("/v1/friends/requests/{id}/accept"),
+                Some(&AcceptFriendRequest {
+                    room_id,
+                    roster,
+                    key_grants: grants,
+                }),
+            )
+            .await?;
+        self.verify_room(room).await
     }
 
     /// Decline a request sent to us.
@@ -114,17 +187,30 @@ impl Client {
         .await
     }
 
-    /// Our rooms.
+    /// Our rooms, each checked against what its members signed (a room
+    /// that fails is left out and reported as a `Security` event).
     pub async fn rooms(&self) -> Result<Vec<Room>> {
         let list: RoomList = self.call::<(), _>(Method::GET, "/v1/rooms", None).await?;
-        Ok(list.rooms)
+        let mut out = Vec::with_capacity(list.rooms.len());
+        for room in list.rooms {
+            match self.verify_room(room).await {
+                Ok(r) => {
+                    self.remember_room(&r);
+                    out.push(r);
+                }
+                Err(ClientError::Untrusted(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
-    /// One room (fresh from the node).
+    /// One room (fresh from the node, checked against its signed roster).
     pub async fn room(&self, id: RoomId) -> Result<Room> {
         let room: Room = self
             .call::<(), _>(Method::GET, &format!("/v1/rooms/{id}"), None)
             .await?;
+        let room = self.verify_room(room).await?;
         self.remember_room(&room);
         Ok(room)
     }
@@ -168,87 +254,165 @@ impl Client {
             .ok_or_else(|| ClientError::NotFound(format!("you are not friends with {username}")))
     }
 
-    /// Create a group with friends.
+    /// Create a group with contacts.
     pub async fn create_group(&self, usernames: &[&str]) -> Result<Room> {
-        let mut members = vec![self.me()];
+        let me = self.known_member(self.me())?;
+        let mut members = vec![me.clone()];
         for name in usernames {
             let c = self.user(name).await?;
-            if !members.contains(&c.user_id) {
-                members.push(c.user_id);
-            }
+            members.push(self.known_member(c.user_id)?);
         }
         let room_id = RoomId::random();
+        let body = first_roster(room_id, RoomKind::Group, me.user, me.fp, members, now_ms());
+        let roster = self.sign_roster(&body)?;
+        let verified = VerifiedRoster {
+            hash: roster_hash(&roster),
+            body,
+            signed: roster.clone(),
+        };
         let key = RoomKey::generate();
-        let grants = self.grants_for(room_id, 1, &members, &key).await?;
-        self.remember_key(room_id, 1, &key)?;
-        self.call(
-            Method::POST,
-            "/v1/rooms",
-            Some(&CreateRoom {
-                room_id,
-                members,
-                key_grants: grants,
-                title: None,
-            }),
-        )
-        .await
+        let grants = self.grants_for(1, &verified, &key).await?;
+        self.remember_key(room_id, 1, verified.hash, &key)?;
+        let room: Room = self
+            .call(
+                Method::POST,
+                "/v1/rooms",
+                Some(&CreateRoom {
+                    room_id,
+                    roster,
+                    key_grants: grants,
+                    title: None,
+                }),
+            )
+            .await?;
+        self.verify_room(room).await
     }
 
-    /// Upload a new epoch for `members` (re-key; add/remove members).
-    pub async fn set_members(&self, room_id: RoomId, members: Vec<UserId>) -> Result<Room> {
+    /// Upload a new epoch: for a new roster (`Some`, add/remove) or for the
+    /// members of the latest verified one.
+    async fn new_epoch(&self, room_id: RoomId, next: Option<RosterBody>) -> Result<Room> {
         let room = self.room(room_id).await?;
+        let current = self.verified_roster(room_id).ok_or_else(|| {
+            ClientError::Untrusted("this room has no verified member list".into())
+        })?;
         let epoch = room.epoch + 1;
+        let (roster, verified) = match next {
+            Some(body) => {
+                let signed = self.sign_roster(&body)?;
+                let v = VerifiedRoster {
+                    hash: roster_hash(&signed),
+                    body,
+                    signed: signed.clone(),
+                };
+                (Some(signed), v)
+            }
+            None => (None, current),
+        };
         let key = RoomKey::generate();
-        let grants = self.grants_for(room_id, epoch, &members, &key).await?;
-        self.remember_key(room_id, epoch, &key)?;
-        self.call(
-            Method::POST,
-            &format!("/v1/rooms/{room_id}/epochs"),
-            Some(&Rekey {
-                epoch,
-                members,
-                key_grants: grants,
-            }),
-        )
-        .await
+        let grants = self.grants_for(epoch, &verified, &key).await?;
+        self.remember_key(room_id, epoch, verified.hash, &key)?;
+        let room: Room = self
+            .call(
+                Method::POST,
+                &format!("/v1/rooms/{room_id}/epochs"),
+                Some(&Rekey {
+                    epoch,
+                    roster,
+                    key_grants: grants,
+                }),
+            )
+            .await?;
+        let room = self.verify_room(room).await?;
+        self.remember_room(&room);
+        Ok(room)
     }
 
     /// A fresh key for the same members (after someone left).
     pub async fn rekey(&self, room_id: RoomId) -> Result<Room> {
-        let room = self.room(room_id).await?;
-        self.set_members(room_id, room.members).await
+        self.new_epoch(room_id, None).await
     }
 
-    /// Add friends to a group (new epoch).
+    /// The next roster of a group with `members`, signed by us.
+    async fn changed_roster(
+        &self,
+        room_id: RoomId,
+        change: RosterChange,
+        members: Vec<RosterMember>,
+    ) -> Result<RosterBody> {
+        self.room(room_id).await?;
+        let current = self.verified_roster(room_id).ok_or_else(|| {
+            ClientError::Untrusted("this room has no verified member list".into())
+        })?;
+        let me = self.known_member(self.me())?;
+        let body = next_roster(&current, change, me.user, me.fp, members, now_ms());
+        // Our own rules first: a clear error instead of the node's refusal.
+        check_step(Some(&current), &body).map_err(|e| ClientError::Profile(e.to_string()))?;
+        Ok(body)
+    }
+
+    /// Add contacts (or members introduced to us in a group) to a group
+    /// (new roster, new epoch).
     pub async fn add_members(&self, room_id: RoomId, usernames: &[&str]) -> Result<Room> {
-        let mut members = self.room(room_id).await?.members;
+        self.room(room_id).await?;
+        let mut members = self
+            .verified_roster(room_id)
+            .map(|r| r.body.members)
+            .unwrap_or_default();
         for n in usernames {
             let c = self.user(n).await?;
-            if !members.contains(&c.user_id) {
-                members.push(c.user_id);
+            if !members.iter().any(|m| m.user == c.user_id) {
+                members.push(self.known_member(c.user_id)?);
             }
         }
-        self.set_members(room_id, members).await
+        let body = self
+            .changed_roster(room_id, RosterChange::Add, members)
+            .await?;
+        self.new_epoch(room_id, Some(body)).await
     }
 
-    /// Remove members from a group (new epoch they do not get).
+    /// Remove members from a group (new roster, new epoch they do not get).
     pub async fn remove_members(&self, room_id: RoomId, usernames: &[&str]) -> Result<Room> {
-        let mut members = self.room(room_id).await?.members;
-        for n in usernames {
-            let c = self.user(n).await?;
-            members.retain(|m| *m != c.user_id);
-        }
-        self.set_members(room_id, members).await
+        self.room(room_id).await?;
+        let mut members = self
+            .verified_roster(room_id)
+            .map(|r| r.body.members)
+            .unwrap_or_default();
+        members.retain(|m| !usernames.contains(&m.username.as_str()));
+        let body = self
+            .changed_roster(room_id, RosterChange::Remove, members)
+            .await?;
+        self.new_epoch(room_id, Some(body)).await
     }
 
-    /// Leave a group.
+    /// Leave a group: a signed `leave`; the others re-key without us.
     pub async fn leave(&self, room_id: RoomId) -> Result<()> {
-        self.call_empty::<()>(Method::POST, &format!("/v1/rooms/{room_id}/leave"), None)
-            .await
+        self.room(room_id).await?;
+        let me = self.me();
+        let members = self
+            .verified_roster(room_id)
+            .map(|r| r.body.members)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.user != me)
+            .collect();
+        let body = self
+            .changed_roster(room_id, RosterChange::Leave, members)
+            .await?;
+        let roster = self.sign_roster(&body)?;
+        self.call_empty(
+            Method::POST,
+            &format!("/v1/rooms/{room_id}/leave"),
+            Some(&LeaveRoom { roster }),
+        )
+        .await?;
+        self.forget_room(room_id);
+        Ok(())
     }
 
-    /// The room key of an epoch: from the vault, or from the node's grants
-    /// (each verified: signed by a room member whose key we trust).
+    /// The room key of an epoch: from the vault, or from the node's grants.
+    /// A grant counts only if it is bound to a roster we verified, names
+    /// us as a member of it, and is signed by a member of it with the key
+    /// that roster names.
     pub(crate) async fn room_key(&self, room_id: RoomId, epoch: u32) -> Result<RoomKey> {
         if let Some(k) = self.profile().room_key(room_id.0, epoch) {
             return Ok(RoomKey::from_bytes(k));
@@ -256,7 +420,9 @@ impl Client {
         let keys: RoomKeys = self
             .call::<(), _>(Method::GET, &format!("/v1/rooms/{room_id}/keys"), None)
             .await?;
-        let room = self.room(room_id).await?;
+        self.room(room_id).await?;
+        let trust = self.trust(room_id).unwrap_or_default();
+        let me = self.me();
         for grant in &keys.grants {
             let Ok(body) = decode_grant(grant) else {
                 continue;
@@ -264,20 +430,35 @@ impl Client {
             if self.profile().room_key(room_id.0, body.epoch).is_some() {
                 continue;
             }
-            // The granter must be someone we know by key: a current member,
-            // or (for old epochs) a pinned contact.
-            let granter = self.granter_key(&room, body.granter_fp).await?;
-            let Some(granter) = granter else {
-                tracing::warn!(room = %room_id, epoch = body.epoch, "key grant from an unknown key ignored");
+            let refused = |why: &str| {
+                self.refuse_grant(room_id, body.epoch, why);
+            };
+            let Some(roster) = trust.roster(&body.roster) else {
+                refused("it is bound to a member list no member signed");
                 continue;
             };
+            if roster
+                .body
+                .member(me)
+                .is_none_or(|m| m.fp != body.recipient_fp)
+            {
+                refused("it is not for you as a member");
+                continue;
+            }
+            let Some(granter) = roster.body.members.iter().find(|m| m.fp == body.granter_fp) else {
+                refused("it was signed by someone who is not a member");
+                continue;
+            };
+            let granter_key = self
+                .member_key(room_id, granter.user, &granter.username, granter.fp)
+                .await?;
             let opened = {
                 let p = self.profile();
-                open_grant(&p.identity, grant, &granter, room_id)
+                open_grant(&p.identity, grant, &granter_key, room_id)
             };
             match opened {
-                Ok((b, key)) => self.remember_key(room_id, b.epoch, &key)?,
-                Err(e) => tracing::warn!(room = %room_id, error = %e, "key grant rejected"),
+                Ok((b, key)) => self.remember_key(room_id, b.epoch, b.roster, &key)?,
+                Err(e) => refused(&e.to_string()),
             }
         }
         self.profile()
@@ -288,49 +469,47 @@ impl Client {
             ))
     }
 
-    async fn granter_key(
-        &self,
-        room: &Room,
-        fp: onionchat_proto::wire::Fingerprint,
-    ) -> Result<Option<onionchat_proto::crypto::PublicIdentity>> {
-        if fp == self.fingerprint() {
-            return Ok(Some(self.profile().identity.public().clone()));
-        }
-        for m in &room.members {
-            let k = self.key_of(*m, false).await?;
-            if k.fingerprint() == fp {
-                return Ok(Some(k));
-            }
-        }
-        let pinned = {
-            let p = self.profile();
-            p.data
-                .pins
-                .values()
-                .find(|pin| pin.fingerprint == fp.0)
-                .map(|pin| pin.spki_der.clone())
-        };
-        Ok(match pinned {
-            Some(der) => Some(onionchat_proto::crypto::PublicIdentity::from_spki_der(
-                &der,
-            )?),
-            None => None,
-        })
+    fn refuse_grant(&self, room: RoomId, epoch: u32, why: &str) {
+        let what = format!("a key for epoch {epoch} was refused: {why}");
+        tracing::warn!(room = %room, "{what}");
+        self.emit(ClientEvent::Security {
+            room_id: Some(room),
+            what,
+        });
     }
 
-    /// Make sure we can send in `room`: if membership changed, upload a new key.
-    pub(crate) async fn ready_room(&self, room_id: RoomId) -> Result<Room> {
-        let room = self.room_cached(room_id).await?;
-        if room.rekey_required {
-            match self.rekey(room_id).await {
-                Ok(r) => return Ok(r),
-                // Someone else re-keyed first.
-                Err(e) if e.code() == Some(ErrorCode::StaleEpoch) => {
-                    return self.room(room_id).await;
-                }
-                Err(e) => return Err(e),
+    /// Make sure we can send in `room`: re-key if membership changed, and
+    /// return the room with the key of its epoch — which must be bound to the
+    /// latest roster we verified, so nobody removed (or never added) can
+    /// read what we send.
+    pub(crate) async fn ready_room(&self, room_id: RoomId) -> Result<(Room, RoomKey)> {
+        let mut room = self.room_cached(room_id).await?;
+        for _ in 0..3 {
+            if room.rekey_required {
+                room = match self.rekey(room_id).await {
+                    Ok(r) => r,
+                    // Someone else re-keyed first.
+                    Err(e) if e.code() == Some(ErrorCode::StaleEpoch) => self.room(room_id).await?,
+                    Err(e) => return Err(e),
+                };
+                continue;
             }
+            let key = self.room_key(room_id, room.epoch).await?;
+            let trust = self.trust(room_id).unwrap_or_default();
+            let latest = trust.latest().map(|l| l.hash.0);
+            if latest.is_some() && trust.epochs.get(&room.epoch).copied() == latest {
+                return Ok((room, key));
+            }
+            // The epoch's key was made for an older member list: make one
+            // for the members we verified.
+            room = match self.rekey(room_id).await {
+                Ok(r) => r,
+                Err(e) if e.code() == Some(ErrorCode::StaleEpoch) => self.room(room_id).await?,
+                Err(e) => return Err(e),
+            };
         }
-        Ok(room)
+        Err(ClientError::Protocol(
+            "the room kept changing while preparing to send; try again".into(),
+        ))
     }
 }

@@ -8,7 +8,9 @@ use onionchat_proto::crypto::room_key::{make_grant, open_grant};
 use onionchat_proto::crypto::{
     IdentityKey, OpenError, PublicIdentity, RoomKey, SignContext, at_rest, message,
 };
-use onionchat_proto::wire::{FileId, MessageBody, MessageContent, MsgId, RoomId, Signed, UserId};
+use onionchat_proto::wire::{
+    FileId, MessageBody, MessageContent, MsgId, RoomId, RosterHash, Signed, UserId,
+};
 use proptest::prelude::*;
 
 /// Three identities, generated once (RSA-3072 keygen is slow).
@@ -27,7 +29,21 @@ fn text(s: &str) -> MessageContent {
 }
 
 fn sealed(sender: &IdentityKey, key: &RoomKey, epoch: u32, msg: &str) -> Signed {
-    message::seal(sender, ROOM, epoch, key, MsgId([9; 16]), 1234, &text(msg)).expect("seal")
+    let at = message::Position {
+        stream: 5,
+        counter: 1,
+    };
+    message::seal(
+        sender,
+        ROOM,
+        epoch,
+        key,
+        MsgId([9; 16]),
+        at,
+        1234,
+        &text(msg),
+    )
+    .expect("seal")
 }
 
 fn open_as(
@@ -94,7 +110,8 @@ fn private_key_at_rest_round_trip_and_wrong_passphrase() {
 fn grants_open_only_for_the_recipient_from_the_real_granter() {
     let [a, b, c] = keys();
     let key = RoomKey::generate();
-    let grant = make_grant(a, ROOM, 1, UserId(2), b.public(), &key).expect("grant");
+    let grant =
+        make_grant(a, ROOM, 1, RosterHash([3; 32]), UserId(2), b.public(), &key).expect("grant");
     let (body, got) = open_grant(b, &grant, a.public(), ROOM).expect("open");
     assert_eq!(got, key);
     assert_eq!(body.epoch, 1);

@@ -434,6 +434,11 @@ pub fn texts(items: &[onionchat_client::Incoming]) -> Vec<String> {
                 _ => None,
             },
             Incoming::Rejected { reason, .. } => panic!("a message was rejected: {reason}"),
+            Incoming::Missing {
+                count, sender_name, ..
+            } => {
+                panic!("{count} messages from {sender_name} are missing")
+            }
         })
         .collect()
 }

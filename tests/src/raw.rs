@@ -75,6 +75,15 @@ pub async fn get(addr: &str, path: &str, token: Option<&str>) -> RawResponse {
     request(addr, "GET", path, &headers, Vec::new()).await
 }
 
+/// The id a node at `addr` names itself by (`/v1/info`), which signed
+/// sign-ups and logins must name.
+pub async fn node_id(addr: &str) -> String {
+    let r = get(addr, "/v1/info", None).await;
+    onionchat_proto::decode::<onionchat_proto::wire::ServerInfo>(&r.body)
+        .expect("server info")
+        .node_id
+}
+
 /// Sign up `name` with `key` over raw HTTP (`invite` when the node wants one).
 pub async fn signup(
     addr: &str,
@@ -88,6 +97,7 @@ pub async fn signup(
         username: name.into(),
         public_key: key.public().spki_der().to_vec(),
         invite,
+        node: node_id(addr).await,
     };
     let signed = key
         .sign_body(SignContext::Signup, &body)
@@ -102,6 +112,18 @@ pub async fn signed_login(
     key: &onionchat_proto::crypto::IdentityKey,
     name: &str,
 ) -> Vec<u8> {
+    let node = node_id(addr).await;
+    signed_login_naming(addr, key, name, &node).await
+}
+
+/// Like [`signed_login`], but the signed body names `node` (which a
+/// hostile node would get from its victim for another box).
+pub async fn signed_login_naming(
+    addr: &str,
+    key: &onionchat_proto::crypto::IdentityKey,
+    name: &str,
+    node: &str,
+) -> Vec<u8> {
     use onionchat_proto::crypto::SignContext;
     use onionchat_proto::wire::{Challenge, ChallengeRequest, LoginBody};
     let req = ChallengeRequest {
@@ -115,6 +137,7 @@ pub async fn signed_login(
         challenge_id: ch.challenge_id,
         nonce: ch.nonce,
         issued_at: ch.issued_at,
+        node: node.into(),
     };
     encode(
         &key.sign_body(SignContext::Login, &body)
@@ -166,4 +189,41 @@ pub async fn next_frame(socket: &mut RawSocket) -> Option<onionchat_proto::wire:
             Ok(_) => {}
         }
     }
+}
+
+/// One party of a raw 1:1 room: account, name, key.
+pub type Party<'a> = (
+    onionchat_proto::wire::UserId,
+    &'a str,
+    &'a onionchat_proto::crypto::IdentityKey,
+);
+
+/// The first roster of a 1:1 room, signed by `accepter` (who accepts the
+/// friend request), and its hash (what grants are bound to).
+pub fn direct_roster(
+    room: onionchat_proto::wire::RoomId,
+    accepter: Party<'_>,
+    other: Party<'_>,
+) -> (
+    onionchat_proto::wire::Signed,
+    onionchat_proto::wire::RosterHash,
+) {
+    use onionchat_proto::crypto::roster::{first_roster, roster_hash, sign_roster};
+    use onionchat_proto::wire::{RoomKind, RosterMember};
+    let member = |(user, name, key): Party<'_>| RosterMember {
+        user,
+        username: name.into(),
+        fp: key.fingerprint(),
+    };
+    let body = first_roster(
+        room,
+        RoomKind::Direct,
+        accepter.0,
+        accepter.2.fingerprint(),
+        vec![member(accepter), member(other)],
+        onionchat_proto::now_ms(),
+    );
+    let signed = sign_roster(accepter.2, &body).expect("sign roster");
+    let hash = roster_hash(&signed);
+    (signed, hash)
 }

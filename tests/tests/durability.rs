@@ -46,6 +46,7 @@ async fn acknowledged_messages_survive_kill_9() {
         .map(|i| match i {
             Incoming::Message(r) => r.seq,
             Incoming::Rejected { reason, .. } => panic!("{reason}"),
+            Incoming::Missing { count, .. } => panic!("{count} messages missing"),
         })
         .collect();
     let n = seqs.len() as u64;

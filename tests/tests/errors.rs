@@ -117,6 +117,7 @@ async fn malformed_oversized_unknown_and_unauthorized_requests() {
         username: "mallory".into(),
         public_key: key.public().spki_der().to_vec(),
         invite: Some("AAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
+        node: raw::node_id(a).await,
     };
     let signed = key.sign_body(SignContext::Signup, &body).expect("sign");
     expect(
@@ -213,6 +214,7 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
         username: "ann".into(),
         public_key: dup.public().spki_der().to_vec(),
         invite: None,
+        node: raw::node_id(a).await,
     };
     expect(
         &raw::post_cbor(
@@ -258,8 +260,15 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
         ErrorCode::Conflict,
     );
     // Only the recipient accepts; grants must be real.
+    let early_room = RoomId::random();
     let accept = onionchat_proto::wire::AcceptFriendRequest {
-        room_id: RoomId::random(),
+        room_id: early_room,
+        roster: raw::direct_roster(
+            early_room,
+            (onionchat_proto::wire::UserId(2), "bob", &bob_key),
+            (onionchat_proto::wire::UserId(1), "ann", &ann_key),
+        )
+        .0,
         key_grants: vec![],
     };
     expect(
@@ -292,42 +301,33 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
         onionchat_proto::decode(&raw::get(a, "/v1/users/bob", Some(&bob)).await.body).expect("bob");
     let room_id = RoomId::random();
     let room_key = RoomKey::generate();
+    let (roster, hash) = raw::direct_roster(
+        room_id,
+        (bob_info.user_id, "bob", &bob_key),
+        (ann_info.user_id, "ann", &ann_key),
+    );
+    let grant = |epoch, to, key: &IdentityKey| {
+        onionchat_proto::crypto::room_key::make_grant(
+            &bob_key,
+            room_id,
+            epoch,
+            hash,
+            to,
+            key.public(),
+            &room_key,
+        )
+        .expect("grant")
+    };
     let grants = vec![
-        onionchat_proto::crypto::room_key::make_grant(
-            &bob_key,
-            room_id,
-            1,
-            ann_info.user_id,
-            ann_key.public(),
-            &room_key,
-        )
-        .expect("grant"),
-        onionchat_proto::crypto::room_key::make_grant(
-            &bob_key,
-            room_id,
-            1,
-            bob_info.user_id,
-            bob_key.public(),
-            &room_key,
-        )
-        .expect("grant"),
+        grant(1, ann_info.user_id, &ann_key),
+        grant(1, bob_info.user_id, &bob_key),
     ];
     // A grant for the wrong epoch is refused.
-    let wrong_epoch = vec![
-        onionchat_proto::crypto::room_key::make_grant(
-            &bob_key,
-            room_id,
-            2,
-            ann_info.user_id,
-            ann_key.public(),
-            &room_key,
-        )
-        .expect("grant"),
-        grants[1].clone(),
-    ];
+    let wrong_epoch = vec![grant(2, ann_info.user_id, &ann_key), grants[1].clone()];
     let acc = |g: Vec<onionchat_proto::wire::Signed>| {
         encode(&onionchat_proto::wire::AcceptFriendRequest {
             room_id,
+            roster: roster.clone(),
             key_grants: g,
         })
         .expect("enc")
@@ -352,6 +352,7 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
     let text = MessageContent::Text { text: "hi".into() };
     let url = format!("/v1/rooms/{room_id}/messages");
     // A send body: a fresh message from ann for `epoch`.
+    let counter = std::sync::atomic::AtomicU64::new(1);
     let ann_says = |epoch: u32| {
         let envelope = message::seal(
             &ann_key,
@@ -359,6 +360,10 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
             epoch,
             &room_key,
             MsgId::random(),
+            message::Position {
+                stream: 1,
+                counter: counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            },
             now_ms(),
             &text,
         )
@@ -417,6 +422,10 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
         1,
         &key,
         MsgId::random(),
+        message::Position {
+            stream: 1,
+            counter: 1,
+        },
         now_ms(),
         &MessageContent::Text { text: "x".into() },
     )
@@ -493,6 +502,10 @@ async fn stale_epoch_rekey_required_and_rate_limits() {
         2,
         &RoomKey::generate(),
         MsgId::random(),
+        message::Position {
+            stream: 1,
+            counter: 1,
+        },
         now_ms(),
         &MessageContent::Text { text: "x".into() },
     )

@@ -304,6 +304,20 @@ fn print_incoming(json_out: bool, item: &Incoming) {
                 file_id
             ),
         },
+        Incoming::Missing {
+            sender_name, count, ..
+        } => {
+            if json_out {
+                out!("{}", json!({"missing": count, "sender": sender_name}));
+            } else {
+                let what = if *count == 1 {
+                    "1 message".to_string()
+                } else {
+                    format!("{count} messages")
+                };
+                out!("⚠ {what} from {sender_name} never arrived (the node withheld or lost them)");
+            }
+        }
         Incoming::Rejected {
             seq,
             sender,
@@ -540,6 +554,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             }
                         }
                         Ok(ClientEvent::Connection(ConnectionState::Disconnected)) if !json_out => eprintln!("(connection lost; reconnecting…)"),
+                        Ok(ClientEvent::Membership { text, .. }) if !json_out => out!("— {text}"),
+                        Ok(ClientEvent::Security { what, .. }) => eprintln!("⚠ refused: {what}"),
                         Ok(ClientEvent::KeyChanged { username, .. }) => eprintln!("⚠ {username}'s key changed! Their messages are not trusted until you verify them."),
                         Ok(_) => {}
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => eprintln!("(skipped {n} events)"),

@@ -25,7 +25,18 @@ pub(super) async fn info(State(state): State<AppState>) -> Cbor<ServerInfo> {
         version: env!("CARGO_PKG_VERSION").to_string(),
         protocol: PROTOCOL_VERSION,
         open_registration: state.config.open_registration,
+        node_id: state.store.node_id().to_string(),
     })
+}
+
+/// Whether a signed sign-up or login names this node: its id, or its
+/// onion address. Signatures made for another box are refused here.
+fn names_this_node(state: &AppState, node: &str) -> bool {
+    node == state.store.node_id()
+        || state
+            .status
+            .onion_address()
+            .is_some_and(|a| a.eq_ignore_ascii_case(node))
 }
 
 fn auth_allowed(state: &AppState) -> Result<(), Failure> {
@@ -56,6 +67,12 @@ pub(super) async fn signup(
         .map_err(|e| Failure::reject(ErrorCode::Invalid, e.to_string()))?;
     key.verify_signed(SignContext::Signup, &req)
         .map_err(|e| Failure::reject(ErrorCode::BadSignature, e.to_string()))?;
+    if !names_this_node(&state, &body.node) {
+        return reject(
+            ErrorCode::Invalid,
+            "this sign-up was signed for another node",
+        );
+    }
     let user = state
         .store
         .signup(
@@ -147,6 +164,12 @@ pub(super) async fn login(
         .map_err(|e| Failure::Internal(e.to_string()))?;
     key.verify_signed(SignContext::Login, &req)
         .map_err(|_| Failure::reject(ErrorCode::Unauthorized, "unknown user or wrong key"))?;
+    if !names_this_node(&state, &body.node) {
+        return reject(
+            ErrorCode::Unauthorized,
+            "this login was signed for another node",
+        );
+    }
     let ttl = state.config.session_ttl_secs.saturating_mul(1000);
     let (token, expires_at) = state.store.create_session(user_id, ttl).await?;
     Ok(Cbor(Session {

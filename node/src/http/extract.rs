@@ -76,6 +76,15 @@ pub struct Authed {
     pub token_hash: [u8; 32],
 }
 
+impl Authed {
+    /// The account's public key (what its messages and headers must verify
+    /// under).
+    pub fn key(&self) -> Result<onionchat_proto::crypto::PublicIdentity, Failure> {
+        onionchat_proto::crypto::PublicIdentity::from_spki_der(&self.record.public_key)
+            .map_err(|e| Failure::Internal(format!("stored key unreadable: {e}")))
+    }
+}
+
 impl FromRequestParts<AppState> for Authed {
     type Rejection = Failure;
 

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use onionchat_proto::wire::{ErrorCode, FileId, FileInfo, FileUploadStart};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
-use super::social::room_id;
+use super::rooms::room_id;
 use super::{Authed, Cbor, parse_id};
 use crate::error::{Failure, reject};
 use crate::state::AppState;
@@ -30,13 +30,7 @@ pub(super) async fn announce(
     };
     let info = state
         .store
-        .announce_file(
-            auth.user,
-            auth.record.fingerprint,
-            room_id(&id)?,
-            req.header,
-            limits,
-        )
+        .announce_file(auth.user, &auth.key()?, room_id(&id)?, req.header, limits)
         .await?;
     Ok((StatusCode::CREATED, Cbor(info)))
 }

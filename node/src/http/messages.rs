@@ -8,7 +8,9 @@ use onionchat_proto::wire::{
     ErrorCode, History, ReadMarkers, SendAck, SendMessage, SetReadMarker, Signed, UserId,
 };
 
-use super::social::room_id;
+use onionchat_proto::crypto::{PublicIdentity, SignContext};
+
+use super::rooms::room_id;
 use super::{Authed, Cbor};
 use crate::error::{Failure, reject};
 use crate::state::AppState;
@@ -17,7 +19,7 @@ use crate::state::AppState;
 pub(crate) async fn send_envelope(
     state: &AppState,
     user: UserId,
-    fingerprint: [u8; 32],
+    key: &PublicIdentity,
     envelope: Signed,
     origin: Option<u64>,
 ) -> Result<SendAck, Failure> {
@@ -33,6 +35,13 @@ pub(crate) async fn send_envelope(
         }
         _ => Failure::reject(ErrorCode::Invalid, e.to_string()),
     })?;
+    let fingerprint = key.fingerprint().0;
+    // Members must never be handed a message that does not verify: one RSA
+    // verify per message, here on the connection's task, not in the writer.
+    if body.sender_fp.0 == fingerprint {
+        key.verify_signed(SignContext::Message, &envelope)
+            .map_err(|e| Failure::reject(ErrorCode::BadSignature, e.to_string()))?;
+    }
     state
         .store
         .send_message(user, fingerprint, body, envelope, origin)
@@ -55,14 +64,7 @@ pub(super) async fn send(
             "the message is for another room than the URL says",
         );
     }
-    let ack = send_envelope(
-        &state,
-        auth.user,
-        auth.record.fingerprint,
-        req.envelope,
-        None,
-    )
-    .await?;
+    let ack = send_envelope(&state, auth.user, &auth.key()?, req.envelope, None).await?;
     let status = if ack.duplicate {
         StatusCode::OK
     } else {

@@ -8,8 +8,9 @@ mod account;
 mod admin;
 mod extract;
 mod files;
+mod friends;
 mod messages;
-mod social;
+mod rooms;
 mod ws;
 
 use axum::Router;
@@ -33,19 +34,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me", get(account::me))
         .route("/v1/users/{username}", get(account::user))
         .route("/v1/users/by-id/{id}", get(account::user_by_id))
-        .route("/v1/friends", get(social::friends))
+        .route("/v1/friends", get(friends::friends))
         .route(
             "/v1/friends/requests",
-            get(social::requests).post(social::send_request),
+            get(friends::requests).post(friends::send_request),
         )
-        .route("/v1/friends/requests/{id}/accept", post(social::accept))
-        .route("/v1/friends/requests/{id}/decline", post(social::decline))
-        .route("/v1/friends/requests/{id}/cancel", post(social::cancel))
-        .route("/v1/rooms", get(social::rooms).post(social::create_room))
-        .route("/v1/rooms/{id}", get(social::room))
-        .route("/v1/rooms/{id}/keys", get(social::keys))
-        .route("/v1/rooms/{id}/epochs", post(social::rekey))
-        .route("/v1/rooms/{id}/leave", post(social::leave))
+        .route("/v1/friends/requests/{id}/accept", post(friends::accept))
+        .route("/v1/friends/requests/{id}/decline", post(friends::decline))
+        .route("/v1/friends/requests/{id}/cancel", post(friends::cancel))
+        .route("/v1/rooms", get(rooms::rooms).post(rooms::create_room))
+        .route("/v1/rooms/{id}", get(rooms::room))
+        .route("/v1/rooms/{id}/keys", get(rooms::keys))
+        .route("/v1/rooms/{id}/epochs", post(rooms::rekey))
+        .route("/v1/rooms/{id}/leave", post(rooms::leave))
+        .route("/v1/rooms/{id}/rosters", get(rooms::rosters))
         .route(
             "/v1/rooms/{id}/messages",
             get(messages::history).post(messages::send),

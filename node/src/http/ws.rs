@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use onionchat_proto::limits::MAX_WS_FRAME;
 use onionchat_proto::wire::{ApiError, ClientFrame, ErrorCode, ServerFrame, UserId};
@@ -25,14 +25,17 @@ pub(super) async fn upgrade(
     auth: Authed,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let fp = auth.record.fingerprint;
+    let key = match auth.key() {
+        Ok(k) => std::sync::Arc::new(k),
+        Err(e) => return e.into_response(),
+    };
     // Small per-connection buffers: memory stays bounded with many clients.
     ws.max_message_size(MAX_WS_FRAME)
         .max_frame_size(MAX_WS_FRAME)
         .read_buffer_size(16 * 1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(MAX_WS_FRAME * 4)
-        .on_upgrade(move |socket| session(state, auth.user, fp, socket))
+        .on_upgrade(move |socket| session(state, auth.user, key, socket))
 }
 
 fn frame(f: &ServerFrame) -> Outgoing {
@@ -63,7 +66,12 @@ async fn announce_presence(state: &AppState, user: UserId, online: bool) {
     }
 }
 
-async fn session(state: AppState, user: UserId, fingerprint: [u8; 32], socket: WebSocket) {
+async fn session(
+    state: AppState,
+    user: UserId,
+    key: std::sync::Arc<onionchat_proto::crypto::PublicIdentity>,
+    socket: WebSocket,
+) {
     let mut reg = state.hub.register(user);
     if reg.presence == PresenceChange::Online {
         announce_presence(&state, user, true).await;
@@ -91,7 +99,7 @@ async fn session(state: AppState, user: UserId, fingerprint: [u8; 32], socket: W
                     Some(Ok(Message::Binary(bytes))) => {
                         // Wait for a permit before reading on: back-pressure.
                         let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                        handle_frame(&state, user, fingerprint, reg.id, &bytes, reg.tx.clone(), permit).await;
+                        handle_frame(&state, user, &key, reg.id, &bytes, reg.tx.clone(), permit).await;
                     }
                     Some(Ok(Message::Text(_))) => {
                         let _ = reg.tx.try_send(error_frame(None, ApiError::new(ErrorCode::Malformed, "frames are binary CBOR")));
@@ -131,7 +139,7 @@ async fn session(state: AppState, user: UserId, fingerprint: [u8; 32], socket: W
 async fn handle_frame(
     state: &AppState,
     user: UserId,
-    fingerprint: [u8; 32],
+    key: &std::sync::Arc<onionchat_proto::crypto::PublicIdentity>,
     conn: u64,
     bytes: &[u8],
     tx: mpsc::Sender<Outgoing>,
@@ -153,17 +161,17 @@ async fn handle_frame(
                 .ok()
                 .map(|b| b.msg_id);
             let state = state.clone();
+            let key = key.clone();
             tokio::spawn(async move {
                 // This connection gets no copy of its own message: the ack
                 // stands for it, and counts as its delivery once written.
-                let reply =
-                    match send_envelope(&state, user, fingerprint, envelope, Some(conn)).await {
-                        Ok(ack) => Outgoing {
-                            delivers: Some((ack.room_id, ack.seq)),
-                            ..frame(&ServerFrame::Ack(ack))
-                        },
-                        Err(e) => error_frame(msg_id, e.to_api_error()),
-                    };
+                let reply = match send_envelope(&state, user, &key, envelope, Some(conn)).await {
+                    Ok(ack) => Outgoing {
+                        delivers: Some((ack.room_id, ack.seq)),
+                        ..frame(&ServerFrame::Ack(ack))
+                    },
+                    Err(e) => error_frame(msg_id, e.to_api_error()),
+                };
                 let _ = tx.send(reply).await;
                 drop(permit);
             });

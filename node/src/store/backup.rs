@@ -64,6 +64,7 @@ fn copy_all(r: &ReadTransaction, w: &WriteTransaction) -> Result<u64, Failure> {
         + copy_table(r, w, ROOM_SEQ)?
         + copy_table(r, w, MEMBERSHIPS)?
         + copy_table(r, w, GRANTS)?
+        + copy_table(r, w, ROSTERS)?
         + copy_table(r, w, MESSAGES)?
         + copy_table(r, w, MSG_IDS)?
         + copy_table(r, w, MARKERS)?

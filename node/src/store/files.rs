@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 use onionchat_proto::crypto::file_stream::{ciphertext_len, decode_header};
+use onionchat_proto::crypto::{PublicIdentity, SignContext};
 use onionchat_proto::now_ms;
 use onionchat_proto::wire::{ErrorCode, FileId, FileInfo, RoomId, ServerFrame, Signed, UserId};
 use redb::{ReadableTable, ReadableTableMetadata};
@@ -66,13 +67,21 @@ impl Store {
     pub async fn announce_file(
         &self,
         user: UserId,
-        user_fp: [u8; 32],
+        user_key: &PublicIdentity,
         room_id: RoomId,
         header: Signed,
         limits: FileLimits,
     ) -> Result<FileInfo, Failure> {
         let body = decode_header(&header)
             .map_err(|e| Failure::reject(ErrorCode::Invalid, e.to_string()))?;
+        let user_fp = user_key.fingerprint().0;
+        // Checked before it is stored, so members never get a header that
+        // does not verify (one RSA verify, outside the writer).
+        if body.sender_fp.0 == user_fp {
+            user_key
+                .verify_signed(SignContext::FileHeader, &header)
+                .map_err(|e| Failure::reject(ErrorCode::BadSignature, e.to_string()))?;
+        }
         let len = ciphertext_len(body.plaintext_len, body.chunk_size);
         if len > limits.max_file_bytes {
             return reject(

@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod backup;
 pub mod files;
+pub mod friends;
 pub mod messages;
 pub mod rooms;
 pub mod schema;
@@ -42,6 +43,7 @@ pub struct Store {
     db: Arc<Database>,
     writer: writer::WriterHandle,
     data_dir: PathBuf,
+    node_id: String,
 }
 
 /// CBOR-encode a record.
@@ -87,11 +89,18 @@ impl Store {
                 Failure::Internal(format!("cannot open {}: {e}", db_path(data_dir).display()))
             })?;
         migrate(&db)?;
+        let id = db
+            .begin_read()?
+            .open_table(META)?
+            .get("node_id")?
+            .map(|g| g.value())
+            .unwrap_or(0);
         let db = Arc::new(db);
         let store = Store {
             writer: writer::spawn(db.clone(), hub),
             db,
             data_dir: data_dir.to_path_buf(),
+            node_id: format!("id:{id:016x}"),
         };
         store.cleanup_interrupted_uploads()?;
         Ok(store)
@@ -126,6 +135,12 @@ impl Store {
         std::fs::metadata(db_path(&self.data_dir))
             .map(|m| m.len())
             .unwrap_or(0)
+    }
+
+    /// This node's id, as sign-ups and logins over TCP name it (`id:` + 16
+    /// hex digits); made once with the database.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 
     /// Load a user, or `not_found`.
@@ -210,6 +225,15 @@ fn migrate(db: &Database) -> Result<(), Failure> {
             )));
         }
         Some(v) if v == SCHEMA_VERSION => {}
+        // Version 1 was the pre-release protocol 1 (rooms without signed
+        // rosters); no box ran it, so there is nothing to carry over.
+        Some(1) => {
+            return Err(Failure::Internal(
+                "the database was made by a pre-release node (protocol 1); \
+                 move it away and start again"
+                    .into(),
+            ));
+        }
         // Fresh database (None) or older versions: create/upgrade step by step.
         // Version 1 is the first layout, so creating the tables is its migration.
         _ => {
@@ -224,13 +248,18 @@ fn migrate(db: &Database) -> Result<(), Failure> {
             txn.open_table(ROOM_SEQ)?;
             txn.open_table(MEMBERSHIPS)?;
             txn.open_table(GRANTS)?;
+            txn.open_table(ROSTERS)?;
             txn.open_table(MESSAGES)?;
             txn.open_table(MSG_IDS)?;
             txn.open_table(MARKERS)?;
             txn.open_table(FILES)?;
             txn.open_table(USAGE)?;
-            txn.open_table(META)?
-                .insert("schema_version", SCHEMA_VERSION)?;
+            let mut meta = txn.open_table(META)?;
+            meta.insert("schema_version", SCHEMA_VERSION)?;
+            if meta.get("node_id")?.is_none() {
+                let id = u64::from_be_bytes(onionchat_proto::crypto::random_array());
+                meta.insert("node_id", id)?;
+            }
         }
     }
     txn.commit()?;

@@ -1,25 +1,32 @@
-//! Friend requests, rooms, membership and room-key grants.
+//! Rooms: signed rosters (who is in a room), membership, and room-key grants.
+//!
+//! The node keeps what members signed and checks it by the same rules
+//! clients do (`onionchat_proto::crypto::roster`): a room's members are
+//! always those of its latest roster, each change is signed by a member
+//! allowed to make it and chained to the roster before, and every grant of
+//! an epoch is bound to the roster it is for. RSA checks of what the caller
+//! signed run before the write, outside the single writer.
 
 use std::collections::BTreeSet;
 
-use onionchat_proto::crypto::PublicIdentity;
 use onionchat_proto::crypto::room_key::verify_grant;
-use onionchat_proto::limits::MAX_ROOM_MEMBERS;
+use onionchat_proto::crypto::roster::{VerifiedRoster, check_step, decode_roster, roster_hash};
+use onionchat_proto::crypto::{OpenError, PublicIdentity, SignContext};
 use onionchat_proto::now_ms;
 use onionchat_proto::wire::{
-    AcceptFriendRequest, CreateRoom, ErrorCode, Friend, FriendRequest, FriendRequestState, Rekey,
-    RequestId, Room, RoomId, RoomKind, ServerFrame, Signed, UserId,
+    CreateRoom, ErrorCode, KeyGrantBody, LeaveRoom, Rekey, Room, RoomId, RoomKind, RosterBody,
+    RosterChange, RosterHash, ServerFrame, Signed, UserId,
 };
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::accounts::user_info;
+use super::friends::are_friends;
 use super::schema::*;
-use super::{ReadTables, Store, dec, enc, get_user, next_id};
+use super::{Store, dec, enc, get_user};
 use crate::error::{Failure, reject};
 use crate::hub::Event;
 
 /// Public view of a room.
-pub fn room_info(id: [u8; 16], rec: &RoomRecord, last_seq: u64) -> Room {
+pub fn room_info(id: [u8; 16], rec: &RoomRecord, last_seq: u64, roster: Signed) -> Room {
     Room {
         id: RoomId(id),
         kind: rec.kind,
@@ -30,32 +37,7 @@ pub fn room_info(id: [u8; 16], rec: &RoomRecord, last_seq: u64) -> Room {
         rekey_required: rec.rekey_required,
         last_seq,
         title: rec.title.clone(),
-    }
-}
-
-fn pair(a: u64, b: u64) -> (u64, u64) {
-    (a.min(b), a.max(b))
-}
-
-fn request_info(
-    txn: &impl ReadTables,
-    id: u64,
-    rec: &FriendRequestRecord,
-) -> Result<FriendRequest, Failure> {
-    Ok(FriendRequest {
-        id: RequestId(id),
-        from: user_info(rec.from, &get_user(txn, UserId(rec.from))?),
-        to: user_info(rec.to, &get_user(txn, UserId(rec.to))?),
-        state: rec.state,
-        created_at: rec.created_at,
-        room_id: rec.room_id.map(RoomId),
-    })
-}
-
-fn load_request(txn: &WriteTransaction, id: RequestId) -> Result<FriendRequestRecord, Failure> {
-    match txn.open_table(FRIEND_REQUESTS)?.get(id.0)? {
-        Some(g) => dec(g.value()),
-        None => reject(ErrorCode::NotFound, "no such friend request"),
+        roster,
     }
 }
 
@@ -74,22 +56,164 @@ fn last_seq(txn: &WriteTransaction, id: RoomId) -> Result<u64, Failure> {
         .unwrap_or(0))
 }
 
-fn are_friends(txn: &WriteTransaction, a: u64, b: u64) -> Result<bool, Failure> {
-    Ok(txn.open_table(FRIENDSHIPS)?.get(pair(a, b))?.is_some())
+fn roster_bytes(
+    t: &impl ReadableTable<([u8; 16], u64), &'static [u8]>,
+    room: RoomId,
+    version: u64,
+) -> Result<Signed, Failure> {
+    match t.get((room.0, version))? {
+        Some(g) => dec(g.value()),
+        None => Err(Failure::Internal(format!(
+            "room {room} has no roster version {version}"
+        ))),
+    }
 }
 
-/// Check that `grants` are exactly one valid grant per member of `members`
-/// for (`room`, `epoch`), each signed by `granter`. Returns (recipient, CBOR grant).
-fn check_grants(
+/// The latest roster of a room, as stored (its signature was checked when
+/// it was stored).
+fn latest_roster(
+    txn: &WriteTransaction,
+    room: RoomId,
+    rec: &RoomRecord,
+) -> Result<VerifiedRoster, Failure> {
+    let signed = roster_bytes(&txn.open_table(ROSTERS)?, room, rec.roster_version)?;
+    let body = decode_roster(&signed).map_err(|e| Failure::Internal(e.to_string()))?;
+    Ok(VerifiedRoster {
+        body,
+        hash: RosterHash(rec.roster_hash),
+        signed,
+    })
+}
+
+fn room_view_read(r: &ReadTransaction, room: RoomId, rec: &RoomRecord) -> Result<Room, Failure> {
+    let roster = roster_bytes(&r.open_table(ROSTERS)?, room, rec.roster_version)?;
+    let seq = r
+        .open_table(ROOM_SEQ)?
+        .get(room.0)?
+        .map(|g| g.value())
+        .unwrap_or(0);
+    Ok(room_info(room.0, rec, seq, roster))
+}
+
+fn caller_key(caller: &UserRecord) -> Result<PublicIdentity, Failure> {
+    PublicIdentity::from_spki_der(&caller.public_key)
+        .map_err(|e| Failure::Internal(format!("stored key unreadable: {e}")))
+}
+
+/// A roster the caller signed: decoded, about the right room, naming the
+/// caller as its signer, and signed with the caller's key. Where it fits
+/// in the room's chain is checked inside the write ([`CheckedRoster::fits`]).
+pub(crate) struct CheckedRoster {
+    pub(crate) body: RosterBody,
+    signed: Signed,
+    hash: RosterHash,
+    caller_fp: [u8; 32],
+}
+
+impl CheckedRoster {
+    pub(crate) fn new(
+        caller: &UserRecord,
+        user: UserId,
+        room: RoomId,
+        signed: &Signed,
+    ) -> Result<CheckedRoster, Failure> {
+        let body = decode_roster(signed)
+            .map_err(|e| Failure::reject(ErrorCode::Invalid, e.to_string()))?;
+        if body.room_id != room {
+            return reject(ErrorCode::Invalid, "the roster is for another room");
+        }
+        if body.actor != user || body.actor_fp.0 != caller.fingerprint {
+            return reject(
+                ErrorCode::Forbidden,
+                "a roster you upload must be signed by you",
+            );
+        }
+        caller_key(caller)?
+            .verify_signed(SignContext::Roster, signed)
+            .map_err(|e| Failure::reject(ErrorCode::BadSignature, e.to_string()))?;
+        Ok(CheckedRoster {
+            body,
+            hash: roster_hash(signed),
+            signed: signed.clone(),
+            caller_fp: caller.fingerprint,
+        })
+    }
+
+    /// Check it follows `prev` by the roster rules and that every member it
+    /// names is the registered account with that key and name.
+    fn fits(&self, txn: &WriteTransaction, prev: Option<&VerifiedRoster>) -> Result<(), Failure> {
+        let fp = check_step(prev, &self.body).map_err(|e| {
+            let code = match e {
+                onionchat_proto::crypto::roster::RosterError::NotAllowed(_) => ErrorCode::Forbidden,
+                onionchat_proto::crypto::roster::RosterError::Chain(_) => ErrorCode::StaleEpoch,
+                _ => ErrorCode::Invalid,
+            };
+            Failure::reject(code, e.to_string())
+        })?;
+        if fp.0 != self.caller_fp {
+            return reject(
+                ErrorCode::Forbidden,
+                "the room names another key for you than your account's",
+            );
+        }
+        for m in &self.body.members {
+            let rec = get_user(txn, m.user)?;
+            if rec.fingerprint != m.fp.0 || rec.username != m.username {
+                return reject(
+                    ErrorCode::Invalid,
+                    format!(
+                        "the roster names user {} with a key or name that is not theirs",
+                        m.user
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn verified(self) -> VerifiedRoster {
+        VerifiedRoster {
+            body: self.body,
+            hash: self.hash,
+            signed: self.signed,
+        }
+    }
+}
+
+/// Grants the caller signed, with their signatures checked: (body, CBOR).
+pub(crate) type CheckedGrants = Vec<(KeyGrantBody, Vec<u8>)>;
+
+/// Verify each grant's signature under the caller's key (before the write).
+pub(crate) fn pre_check_grants(
+    caller: &UserRecord,
+    grants: &[Signed],
+) -> Result<CheckedGrants, Failure> {
+    let key = caller_key(caller)?;
+    grants
+        .iter()
+        .map(|g| {
+            let body = verify_grant(g, &key).map_err(|e| match e {
+                OpenError::BadSignature { .. } | OpenError::SenderMismatch { .. } => {
+                    Failure::reject(ErrorCode::BadSignature, e.to_string())
+                }
+                _ => Failure::reject(ErrorCode::Invalid, e.to_string()),
+            })?;
+            Ok((body, onionchat_proto::encode(g)?))
+        })
+        .collect()
+}
+
+/// Check that `grants` are exactly one grant per member of `roster` for
+/// (`room`, `epoch`), each bound to the roster and wrapped for the key the
+/// roster names; store them.
+fn store_grants(
     txn: &WriteTransaction,
     room: RoomId,
     epoch: u32,
-    members: &BTreeSet<u64>,
-    granter: &UserRecord,
-    grants: &[Signed],
-) -> Result<Vec<(u64, Vec<u8>)>, Failure> {
-    let granter_key = PublicIdentity::from_spki_der(&granter.public_key)
-        .map_err(|e| Failure::Internal(format!("stored key unreadable: {e}")))?;
+    roster: &VerifiedRoster,
+    grants: CheckedGrants,
+) -> Result<(), Failure> {
+    let members = &roster.body.members;
     if grants.len() != members.len() {
         return reject(
             ErrorCode::Invalid,
@@ -101,14 +225,8 @@ fn check_grants(
         );
     }
     let mut seen = BTreeSet::new();
-    let mut out = Vec::with_capacity(grants.len());
-    for g in grants {
-        let body = verify_grant(g, &granter_key).map_err(|e| match e {
-            onionchat_proto::crypto::OpenError::BadSignature { .. } => {
-                Failure::reject(ErrorCode::BadSignature, e.to_string())
-            }
-            _ => Failure::reject(ErrorCode::Invalid, e.to_string()),
-        })?;
+    let mut t = txn.open_table(GRANTS)?;
+    for (body, bytes) in grants {
         if body.room_id != room {
             return reject(ErrorCode::Invalid, "a key grant names another room");
         }
@@ -118,329 +236,165 @@ fn check_grants(
                 format!("a key grant is for epoch {}, expected {epoch}", body.epoch),
             );
         }
-        if !members.contains(&body.recipient.0) || !seen.insert(body.recipient.0) {
+        if body.roster != roster.hash {
             return reject(
                 ErrorCode::Invalid,
-                "key grants must cover exactly the members, once each",
+                "a key grant is bound to another roster than the room's",
             );
         }
-        let recipient = get_user(txn, body.recipient)?;
-        if recipient.fingerprint != body.recipient_fp.0 {
+        let Some(member) = roster.body.member(body.recipient) else {
+            return reject(
+                ErrorCode::Invalid,
+                "a key grant is for someone who is not a member",
+            );
+        };
+        if !seen.insert(body.recipient) {
+            return reject(ErrorCode::Invalid, "two key grants for one member");
+        }
+        if member.fp != body.recipient_fp {
             return reject(
                 ErrorCode::Invalid,
                 "a key grant is wrapped for a key that is not the member's",
             );
         }
-        out.push((body.recipient.0, onionchat_proto::encode(g)?));
-    }
-    Ok(out)
-}
-
-fn store_grants(
-    txn: &WriteTransaction,
-    room: RoomId,
-    epoch: u32,
-    grants: Vec<(u64, Vec<u8>)>,
-) -> Result<(), Failure> {
-    let mut t = txn.open_table(GRANTS)?;
-    for (user, bytes) in grants {
-        t.insert((room.0, epoch, user), bytes.as_slice())?;
+        t.insert((room.0, epoch, body.recipient.0), bytes.as_slice())?;
     }
     Ok(())
 }
 
-fn members_of(rec: &RoomRecord) -> Vec<UserId> {
-    rec.members.iter().copied().map(UserId).collect()
-}
-
-fn validate_member_list(members: &[UserId]) -> Result<BTreeSet<u64>, Failure> {
-    let set: BTreeSet<u64> = members.iter().map(|m| m.0).collect();
-    if set.len() != members.len() {
-        return reject(ErrorCode::Invalid, "a member is listed twice");
-    }
-    if set.len() > MAX_ROOM_MEMBERS {
+/// Store a new room with its first roster and epoch-1 grants; returns its view.
+pub(crate) fn insert_room(
+    txn: &WriteTransaction,
+    creator: UserId,
+    roster: CheckedRoster,
+    title: Option<Vec<u8>>,
+    grants: CheckedGrants,
+) -> Result<Room, Failure> {
+    let room_id = roster.body.room_id;
+    if txn.open_table(ROOMS)?.get(room_id.0)?.is_some() {
         return reject(
-            ErrorCode::Invalid,
-            format!("a room has at most {MAX_ROOM_MEMBERS} members"),
+            ErrorCode::Conflict,
+            "a room with this id exists; pick another random id",
         );
     }
-    Ok(set)
+    roster.fits(txn, None)?;
+    let roster = roster.verified();
+    store_grants(txn, room_id, 1, &roster, grants)?;
+    let rec = RoomRecord {
+        kind: roster.body.kind,
+        members: roster.body.members.iter().map(|m| m.user.0).collect(),
+        epoch: 1,
+        created_by: creator.0,
+        created_at: now_ms(),
+        rekey_required: false,
+        title,
+        roster_version: 1,
+        roster_hash: roster.hash.0,
+    };
+    txn.open_table(ROOMS)?
+        .insert(room_id.0, enc(&rec)?.as_slice())?;
+    txn.open_table(ROOM_SEQ)?.insert(room_id.0, 0)?;
+    txn.open_table(ROSTERS)?
+        .insert((room_id.0, 1), enc(&roster.signed)?.as_slice())?;
+    let mut ms = txn.open_table(MEMBERSHIPS)?;
+    for m in &rec.members {
+        ms.insert((*m, room_id.0), ())?;
+    }
+    drop(ms);
+    Ok(room_info(room_id.0, &rec, 0, roster.signed))
+}
+
+/// Make `roster` the room's latest and its members the room's members.
+/// Returns who was removed.
+fn apply_roster(
+    txn: &WriteTransaction,
+    room_id: RoomId,
+    room: &mut RoomRecord,
+    roster: &VerifiedRoster,
+) -> Result<Vec<UserId>, Failure> {
+    let old: BTreeSet<u64> = room.members.iter().copied().collect();
+    let new: BTreeSet<u64> = roster.body.members.iter().map(|m| m.user.0).collect();
+    let removed: Vec<UserId> = old.difference(&new).copied().map(UserId).collect();
+    let mut ms = txn.open_table(MEMBERSHIPS)?;
+    for r in &removed {
+        ms.remove((r.0, room_id.0))?;
+    }
+    for a in new.difference(&old) {
+        ms.insert((*a, room_id.0), ())?;
+    }
+    drop(ms);
+    txn.open_table(ROSTERS)?.insert(
+        (room_id.0, roster.body.version),
+        enc(&roster.signed)?.as_slice(),
+    )?;
+    room.members = new.into_iter().collect();
+    room.roster_version = roster.body.version;
+    room.roster_hash = roster.hash.0;
+    Ok(removed)
+}
+
+fn must_be_member(room: &RoomRecord, user: UserId) -> Result<(), Failure> {
+    if room.members.contains(&user.0) {
+        Ok(())
+    } else {
+        reject(ErrorCode::Forbidden, "you are not a member of this room")
+    }
 }
 
 impl Store {
-    /// Send a friend request from `from` to the user named `to`.
-    pub async fn send_friend_request(
-        &self,
-        from: UserId,
-        to: String,
-    ) -> Result<FriendRequest, Failure> {
-        let (to_id, _) = self.user_by_name(&to)?;
-        self.write(move |txn| {
-            if to_id == from {
-                return reject(ErrorCode::Invalid, "you cannot befriend yourself");
-            }
-            if are_friends(txn, from.0, to_id.0)? {
-                return reject(
-                    ErrorCode::Conflict,
-                    format!("you are already friends with {to}"),
-                );
-            }
-            for entry in txn.open_table(FRIEND_REQUESTS)?.iter()? {
-                let (_, v) = entry?;
-                let r: FriendRequestRecord = dec(v.value())?;
-                if r.state == FriendRequestState::Pending
-                    && pair(r.from, r.to) == pair(from.0, to_id.0)
-                {
-                    let msg = if r.from == from.0 {
-                        "you already sent this person a friend request"
-                    } else {
-                        "this person already sent you a friend request: accept it instead"
-                    };
-                    return reject(ErrorCode::Conflict, msg);
-                }
-            }
-            let id = next_id(txn, "next_request_id")?;
-            let rec = FriendRequestRecord {
-                from: from.0,
-                to: to_id.0,
-                state: FriendRequestState::Pending,
-                created_at: now_ms(),
-                room_id: None,
-            };
-            let info = request_info(txn, id, &rec)?;
-            txn.open_table(FRIEND_REQUESTS)?
-                .insert(id, enc(&rec)?.as_slice())?;
-            let ev = Event::new(vec![from, to_id], ServerFrame::FriendRequest(info.clone()));
-            Ok((info, vec![ev]))
-        })
-        .await
-    }
-
-    /// Pending requests to and from `user`.
-    pub fn friend_requests(
-        &self,
-        user: UserId,
-    ) -> Result<(Vec<FriendRequest>, Vec<FriendRequest>), Failure> {
-        let r = self.read()?;
-        let (mut incoming, mut outgoing) = (Vec::new(), Vec::new());
-        for entry in r.open_table(FRIEND_REQUESTS)?.iter()? {
-            let (k, v) = entry?;
-            let rec: FriendRequestRecord = dec(v.value())?;
-            if rec.state != FriendRequestState::Pending {
-                continue;
-            }
-            if rec.to == user.0 {
-                incoming.push(request_info(&r, k.value(), &rec)?);
-            } else if rec.from == user.0 {
-                outgoing.push(request_info(&r, k.value(), &rec)?);
-            }
-        }
-        Ok((incoming, outgoing))
-    }
-
-    /// Accept a pending request addressed to `user`, creating the 1:1 room.
-    pub async fn accept_friend_request(
-        &self,
-        user: UserId,
-        id: RequestId,
-        body: AcceptFriendRequest,
-    ) -> Result<Room, Failure> {
-        self.write(move |txn| {
-            let mut req = load_request(txn, id)?;
-            if req.to != user.0 {
-                return reject(
-                    ErrorCode::Forbidden,
-                    "only the recipient can accept a friend request",
-                );
-            }
-            if req.state != FriendRequestState::Pending {
-                return reject(
-                    ErrorCode::Conflict,
-                    "this friend request is no longer pending",
-                );
-            }
-            if txn.open_table(ROOMS)?.get(body.room_id.0)?.is_some() {
-                return reject(
-                    ErrorCode::Conflict,
-                    "a room with this id exists; pick another random id",
-                );
-            }
-            let me = get_user(txn, user)?;
-            let members: BTreeSet<u64> = [req.from, req.to].into_iter().collect();
-            let grants = check_grants(txn, body.room_id, 1, &members, &me, &body.key_grants)?;
-            let now = now_ms();
-            let room = RoomRecord {
-                kind: RoomKind::Direct,
-                members: members.iter().copied().collect(),
-                epoch: 1,
-                created_by: user.0,
-                created_at: now,
-                rekey_required: false,
-                title: None,
-            };
-            req.state = FriendRequestState::Accepted;
-            req.room_id = Some(body.room_id.0);
-            let info = request_info(txn, id.0, &req)?;
-            txn.open_table(FRIEND_REQUESTS)?
-                .insert(id.0, enc(&req)?.as_slice())?;
-            txn.open_table(ROOMS)?
-                .insert(body.room_id.0, enc(&room)?.as_slice())?;
-            txn.open_table(ROOM_SEQ)?.insert(body.room_id.0, 0)?;
-            txn.open_table(FRIENDSHIPS)?
-                .insert(pair(req.from, req.to), body.room_id.0)?;
-            let mut ms = txn.open_table(MEMBERSHIPS)?;
-            for m in &room.members {
-                ms.insert((*m, body.room_id.0), ())?;
-            }
-            drop(ms);
-            store_grants(txn, body.room_id, 1, grants)?;
-            let view = room_info(body.room_id.0, &room, 0);
-            let to = members_of(&room);
-            let events = vec![
-                Event::new(to.clone(), ServerFrame::FriendRequest(info)),
-                Event::new(to, ServerFrame::Room(view.clone())),
-            ];
-            Ok((view, events))
-        })
-        .await
-    }
-
-    /// Decline (recipient) or cancel (sender) a pending request.
-    pub async fn close_friend_request(
-        &self,
-        user: UserId,
-        id: RequestId,
-        decline: bool,
-    ) -> Result<FriendRequest, Failure> {
-        self.write(move |txn| {
-            let mut req = load_request(txn, id)?;
-            let allowed = if decline {
-                req.to == user.0
-            } else {
-                req.from == user.0
-            };
-            if !allowed {
-                let who = if decline {
-                    "recipient can decline"
-                } else {
-                    "sender can cancel"
-                };
-                return reject(
-                    ErrorCode::Forbidden,
-                    format!("only the {who} a friend request"),
-                );
-            }
-            if req.state != FriendRequestState::Pending {
-                return reject(
-                    ErrorCode::Conflict,
-                    "this friend request is no longer pending",
-                );
-            }
-            req.state = if decline {
-                FriendRequestState::Declined
-            } else {
-                FriendRequestState::Cancelled
-            };
-            let info = request_info(txn, id.0, &req)?;
-            txn.open_table(FRIEND_REQUESTS)?
-                .insert(id.0, enc(&req)?.as_slice())?;
-            let ev = Event::new(
-                vec![UserId(req.from), UserId(req.to)],
-                ServerFrame::FriendRequest(info.clone()),
-            );
-            Ok((info, vec![ev]))
-        })
-        .await
-    }
-
-    /// `user`'s friends and their 1:1 rooms.
-    pub fn friends(&self, user: UserId) -> Result<Vec<Friend>, Failure> {
-        let r = self.read()?;
-        let mut out = Vec::new();
-        for entry in r.open_table(FRIENDSHIPS)?.iter()? {
-            let (k, v) = entry?;
-            let (a, b) = k.value();
-            let other = if a == user.0 {
-                b
-            } else if b == user.0 {
-                a
-            } else {
-                continue;
-            };
-            out.push(Friend {
-                user: user_info(other, &get_user(&r, UserId(other))?),
-                room_id: RoomId(v.value()),
-            });
-        }
-        Ok(out)
-    }
-
-    /// Create a group room.
+    /// Create a group room from its first roster (signed by the creator).
     pub async fn create_room(&self, user: UserId, body: CreateRoom) -> Result<Room, Failure> {
-        let members = validate_member_list(&body.members)?;
-        if !members.contains(&user.0) {
-            return reject(ErrorCode::Invalid, "the creator must be a member");
-        }
-        if members.len() < 2 {
-            return reject(
-                ErrorCode::Invalid,
-                "a group needs at least one other member",
-            );
-        }
         if body.title.as_ref().is_some_and(|t| t.len() > 1024) {
             return reject(ErrorCode::TooLarge, "a room title has at most 1024 bytes");
         }
+        let caller = self.user(user)?;
+        let roster = CheckedRoster::new(&caller, user, body.room_id, &body.roster)?;
+        if roster.body.kind != RoomKind::Group {
+            return reject(
+                ErrorCode::Invalid,
+                "1:1 rooms are made by accepting a friend request",
+            );
+        }
+        let grants = pre_check_grants(&caller, &body.key_grants)?;
         self.write(move |txn| {
-            if txn.open_table(ROOMS)?.get(body.room_id.0)?.is_some() {
-                return reject(
-                    ErrorCode::Conflict,
-                    "a room with this id exists; pick another random id",
-                );
-            }
-            for m in members.iter().filter(|m| **m != user.0) {
-                get_user(txn, UserId(*m))?;
-                if !are_friends(txn, user.0, *m)? {
-                    return reject(ErrorCode::Forbidden, format!("user {m} is not your friend"));
+            for m in roster.body.members.iter().filter(|m| m.user != user) {
+                get_user(txn, m.user)?;
+                if !are_friends(txn, user.0, m.user.0)? {
+                    return reject(
+                        ErrorCode::Forbidden,
+                        format!("{} is not your friend", m.username),
+                    );
                 }
             }
-            let me = get_user(txn, user)?;
-            let grants = check_grants(txn, body.room_id, 1, &members, &me, &body.key_grants)?;
-            let room = RoomRecord {
-                kind: RoomKind::Group,
-                members: members.iter().copied().collect(),
-                epoch: 1,
-                created_by: user.0,
-                created_at: now_ms(),
-                rekey_required: false,
-                title: body.title.clone(),
-            };
-            txn.open_table(ROOMS)?
-                .insert(body.room_id.0, enc(&room)?.as_slice())?;
-            txn.open_table(ROOM_SEQ)?.insert(body.room_id.0, 0)?;
-            let mut ms = txn.open_table(MEMBERSHIPS)?;
-            for m in &room.members {
-                ms.insert((*m, body.room_id.0), ())?;
-            }
-            drop(ms);
-            store_grants(txn, body.room_id, 1, grants)?;
-            let view = room_info(body.room_id.0, &room, 0);
+            let view = insert_room(txn, user, roster, body.title, grants)?;
             Ok((
                 view.clone(),
-                vec![Event::new(members_of(&room), ServerFrame::Room(view))],
+                vec![Event::new(view.members.clone(), ServerFrame::Room(view))],
             ))
         })
         .await
     }
 
-    /// Upload a new epoch, possibly with a new member list.
+    /// Upload a new epoch, with a new roster (add/remove) or for the same
+    /// members.
     pub async fn rekey(&self, user: UserId, room_id: RoomId, body: Rekey) -> Result<Room, Failure> {
-        let new_members = validate_member_list(&body.members)?;
+        let caller = self.user(user)?;
+        let roster = match &body.roster {
+            Some(r) => Some(CheckedRoster::new(&caller, user, room_id, r)?),
+            None => None,
+        };
+        if let Some(r) = &roster
+            && !matches!(r.body.change, RosterChange::Add | RosterChange::Remove)
+        {
+            return reject(
+                ErrorCode::Invalid,
+                "a new epoch's roster adds or removes members; to leave, use leave",
+            );
+        }
+        let grants = pre_check_grants(&caller, &body.key_grants)?;
         self.write(move |txn| {
             let mut room = load_room(txn, room_id)?;
-            let old: BTreeSet<u64> = room.members.iter().copied().collect();
-            if !old.contains(&user.0) {
-                return reject(ErrorCode::Forbidden, "you are not a member of this room");
-            }
+            must_be_member(&room, user)?;
             if body.epoch != room.epoch + 1 {
                 return reject(
                     ErrorCode::StaleEpoch,
@@ -451,62 +405,39 @@ impl Store {
                     ),
                 );
             }
-            if new_members != old {
-                if room.kind == RoomKind::Direct {
-                    return reject(
-                        ErrorCode::Forbidden,
-                        "the members of a 1:1 room cannot change",
-                    );
-                }
-                if room.created_by != user.0 {
-                    return reject(
-                        ErrorCode::Forbidden,
-                        "only the room's creator can add or remove members",
-                    );
-                }
-                if !new_members.contains(&user.0) {
-                    return reject(ErrorCode::Invalid, "to leave a room, use leave");
-                }
-                for added in new_members.difference(&old) {
-                    get_user(txn, UserId(*added))?;
-                    if !are_friends(txn, user.0, *added)? {
-                        return reject(
-                            ErrorCode::Forbidden,
-                            format!("user {added} is not your friend"),
-                        );
+            let current = latest_roster(txn, room_id, &room)?;
+            let (roster, removed) = match roster {
+                Some(next) => {
+                    next.fits(txn, Some(&current))?;
+                    let added: Vec<u64> = next
+                        .body
+                        .members
+                        .iter()
+                        .map(|m| m.user.0)
+                        .filter(|m| !room.members.contains(m))
+                        .collect();
+                    for a in added {
+                        if !are_friends(txn, user.0, a)? {
+                            return reject(
+                                ErrorCode::Forbidden,
+                                format!("user {a} is not your friend"),
+                            );
+                        }
                     }
+                    let next = next.verified();
+                    let removed = apply_roster(txn, room_id, &mut room, &next)?;
+                    (next, removed)
                 }
-            }
-            if new_members.is_empty() {
-                return reject(ErrorCode::Invalid, "a room needs members");
-            }
-            let me = get_user(txn, user)?;
-            let grants = check_grants(
-                txn,
-                room_id,
-                body.epoch,
-                &new_members,
-                &me,
-                &body.key_grants,
-            )?;
-            let removed: Vec<UserId> = old.difference(&new_members).copied().map(UserId).collect();
-            let mut ms = txn.open_table(MEMBERSHIPS)?;
-            for r in &removed {
-                ms.remove((r.0, room_id.0))?;
-            }
-            for a in new_members.difference(&old) {
-                ms.insert((*a, room_id.0), ())?;
-            }
-            drop(ms);
-            room.members = new_members.iter().copied().collect();
+                None => (current, vec![]),
+            };
+            store_grants(txn, room_id, body.epoch, &roster, grants)?;
             room.epoch = body.epoch;
             room.rekey_required = false;
             txn.open_table(ROOMS)?
                 .insert(room_id.0, enc(&room)?.as_slice())?;
-            store_grants(txn, room_id, body.epoch, grants)?;
-            let view = room_info(room_id.0, &room, last_seq(txn, room_id)?);
+            let view = room_info(room_id.0, &room, last_seq(txn, room_id)?, roster.signed);
             let mut events = vec![Event::new(
-                members_of(&room),
+                view.members.clone(),
                 ServerFrame::Room(view.clone()),
             )];
             if !removed.is_empty() {
@@ -517,26 +448,36 @@ impl Store {
         .await
     }
 
-    /// Leave a group room. The remaining members must upload a new epoch
-    /// before anyone can send again.
-    pub async fn leave_room(&self, user: UserId, room_id: RoomId) -> Result<(), Failure> {
+    /// Leave a group room with a signed `leave` roster. The remaining
+    /// members must upload a new epoch before anyone can send again.
+    pub async fn leave_room(
+        &self,
+        user: UserId,
+        room_id: RoomId,
+        body: LeaveRoom,
+    ) -> Result<(), Failure> {
+        let caller = self.user(user)?;
+        let roster = CheckedRoster::new(&caller, user, room_id, &body.roster)?;
+        if roster.body.change != RosterChange::Leave {
+            return reject(ErrorCode::Invalid, "leaving takes a `leave` roster");
+        }
         self.write(move |txn| {
             let mut room = load_room(txn, room_id)?;
-            if !room.members.contains(&user.0) {
-                return reject(ErrorCode::Forbidden, "you are not a member of this room");
-            }
+            must_be_member(&room, user)?;
             if room.kind == RoomKind::Direct {
                 return reject(ErrorCode::Forbidden, "you cannot leave a 1:1 room");
             }
-            room.members.retain(|m| *m != user.0);
+            let current = latest_roster(txn, room_id, &room)?;
+            roster.fits(txn, Some(&current))?;
+            let roster = roster.verified();
+            apply_roster(txn, room_id, &mut room, &roster)?;
             room.rekey_required = !room.members.is_empty();
-            txn.open_table(MEMBERSHIPS)?.remove((user.0, room_id.0))?;
             txn.open_table(ROOMS)?
                 .insert(room_id.0, enc(&room)?.as_slice())?;
-            let view = room_info(room_id.0, &room, last_seq(txn, room_id)?);
+            let view = room_info(room_id.0, &room, last_seq(txn, room_id)?, roster.signed);
             let events = vec![
                 Event::new(vec![user], ServerFrame::RoomLeft { room_id }),
-                Event::new(members_of(&room), ServerFrame::Room(view)),
+                Event::new(view.members.clone(), ServerFrame::Room(view)),
             ];
             Ok(((), events))
         })
@@ -548,14 +489,12 @@ impl Store {
         let r = self.read()?;
         let ms = r.open_table(MEMBERSHIPS)?;
         let rooms = r.open_table(ROOMS)?;
-        let seqs = r.open_table(ROOM_SEQ)?;
         let mut out = Vec::new();
         for entry in ms.range((user.0, [0u8; 16])..=(user.0, [0xffu8; 16]))? {
             let (k, _) = entry?;
             let id = k.value().1;
             if let Some(g) = rooms.get(id)? {
-                let seq = seqs.get(id)?.map(|g| g.value()).unwrap_or(0);
-                out.push(room_info(id, &dec(g.value())?, seq));
+                out.push(room_view_read(&r, RoomId(id), &dec(g.value())?)?);
             }
         }
         Ok(out)
@@ -568,12 +507,7 @@ impl Store {
         if !rec.members.contains(&user.0) {
             return reject(ErrorCode::Forbidden, "you are not a member of this room");
         }
-        let seq = r
-            .open_table(ROOM_SEQ)?
-            .get(room_id.0)?
-            .map(|g| g.value())
-            .unwrap_or(0);
-        Ok(room_info(room_id.0, &rec, seq))
+        room_view_read(&r, room_id, &rec)
     }
 
     /// Every key grant addressed to `user` in a room they are a member of.
@@ -589,6 +523,26 @@ impl Store {
             if k.value().2 == user.0 {
                 out.push(dec(v.value())?);
             }
+        }
+        Ok(out)
+    }
+
+    /// The room's rosters after version `after`, ascending, for a member.
+    pub fn rosters_for(
+        &self,
+        user: UserId,
+        room_id: RoomId,
+        after: u64,
+    ) -> Result<Vec<Signed>, Failure> {
+        self.room_for_member(user, room_id)?;
+        let r = self.read()?;
+        let mut out = Vec::new();
+        for entry in r
+            .open_table(ROSTERS)?
+            .range((room_id.0, after.saturating_add(1))..=(room_id.0, u64::MAX))?
+        {
+            let (_, v) = entry?;
+            out.push(dec(v.value())?);
         }
         Ok(out)
     }

@@ -7,7 +7,7 @@ use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
 /// Version of the layout below.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Counters and settings: `schema_version`, `next_user_id`, `next_request_id`,
 /// `messages_total`, `day:<days since epoch>` (messages that UTC day).
@@ -36,6 +36,9 @@ pub const ROOM_SEQ: TableDefinition<'static, [u8; 16], u64> = TableDefinition::n
 /// (user, room) → () — the rooms a user is in.
 pub const MEMBERSHIPS: TableDefinition<'static, (u64, [u8; 16]), ()> =
     TableDefinition::new("memberships");
+/// (room, roster version) → CBOR [`Signed`] roster (membership statement).
+pub const ROSTERS: TableDefinition<'static, ([u8; 16], u64), &[u8]> =
+    TableDefinition::new("rosters");
 /// (room, epoch, recipient) → CBOR [`Signed`] key grant.
 pub const GRANTS: TableDefinition<'static, ([u8; 16], u32, u64), &[u8]> =
     TableDefinition::new("grants");
@@ -130,6 +133,10 @@ pub struct RoomRecord {
     /// Encrypted title.
     #[serde(with = "serde_bytes")]
     pub title: Option<Vec<u8>>,
+    /// Version of the latest roster (its bytes are in [`ROSTERS`]).
+    pub roster_version: u64,
+    /// Hash of the latest roster.
+    pub roster_hash: [u8; 32],
 }
 
 /// A file's metadata (its bytes live in the blob directory).

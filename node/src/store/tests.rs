@@ -3,10 +3,21 @@
 use std::sync::Arc;
 
 use onionchat_proto::crypto::room_key::make_grant;
+use onionchat_proto::crypto::roster::{first_roster, roster_hash, sign_roster};
 use onionchat_proto::crypto::{IdentityKey, RoomKey, message};
 use onionchat_proto::wire::{
-    AcceptFriendRequest, MessageContent, MsgId, RoomId, SignupBody, UserId,
+    AcceptFriendRequest, MessageContent, MsgId, RoomId, RoomKind, RosterMember, SignupBody, UserId,
 };
+
+/// A fresh position for each sealed test message (the node does not check
+/// counters; receivers do).
+fn at() -> message::Position {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    message::Position {
+        stream: 1,
+        counter: N.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+    }
+}
 
 use super::Store;
 use crate::hub::Hub;
@@ -17,10 +28,11 @@ fn open(dir: &std::path::Path) -> Store {
 
 async fn signup(store: &Store, key: &IdentityKey, name: &str) -> UserId {
     let body = SignupBody {
-        v: 1,
+        v: onionchat_proto::PROTOCOL_VERSION,
         username: name.into(),
         public_key: key.public().spki_der().to_vec(),
         invite: None,
+        node: store.node_id().to_string(),
     };
     store
         .signup(body, key.fingerprint(), true)
@@ -82,9 +94,24 @@ async fn idempotent_sends_and_retention() {
         .expect("request");
     let room_id = RoomId::random();
     let key = RoomKey::generate();
+    let member = |user, username: &str, k: &IdentityKey| RosterMember {
+        user,
+        username: username.into(),
+        fp: k.fingerprint(),
+    };
+    let roster = first_roster(
+        room_id,
+        RoomKind::Direct,
+        b,
+        kb.fingerprint(),
+        vec![member(a, "ann", &ka), member(b, "bob", &kb)],
+        0,
+    );
+    let roster = sign_roster(&kb, &roster).expect("roster");
+    let hash = roster_hash(&roster);
     let grants = vec![
-        make_grant(&kb, room_id, 1, a, ka.public(), &key).expect("grant"),
-        make_grant(&kb, room_id, 1, b, kb.public(), &key).expect("grant"),
+        make_grant(&kb, room_id, 1, hash, a, ka.public(), &key).expect("grant"),
+        make_grant(&kb, room_id, 1, hash, b, kb.public(), &key).expect("grant"),
     ];
     store
         .accept_friend_request(
@@ -92,6 +119,7 @@ async fn idempotent_sends_and_retention() {
             req.id,
             AcceptFriendRequest {
                 room_id,
+                roster,
                 key_grants: grants,
             },
         )
@@ -100,7 +128,8 @@ async fn idempotent_sends_and_retention() {
     let text = MessageContent::Text { text: "hi".into() };
     let mut seqs = Vec::new();
     for _ in 0..3 {
-        let env = message::seal(&ka, room_id, 1, &key, MsgId::random(), 0, &text).expect("seal");
+        let env =
+            message::seal(&ka, room_id, 1, &key, MsgId::random(), at(), 0, &text).expect("seal");
         let body = message::decode(&env).expect("decode");
         seqs.push(
             store
@@ -111,7 +140,7 @@ async fn idempotent_sends_and_retention() {
         );
     }
     assert_eq!(seqs, vec![1, 2, 3]);
-    let env = message::seal(&ka, room_id, 1, &key, MsgId::random(), 0, &text).expect("seal");
+    let env = message::seal(&ka, room_id, 1, &key, MsgId::random(), at(), 0, &text).expect("seal");
     let body = message::decode(&env).expect("decode");
     let first = store
         .send_message(a, ka.fingerprint().0, body.clone(), env.clone(), None)

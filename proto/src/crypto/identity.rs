@@ -38,6 +38,8 @@ pub enum SignContext {
     FileHeader,
     /// A room-key grant.
     KeyGrant,
+    /// A room roster (membership statement).
+    Roster,
 }
 
 impl SignContext {
@@ -49,6 +51,7 @@ impl SignContext {
             SignContext::Message => "message",
             SignContext::FileHeader => "file-header",
             SignContext::KeyGrant => "key-grant",
+            SignContext::Roster => "roster",
         }
     }
 

@@ -36,6 +36,16 @@ pub fn message_aad(
 
 pub(crate) use super::aead::{open as gcm_open, seal as gcm_seal};
 
+/// Where a message sits in its sender's sequence: the sender's stream (one
+/// per device) and the counter within it for this room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Random per device.
+    pub stream: u64,
+    /// From 1, one more per new message in the room.
+    pub counter: u64,
+}
+
 /// Encrypt `content` for a room and sign it as `sender`.
 #[allow(clippy::too_many_arguments)]
 pub fn seal(
@@ -44,6 +54,7 @@ pub fn seal(
     epoch: u32,
     key: &RoomKey,
     msg_id: MsgId,
+    position: Position,
     sent_at: u64,
     content: &MessageContent,
 ) -> Result<Signed, SealError> {
@@ -65,6 +76,8 @@ pub fn seal(
         sender_fp,
         msg_id,
         sent_at,
+        stream: position.stream,
+        counter: position.counter,
         nonce: nonce.to_vec(),
         ciphertext,
     };
@@ -97,6 +110,9 @@ pub fn decode(envelope: &Signed) -> Result<MessageBody, OpenError> {
     }
     if body.epoch == 0 {
         return Err(invalid("epoch 0"));
+    }
+    if body.counter == 0 {
+        return Err(invalid("counter 0"));
     }
     if envelope.signature.len() != super::identity::RSA_BYTES {
         return Err(invalid("signature has the wrong length"));

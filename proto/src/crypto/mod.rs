@@ -5,6 +5,7 @@
 //! - [`at_rest`]: private keys as encrypted PKCS#8 (scrypt + AES-256-CBC).
 //! - [`safety`]: safety numbers for comparing keys in person.
 //! - [`room_key`]: 256-bit room keys and signed RSA-OAEP key grants.
+//! - [`roster`]: signed, chained membership statements and their rules.
 //! - [`message`]: sealing (encrypt + sign) and opening (verify + decrypt) messages.
 //! - [`file_stream`]: chunked STREAM encryption of files.
 //!
@@ -18,6 +19,7 @@ pub mod file_stream;
 pub mod identity;
 pub mod message;
 pub mod room_key;
+pub mod roster;
 pub mod safety;
 
 pub use error::{KeyError, OpenError, SealError};

@@ -13,7 +13,7 @@ use super::identity::RSA_BYTES;
 use super::{IdentityKey, OpenError, PublicIdentity, SealError, SignContext};
 use crate::PROTOCOL_VERSION;
 use crate::codec::{Limits, decode_with};
-use crate::wire::{KeyGrantBody, RoomId, Signed, UserId};
+use crate::wire::{KeyGrantBody, RoomId, RosterHash, Signed, UserId};
 
 /// A 256-bit room key for one epoch. Zeroized on drop.
 #[derive(Clone, PartialEq, Eq)]
@@ -50,11 +50,14 @@ impl RoomKey {
     }
 }
 
-/// Wrap `key` for `recipient` and sign the grant as `granter`.
+/// Wrap `key` for `recipient` and sign the grant as `granter`, bound to the
+/// roster the epoch is for.
+#[allow(clippy::too_many_arguments)]
 pub fn make_grant(
     granter: &IdentityKey,
     room_id: RoomId,
     epoch: u32,
+    roster: RosterHash,
     recipient: UserId,
     recipient_key: &PublicIdentity,
     key: &RoomKey,
@@ -66,6 +69,7 @@ pub fn make_grant(
         recipient,
         recipient_fp: recipient_key.fingerprint(),
         granter_fp: granter.fingerprint(),
+        roster,
         wrapped_key: recipient_key.wrap(key.as_bytes())?,
     };
     granter.sign_body(SignContext::KeyGrant, &body)

@@ -13,6 +13,9 @@ pub struct ServerInfo {
     pub protocol: u16,
     /// Whether sign-up works without an invite.
     pub open_registration: bool,
+    /// This node's id (random, made once): what sign-ups and logins name
+    /// when the node is reached over plain TCP (development).
+    pub node_id: String,
 }
 
 /// The signed body of a sign-up: proves the caller holds the private key.
@@ -28,6 +31,9 @@ pub struct SignupBody {
     pub public_key: Vec<u8>,
     /// Invite code; required unless the node allows open registration.
     pub invite: Option<String>,
+    /// The node this sign-up is for: its onion address, or `id:` + its
+    /// node id over TCP. A signature for one box is worthless at another.
+    pub node: String,
 }
 
 /// `POST /v1/signup` body: a [`Signed`] [`SignupBody`] (context `signup`).
@@ -79,6 +85,8 @@ pub struct LoginBody {
     pub nonce: Vec<u8>,
     /// From the [`Challenge`].
     pub issued_at: u64,
+    /// The node this login is for (as in [`SignupBody::node`]).
+    pub node: String,
 }
 
 /// `POST /v1/auth/login` body: a [`Signed`] [`LoginBody`].

@@ -61,7 +61,10 @@ pub struct FriendRequestList {
 pub struct AcceptFriendRequest {
     /// Random id for the new room.
     pub room_id: RoomId,
-    /// Epoch-1 key grants for exactly the two members.
+    /// The room's first roster (kind `direct`, the two friends), signed by
+    /// the accepting user.
+    pub roster: Signed,
+    /// Epoch-1 key grants for exactly the two members, bound to `roster`.
     pub key_grants: Vec<Signed>,
 }
 

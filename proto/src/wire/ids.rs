@@ -62,6 +62,12 @@ byte_id!(
     32
 );
 byte_id!(
+    /// Hash of a signed room roster (see [`crate::crypto::roster::roster_hash`]):
+    /// what chains rosters together and binds key grants to a member list.
+    RosterHash,
+    32
+);
+byte_id!(
     /// A room, chosen at random by the client that creates it.
     RoomId,
     16

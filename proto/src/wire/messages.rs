@@ -20,6 +20,13 @@ pub struct MessageBody {
     pub msg_id: MsgId,
     /// Sender's clock (ms) when written; informational.
     pub sent_at: u64,
+    /// The sender's send stream (random per device): counters count per
+    /// (room, sender, stream), so two computers sharing an account never
+    /// collide.
+    pub stream: u64,
+    /// Per (room, sender, stream) counter, from 1, one more per new message
+    /// (a resend keeps it): receivers refuse replays and see gaps.
+    pub counter: u64,
     /// AES-GCM nonce (12 bytes).
     #[serde(with = "serde_bytes")]
     pub nonce: Vec<u8>,

@@ -12,9 +12,14 @@ use onionchat_proto::crypto::file_stream::{FileOpener, FileSealer};
 use onionchat_proto::crypto::identity::fingerprint_of;
 use onionchat_proto::crypto::message::{self, message_aad};
 use onionchat_proto::crypto::room_key::{make_grant, open_grant};
+use onionchat_proto::crypto::roster::{
+    VerifiedRoster, first_roster, roster_hash, sign_roster, verify_roster,
+};
 use onionchat_proto::crypto::safety::safety_number;
 use onionchat_proto::crypto::{IdentityKey, PublicIdentity, RoomKey, SignContext, at_rest};
-use onionchat_proto::wire::{FileId, MessageContent, MsgId, RoomId, Signed, UserId};
+use onionchat_proto::wire::{
+    FileId, MessageContent, MsgId, RoomId, RoomKind, RosterMember, Signed, UserId,
+};
 use serde_json::{Value, json};
 
 fn h(b: &[u8]) -> String {
@@ -40,7 +45,22 @@ fn generate(path: &str) -> anyhow::Result<()> {
     let key = RoomKey::generate();
     let login_body = b"example login body".to_vec();
     let login_sig = alice.sign(SignContext::Login, &login_body)?;
-    let grant = make_grant(&alice, room, 1, UserId(2), bob.public(), &key)?;
+    let member = |user, username: &str, k: &IdentityKey| RosterMember {
+        user: UserId(user),
+        username: username.into(),
+        fp: k.fingerprint(),
+    };
+    let roster_body = first_roster(
+        room,
+        RoomKind::Group,
+        UserId(1),
+        alice.fingerprint(),
+        vec![member(1, "alice", &alice), member(2, "bob", &bob)],
+        1_700_000_000_000,
+    );
+    let roster = sign_roster(&alice, &roster_body)?;
+    let hash = roster_hash(&roster);
+    let grant = make_grant(&alice, room, 1, hash, UserId(2), bob.public(), &key)?;
     let msg_id = MsgId::random();
     let text = "Hello, Bob! Grüße 👋";
     let envelope = message::seal(
@@ -49,6 +69,10 @@ fn generate(path: &str) -> anyhow::Result<()> {
         1,
         &key,
         msg_id,
+        message::Position {
+            stream: 0x0123_4567_89ab_cdef,
+            counter: 7,
+        },
         1_700_000_000_000,
         &MessageContent::Text { text: text.into() },
     )?;
@@ -68,7 +92,7 @@ fn generate(path: &str) -> anyhow::Result<()> {
     ct.extend(sealer.finish()?);
     let passphrase = "vector passphrase";
     let out = json!({
-        "version": 1,
+        "version": 2,
         "made_by": "onionchat-proto (Rust)",
         "alice": {
             "private_pkcs8_pem": *at_rest::plain_pem_for_tests(&alice)?,
@@ -86,8 +110,9 @@ fn generate(path: &str) -> anyhow::Result<()> {
         "signature": {"context": "login", "body": h(&login_body), "signature": h(&login_sig), "signer": "alice"},
         "room_id": h(&room.0),
         "room_key": h(key.as_bytes()),
+        "roster": {"body": h(&roster.body), "signature": h(&roster.signature), "signer": "alice", "hash": h(&hash.0)},
         "grant": {"body": h(&grant.body), "signature": h(&grant.signature), "granter": "alice", "recipient": "bob", "recipient_id": 2, "epoch": 1},
-        "message": {"body": h(&envelope.body), "signature": h(&envelope.signature), "sender": "alice", "aad": h(&aad), "text": text, "msg_id": h(&msg_id.0)},
+        "message": {"body": h(&envelope.body), "signature": h(&envelope.signature), "sender": "alice", "aad": h(&aad), "text": text, "msg_id": h(&msg_id.0), "stream": 0x0123_4567_89ab_cdef_u64, "counter": 7},
         "file": {"header_body": h(&header.body), "header_signature": h(&header.signature), "sender": "alice", "ciphertext": h(&ct), "plaintext": h(&plaintext), "chunk_size": 1024},
     });
     std::fs::write(path, serde_json::to_string_pretty(&out)?)?;
@@ -147,6 +172,18 @@ fn verify(path: &str) -> anyhow::Result<()> {
             .try_into()
             .map_err(|_| anyhow::anyhow!("room id length"))?,
     );
+    let roster: VerifiedRoster =
+        verify_roster(&signed(&v["roster"])?, None, alice.public()).context("roster")?;
+    ensure!(
+        h(&roster.hash.0) == v["roster"]["hash"].as_str().context("roster hash")?,
+        "roster hash differs"
+    );
+    ensure!(
+        roster.body.room_id == room
+            && roster.body.member_ids() == vec![UserId(1), UserId(2)]
+            && roster.body.members[1].fp == bob.fingerprint(),
+        "roster members"
+    );
     let key = unh(&v["room_key"], "room key")?;
     let (gb, got) =
         open_grant(&bob, &signed(&v["grant"])?, alice.public(), room).context("grant")?;
@@ -158,6 +195,7 @@ fn verify(path: &str) -> anyhow::Result<()> {
         gb.recipient_fp == bob.fingerprint() && gb.granter_fp == alice.fingerprint(),
         "grant parties"
     );
+    ensure!(gb.roster == roster.hash, "grant is bound to another roster");
     let m = &v["message"];
     let env = signed(m)?;
     let rk = RoomKey::from_slice(&key).context("key length")?;
@@ -173,6 +211,10 @@ fn verify(path: &str) -> anyhow::Result<()> {
     ensure!(
         h(&aad) == m["aad"].as_str().context("aad")?,
         "AAD layout differs"
+    );
+    ensure!(
+        Some(body.stream) == m["stream"].as_u64() && Some(body.counter) == m["counter"].as_u64(),
+        "message stream/counter differ"
     );
     match content {
         MessageContent::Text { text } => {

@@ -1,0 +1,179 @@
+//! What this client has verified, kept in the vault: each room's chain of
+//! signed rosters, which roster each epoch's key was granted for, where each
+//! sender's messages are up to, and the group members we know only because
+//! someone signed them into a roster. Pure data and rules, no I/O: the
+//! [`Client`](crate::Client) fills it from what the node serves.
+
+use std::collections::BTreeMap;
+
+use onionchat_proto::crypto::roster::{VerifiedRoster, decode_roster};
+use onionchat_proto::wire::{RosterHash, Signed};
+use serde::{Deserialize, Serialize};
+
+/// A group member known through a roster, not as a contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Introduction {
+    /// Their username as the roster names them.
+    pub username: String,
+    /// The key fingerprint the roster names.
+    pub fingerprint: [u8; 32],
+    /// Who signed them into the roster.
+    pub introduced_by: u64,
+    /// The room.
+    pub room: [u8; 16],
+}
+
+/// Where one sender's stream is up to in one room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StreamState {
+    /// Sender account.
+    pub sender: u64,
+    /// Their stream (device).
+    pub stream: u64,
+    /// Highest counter delivered.
+    pub max: u64,
+    /// Counters below `max` not seen yet (reported missing), ascending.
+    pub missing: Vec<u64>,
+}
+
+/// Gaps larger than this are reported but not remembered one by one.
+const MAX_REMEMBERED_GAP: u64 = 1024;
+
+/// What to do with a message at `counter` in its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Next in order; `missing` messages before it never arrived.
+    New {
+        /// How many were skipped.
+        missing: u64,
+    },
+    /// Fills a gap reported earlier (the node delivered it late).
+    Late,
+    /// Seen before: a replay.
+    Replay,
+}
+
+impl StreamState {
+    /// Decide about `counter` and record it. `from_start`: this stream's
+    /// first message should be counter 1 (we were there from its start).
+    pub fn admit(&mut self, counter: u64, from_start: bool) -> Admit {
+        if self.max == 0 && !from_start {
+            self.max = counter;
+            return Admit::New { missing: 0 };
+        }
+        if counter > self.max {
+            let missing = counter - self.max - 1;
+            let remember = missing.min(MAX_REMEMBERED_GAP);
+            self.missing.extend((counter - remember)..counter);
+            self.max = counter;
+            return Admit::New { missing };
+        }
+        match self.missing.binary_search(&counter) {
+            Ok(i) => {
+                self.missing.remove(i);
+                Admit::Late
+            }
+            Err(_) => Admit::Replay,
+        }
+    }
+}
+
+/// Everything verified about one room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RoomTrust {
+    /// Verified rosters, ascending by version, from the first one on.
+    pub rosters: Vec<Signed>,
+    /// Epoch → hash of the roster its key was granted for.
+    pub epochs: BTreeMap<u32, [u8; 32]>,
+    /// The highest epoch the node has shown us (it may never go back).
+    pub max_epoch: u32,
+    /// Our stream's last used counter in this room.
+    pub sent: u64,
+    /// Senders' streams.
+    pub streams: Vec<StreamState>,
+}
+
+impl RoomTrust {
+    /// The verified rosters, decoded (they were checked when stored).
+    pub fn verified(&self) -> Vec<VerifiedRoster> {
+        self.rosters
+            .iter()
+            .filter_map(|s| {
+                Some(VerifiedRoster {
+                    body: decode_roster(s).ok()?,
+                    hash: onionchat_proto::crypto::roster::roster_hash(s),
+                    signed: s.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The latest verified roster.
+    pub fn latest(&self) -> Option<VerifiedRoster> {
+        self.verified().pop()
+    }
+
+    /// The verified roster with this hash.
+    pub fn roster(&self, hash: &RosterHash) -> Option<VerifiedRoster> {
+        self.verified().into_iter().find(|r| r.hash == *hash)
+    }
+
+    /// The state of a sender's stream (created empty).
+    pub fn stream(&mut self, sender: u64, stream: u64) -> &mut StreamState {
+        let i = match self
+            .streams
+            .iter()
+            .position(|s| s.sender == sender && s.stream == stream)
+        {
+            Some(i) => i,
+            None => {
+                self.streams.push(StreamState {
+                    sender,
+                    stream,
+                    ..StreamState::default()
+                });
+                self.streams.len() - 1
+            }
+        };
+        &mut self.streams[i]
+    }
+}
+
+/// Trust state of every room (hex room id → state) and introductions.
+pub type Rooms = BTreeMap<String, RoomTrust>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_gaps_late_and_replays() {
+        let mut s = StreamState::default();
+        assert_eq!(s.admit(1, true), Admit::New { missing: 0 });
+        assert_eq!(s.admit(2, true), Admit::New { missing: 0 });
+        assert_eq!(s.admit(2, true), Admit::Replay);
+        assert_eq!(s.admit(5, true), Admit::New { missing: 2 });
+        assert_eq!(s.missing, vec![3, 4]);
+        assert_eq!(s.admit(4, true), Admit::Late);
+        assert_eq!(s.admit(4, true), Admit::Replay);
+        assert_eq!(s.admit(1, true), Admit::Replay);
+        assert_eq!(s.missing, vec![3]);
+    }
+
+    #[test]
+    fn a_stream_seen_from_its_start_must_begin_at_one() {
+        let mut s = StreamState::default();
+        assert_eq!(s.admit(3, true), Admit::New { missing: 2 });
+        let mut joined_late = StreamState::default();
+        assert_eq!(joined_late.admit(40, false), Admit::New { missing: 0 });
+        assert_eq!(joined_late.admit(41, false), Admit::New { missing: 0 });
+        assert_eq!(joined_late.admit(40, false), Admit::Replay);
+    }
+
+    #[test]
+    fn huge_gaps_are_counted_but_bounded_in_memory() {
+        let mut s = StreamState::default();
+        assert_eq!(s.admit(1_000_000, true), Admit::New { missing: 999_999 });
+        assert_eq!(s.missing.len() as u64, MAX_REMEMBERED_GAP);
+    }
+}
