@@ -329,6 +329,19 @@ impl Client {
                 Err(err)
             }
             Some(_) => Ok(key),
+            // Someone a member signed into a group with another key: the
+            // node is not believed over that signature.
+            None if p
+                .data
+                .introduced
+                .get(&info.user_id.0)
+                .is_some_and(|i| i.fingerprint != key.fingerprint().0) =>
+            {
+                Err(ClientError::Untrusted(format!(
+                    "the node sent a key for {} that is not the one signed into your group",
+                    info.username
+                )))
+            }
             None => {
                 p.data.pins.insert(
                     info.user_id.0,
@@ -392,30 +405,6 @@ impl Client {
         ids.into_iter()
             .filter_map(|id| self.contact(UserId(id)))
             .collect()
-    }
-
-    /// The key of `user`: with `refresh`, fetched from the node and checked
-    /// against the pin (use before encrypting to them); otherwise the pinned
-    /// key if we have one.
-    pub(crate) async fn key_of(&self, user: UserId, refresh: bool) -> Result<PublicIdentity> {
-        {
-            let p = self.profile();
-            if user.0 == p.data.user_id.unwrap_or(0) {
-                return Ok(p.identity.public().clone());
-            }
-            if !refresh && let Some(pin) = p.data.pins.get(&user.0) {
-                return Ok(PublicIdentity::from_spki_der(&pin.spki_der)?);
-            }
-        }
-        let info: UserInfo = self
-            .call::<(), _>(Method::GET, &format!("/v1/users/by-id/{}", user.0), None)
-            .await?;
-        if info.user_id != user {
-            return Err(ClientError::Protocol(
-                "the node answered for another user".into(),
-            ));
-        }
-        self.check_pin(&info)
     }
 
     /// The safety number to compare with `user` in person.

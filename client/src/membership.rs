@@ -169,6 +169,27 @@ impl Client {
         Ok(key)
     }
 
+    /// The key to verify a message from `user` in `room` with: they must be
+    /// a member of a roster of the room we verified, and the key is the one
+    /// that roster names (a contact's pinned key must be that same key).
+    pub(crate) async fn sender_key(&self, room: RoomId, user: UserId) -> Result<PublicIdentity> {
+        if self.trust(room).is_none() {
+            self.room(room).await?;
+        }
+        let entry = self.trust(room).and_then(|t| {
+            t.verified()
+                .into_iter()
+                .rev()
+                .find_map(|r| r.body.member(user).cloned())
+        });
+        match entry {
+            Some(m) => self.member_key(room, user, &m.username, m.fp).await,
+            None => Err(ClientError::Untrusted(format!(
+                "user {user} is in no member list of this room that members signed"
+            ))),
+        }
+    }
+
     /// Check the node's view of a room against what members signed, and
     /// remember what was verified. Returns the room with its members as the
     /// verified roster names them.

@@ -174,7 +174,7 @@ impl Client {
     }
 
     async fn try_open(&self, m: &StoredMessage) -> Result<Received> {
-        let sender_key = self.key_of(m.sender, false).await?;
+        let sender_key = self.sender_key(m.room_id, m.sender).await?;
         let body = message::decode(&m.envelope)?;
         if body.room_id != m.room_id {
             return Err(ClientError::Verify(

@@ -1,62 +1,50 @@
-//! A man-in-the-middle between a client and the node that, when armed,
-//! replaces one user's public key in every user record it relays: what a
-//! compromised node (or someone who took over the box) would do.
+//! A hostile node: a man-in-the-middle between a client and the real node
+//! that, when told to attack, rewrites the node's answers — what whoever
+//! controls the box could do. The node behind it stays honest, so a test
+//! can compare what the client believed with what really happened.
 
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use onionchat_proto::crypto::identity::fingerprint_of;
 use onionchat_proto::wire::UserInfo;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// A running tampering proxy.
-pub struct TamperProxy {
+/// Rewrites one answer: (method, path with query, body) → new body.
+pub type Attack = Arc<dyn Fn(&str, &str, Vec<u8>) -> Vec<u8> + Send + Sync>;
+
+/// A running hostile proxy.
+pub struct HostileNode {
     /// Address to connect clients to.
     pub addr: String,
-    /// When set, user records of `victim` carry `fake_key`.
-    pub armed: Arc<AtomicBool>,
+    attack: Arc<Mutex<Option<Attack>>>,
 }
 
-impl TamperProxy {
-    /// Proxy to `upstream`, swapping `victim`'s key for `fake_key` (SPKI DER) when armed.
-    pub async fn start(upstream: String, victim: String, fake_key: Vec<u8>) -> TamperProxy {
+impl HostileNode {
+    /// Proxy to `upstream`, honest until [`HostileNode::attack`].
+    pub async fn start(upstream: String) -> HostileNode {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
-        let armed = Arc::new(AtomicBool::new(false));
-        let flag = armed.clone();
+        let attack: Arc<Mutex<Option<Attack>>> = Arc::default();
+        let current = attack.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((s, _)) = listener.accept().await else {
                     return;
                 };
-                let (upstream, victim, fake, flag) = (
-                    upstream.clone(),
-                    victim.clone(),
-                    fake_key.clone(),
-                    flag.clone(),
-                );
+                let (upstream, current) = (upstream.clone(), current.clone());
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(
                         move |req: hyper::Request<hyper::body::Incoming>| {
-                            let (upstream, victim, fake, flag) =
-                                (upstream.clone(), victim.clone(), fake.clone(), flag.clone());
-                            async move {
-                                Ok::<_, Infallible>(
-                                    forward(
-                                        req,
-                                        &upstream,
-                                        &victim,
-                                        &fake,
-                                        flag.load(Ordering::SeqCst),
-                                    )
-                                    .await,
-                                )
-                            }
+                            let upstream = upstream.clone();
+                            let attack = current.lock().expect("lock").clone();
+                            async move { Ok::<_, Infallible>(forward(req, &upstream, attack).await) }
                         },
                     );
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -65,18 +53,65 @@ impl TamperProxy {
                 });
             }
         });
-        TamperProxy { addr, armed }
+        HostileNode { addr, attack }
+    }
+
+    /// From now on, rewrite answers with `f`.
+    pub fn attack(&self, f: impl Fn(&str, &str, Vec<u8>) -> Vec<u8> + Send + Sync + 'static) {
+        *self.attack.lock().expect("lock") = Some(Arc::new(f));
+    }
+
+    /// Stop attacking.
+    pub fn honest(&self) {
+        *self.attack.lock().expect("lock") = None;
+    }
+
+    /// A TCP connector for clients.
+    pub fn connector(&self) -> Arc<onionchat_client::TcpConnector> {
+        Arc::new(onionchat_client::TcpConnector::new(self.addr.clone()))
+    }
+}
+
+/// Decode `body` as `T`, change it, encode it again (unchanged if it is not a `T`).
+pub fn rewrite<T: DeserializeOwned + Serialize>(body: Vec<u8>, f: impl FnOnce(&mut T)) -> Vec<u8> {
+    match onionchat_proto::decode::<T>(&body) {
+        Ok(mut v) => {
+            f(&mut v);
+            onionchat_proto::encode(&v).expect("encode")
+        }
+        Err(_) => body,
+    }
+}
+
+/// An attack that serves `fake_key` (SPKI DER) as `victim`'s key in every
+/// user record.
+pub fn swap_key(
+    victim: &str,
+    fake_key: Vec<u8>,
+) -> impl Fn(&str, &str, Vec<u8>) -> Vec<u8> + Send + Sync + 'static {
+    let victim = victim.to_string();
+    move |_, _, body| {
+        rewrite::<UserInfo>(body, |info| {
+            if info.username == victim {
+                info.public_key = fake_key.clone();
+                info.fingerprint = fingerprint_of(&fake_key);
+            }
+        })
     }
 }
 
 async fn forward(
     req: hyper::Request<hyper::body::Incoming>,
     upstream: &str,
-    victim: &str,
-    fake: &[u8],
-    armed: bool,
+    attack: Option<Attack>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    let method = parts.method.to_string();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     let body = body
         .collect()
         .await
@@ -97,13 +132,8 @@ async fn forward(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    if armed
-        && let Ok(mut info) = onionchat_proto::decode::<UserInfo>(&bytes)
-        && info.username == victim
-    {
-        info.public_key = fake.to_vec();
-        info.fingerprint = fingerprint_of(fake);
-        bytes = Bytes::from(onionchat_proto::encode(&info).expect("encode"));
+    if let Some(f) = attack {
+        bytes = Bytes::from(f(&method, &path, bytes.to_vec()));
     }
     let mut resp = hyper::Response::from_parts(parts, Full::new(bytes.clone()));
     resp.headers_mut()

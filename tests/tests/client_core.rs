@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use onionchat_client::{Client, ClientError, ClientEvent, Incoming, TcpConnector};
+use onionchat_client::{Client, ClientError, ClientEvent, Incoming};
 use onionchat_proto::crypto::IdentityKey;
 use onionchat_proto::wire::MessageContent;
-use onionchat_tests::proxy::TamperProxy;
+use onionchat_tests::proxy::{HostileNode, swap_key};
 use onionchat_tests::{Node, PASS, open, texts, wait_event};
 
 fn dir_bytes(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
@@ -35,19 +34,14 @@ async fn a_swapped_key_is_refused_with_key_changed() {
 
     // ann now talks to the node through someone who can swap keys.
     let mallory = IdentityKey::generate().expect("keygen");
-    let proxy = TamperProxy::start(
-        node.addr.clone(),
-        "bob".into(),
-        mallory.public().spki_der().to_vec(),
-    )
-    .await;
-    let conn = Arc::new(TcpConnector::new(proxy.addr.clone()));
+    let proxy = HostileNode::start(node.addr.clone()).await;
+    let conn = proxy.connector();
     let ann =
         Arc::new(Client::open(&tmp.path().join("ann"), PASS, move |_| Ok(conn)).expect("open"));
     let mut events = ann.subscribe();
     assert_eq!(ann.user("bob").await.expect("unarmed").fingerprint, bob_fp);
 
-    proxy.armed.store(true, Ordering::SeqCst);
+    proxy.attack(swap_key("bob", mallory.public().spki_der().to_vec()));
     let err = ann.user("bob").await.expect_err("swapped key accepted");
     match err {
         ClientError::KeyChanged {

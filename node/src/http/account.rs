@@ -36,6 +36,7 @@ fn names_this_node(state: &AppState, node: &str) -> bool {
         || state
             .status
             .onion_address()
+            .or_else(|| state.config.onion_address.clone())
             .is_some_and(|a| a.eq_ignore_ascii_case(node))
 }
 

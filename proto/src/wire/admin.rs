@@ -76,6 +76,33 @@ pub enum TransportState {
     },
 }
 
+impl std::fmt::Display for TransportState {
+    /// In words, for people: what `onionchat-node status` prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransportState::Starting => f.write_str("starting"),
+            TransportState::Tcp { addr } => write!(
+                f,
+                "serving over plain TCP on {addr} (development; not reachable through Tor)"
+            ),
+            TransportState::Bootstrapping { percent, detail } => {
+                write!(f, "connecting to Tor, {percent} %")?;
+                if detail.is_empty() {
+                    Ok(())
+                } else {
+                    write!(f, " — {detail}")
+                }
+            }
+            TransportState::Publishing => {
+                f.write_str("connected to Tor; announcing the onion service")
+            }
+            TransportState::Reachable => f.write_str("reachable as an onion service"),
+            TransportState::Degraded { reason } => write!(f, "reachable with problems: {reason}"),
+            TransportState::Stopped { reason } => write!(f, "stopped: {reason}"),
+        }
+    }
+}
+
 /// A snapshot of the node's state, for the owner and the status display.
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
