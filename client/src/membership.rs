@@ -274,7 +274,7 @@ impl Client {
                 "the node lists you in a room whose signed member list does not".into(),
             ));
         }
-        self.remember_rosters(r, &known, latest.as_ref(), &new, room.epoch)?;
+        self.remember_rosters(r, latest.as_ref(), &new, room.epoch)?;
         Ok(room)
     }
 
@@ -322,10 +322,12 @@ impl Client {
         Ok(())
     }
 
+    /// Add what was just verified to the vault: applied to the entry as it
+    /// is now (other tasks update the same room's counters meanwhile), each
+    /// roster once, in version order.
     fn remember_rosters(
         &self,
         room: RoomId,
-        known: &RoomTrust,
         latest: Option<&VerifiedRoster>,
         new: &[VerifiedRoster],
         epoch: u32,
@@ -334,33 +336,43 @@ impl Client {
         let mut events = Vec::new();
         {
             let mut p = self.profile();
-            let mut t = known.clone();
+            let data = &mut p.data;
+            let t = data.rooms.entry(room.to_hex()).or_default();
+            let mut changed = epoch > t.max_epoch;
+            t.max_epoch = t.max_epoch.max(epoch);
             let mut prev = latest.map(|l| l.body.clone());
+            let mut introduced = Vec::new();
             for v in new {
-                if latest.is_some() {
-                    events.push(describe(prev.as_ref(), &v.body));
-                }
-                for m in &v.body.members {
-                    let newcomer = prev.as_ref().is_none_or(|p| p.member(m.user).is_none());
-                    if newcomer && m.user != me && !p.data.pins.contains_key(&m.user.0) {
-                        p.data.introduced.insert(
-                            m.user.0,
-                            Introduction {
-                                username: m.username.clone(),
-                                fingerprint: m.fp.0,
-                                introduced_by: v.body.actor.0,
-                                room: room.0,
-                            },
-                        );
+                // Rosters are kept from version 1 on: version n sits at n - 1.
+                if t.rosters.len() as u64 == v.body.version - 1 {
+                    t.rosters.push(v.signed.clone());
+                    changed = true;
+                    if latest.is_some() {
+                        events.push(describe(prev.as_ref(), &v.body));
+                    }
+                    for m in &v.body.members {
+                        if m.user != me && prev.as_ref().is_none_or(|p| p.member(m.user).is_none())
+                        {
+                            introduced.push((m.clone(), v.body.actor));
+                        }
                     }
                 }
-                t.rosters.push(v.signed.clone());
                 prev = Some(v.body.clone());
             }
-            let changed = !new.is_empty() || epoch > t.max_epoch;
-            t.max_epoch = t.max_epoch.max(epoch);
+            for (m, by) in introduced {
+                if !data.pins.contains_key(&m.user.0) {
+                    data.introduced.insert(
+                        m.user.0,
+                        Introduction {
+                            username: m.username,
+                            fingerprint: m.fp.0,
+                            introduced_by: by.0,
+                            room: room.0,
+                        },
+                    );
+                }
+            }
             if changed {
-                p.data.rooms.insert(room.to_hex(), t);
                 p.save()?;
             }
         }

@@ -63,6 +63,11 @@ pub struct Config {
     /// it as a QR code. Anyone who can touch the box can then invite
     /// someone; turn off where that is not wanted.
     pub button_invites: bool,
+    /// The onion address when another Tor daemon publishes this node
+    /// (transport `tcp` behind `HiddenServicePort 80 …`): sign-ups and
+    /// logins name it, so the node must know it. Not needed with the
+    /// built-in onion service.
+    pub onion_address: Option<String>,
 }
 
 /// Token-bucket rate limits (there are no client IPs behind an onion
@@ -133,6 +138,7 @@ impl Default for Config {
             display: "auto".into(),
             buttons: None,
             button_invites: true,
+            onion_address: None,
             db_cache_mb: 32,
             tor: TorConfig {
                 restricted_discovery: true,

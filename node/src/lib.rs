@@ -10,6 +10,7 @@
 //! - `tor`: the onion service (feature `onion`);
 //! - [`control`]: the box-side control socket used by `onionchat-node invite|status|backup`;
 //! - [`status`]: the status model shown on the display and to the owner;
+//! - [`systemd`]: readiness and watchdog for the service manager;
 //! - `display`: drives the status screen (feature `display`).
 
 pub mod config;
@@ -25,6 +26,7 @@ pub mod serve;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod systemd;
 #[cfg(feature = "onion")]
 pub mod tor;
 
@@ -166,9 +168,15 @@ pub async fn run(config: Config, on_ready: impl FnOnce(&Ready)) -> anyhow::Resul
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .and_then(|inv| invite_link(&state, &inv.code));
-    on_ready(&Ready { url, owner_invite });
+    on_ready(&Ready {
+        url: url.clone(),
+        owner_invite,
+    });
+    systemd::ready(&format!("serving at {url}"));
+    tasks.spawn(systemd::watchdog(state.clone()));
 
     shutdown_signal().await;
+    systemd::stopping();
     tracing::info!("shutting down: no new connections, finishing in-flight writes");
     state.shutdown.cancel();
     while tasks.join_next().await.is_some() {}

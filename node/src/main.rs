@@ -201,6 +201,9 @@ async fn run_node(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
         if let Some(link) = &ready.owner_invite {
             println!("\nNobody owns this node yet. The first person to use this invite becomes its owner:\n\n  Owner invite: {link}\n");
             print_qr(&link.to_ascii_uppercase());
+            if ready.url.ends_with(".onion") {
+                println!("The invite works as soon as Tor is connected (progress below).\n");
+            }
         }
         // Printed last: scripts wait for this line.
         println!("OnionChat node listening on {}", ready.url);
@@ -212,9 +215,42 @@ fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
     Ok(load_config(cli, &RunArgs::default())?.data_dir)
 }
 
+/// Bytes in the units people read: "512 B", "72 KiB", "1.5 GiB".
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if v < 10.0 {
+        format!("{v:.1} {}", UNITS[unit])
+    } else {
+        format!("{v:.0} {}", UNITS[unit])
+    }
+}
+
+/// Seconds as "3 days 4 h", "5 h 12 min", "7 min", "12 s".
+fn human_duration(s: u64) -> String {
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} days {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
 fn print_status(s: &NodeStatus) {
-    println!("OnionChat node {}  up {}s", s.version, s.uptime_secs);
-    println!("transport:   {:?}", s.transport);
+    println!(
+        "OnionChat node {}, up {}",
+        s.version,
+        human_duration(s.uptime_secs)
+    );
+    println!("Tor:         {}", s.transport);
     if let Some(a) = &s.onion_address {
         println!("address:     {a}");
     }
@@ -227,9 +263,9 @@ fn print_status(s: &NodeStatus) {
         "messages:    {} total, {} today",
         s.messages_total, s.messages_today
     );
-    println!("storage:     {} bytes", s.storage_bytes);
+    println!("storage:     {}", human_bytes(s.storage_bytes));
     if let Some(f) = s.disk_free_bytes {
-        println!("disk free:   {f} bytes");
+        println!("disk free:   {}", human_bytes(f));
     }
     if let Some(e) = &s.last_error {
         println!("last error:  {e}");
@@ -379,13 +415,22 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Default log filter: our own info, Arti's errors only (its warnings come
+/// in walls of retries that would bury the one line that matters; set
+/// RUST_LOG to see them).
+const ARTI_QUIET: &str = "info,arti_client=error,tor_=error";
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,arti_client=warn,tor_=warn".into()),
+                // Arti retries quietly; its warnings are for the log, and
+                // the node says in one line what Tor is doing.
+                .unwrap_or_else(|_| ARTI_QUIET.into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, not the journal or a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -404,5 +449,21 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_read_as_words() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(72 * 1024), "72 KiB");
+        assert_eq!(human_bytes(1536 * 1024 * 1024), "1.5 GiB");
+        assert_eq!(human_bytes(64 * 1024 * 1024 * 1024), "64 GiB");
+        assert_eq!(human_duration(5), "5 s");
+        assert_eq!(human_duration(3 * 86_400 + 4 * 3600), "3 days 4 h");
     }
 }

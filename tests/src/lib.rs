@@ -39,6 +39,22 @@ pub fn bin_path(name: &str) -> PathBuf {
     p
 }
 
+/// The command that runs the node: the workspace's `onionchat-node`, or
+/// what `ONIONCHAT_NODE_CMD` says (program and arguments separated by
+/// spaces) — e.g. `qemu-aarch64-static -L /usr/aarch64-linux-gnu
+/// dist/arm/onionchat-node` to run the node built for a Raspberry Pi.
+pub fn node_command() -> Command {
+    match std::env::var("ONIONCHAT_NODE_CMD") {
+        Ok(spec) if !spec.trim().is_empty() => {
+            let mut parts = spec.split_whitespace();
+            let mut cmd = Command::new(parts.next().expect("program"));
+            cmd.args(parts);
+            cmd
+        }
+        _ => Command::new(bin_path("onionchat-node")),
+    }
+}
+
 /// A running node process.
 pub struct Node {
     child: Option<Child>,
@@ -65,6 +81,17 @@ impl Node {
         )
     }
 
+    /// Start a node on the TCP address `listen` (e.g. a port reserved for
+    /// another Tor daemon's `HiddenServicePort`).
+    pub fn start_at(data_dir: &Path, listen: &str, extra: &[&str]) -> Node {
+        Self::start_on(
+            data_dir,
+            listen,
+            extra.iter().map(|s| s.to_string()).collect(),
+            None,
+        )
+    }
+
     /// Start a node as an onion service on the private Tor network described
     /// by `arti_config`.
     pub fn start_onion(data_dir: &Path, arti_config: &Path, extra: &[&str]) -> Node {
@@ -82,7 +109,7 @@ impl Node {
             .append(true)
             .open(data_dir.with_extension("log"))
             .expect("log file");
-        let mut cmd = Command::new(bin_path("onionchat-node"));
+        let mut cmd = node_command();
         cmd.arg("--data-dir").arg(data_dir);
         for e in &extra {
             if e.starts_with("--config") {
@@ -403,7 +430,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Run a box-side command: `onionchat-node --data-dir DIR ARGS…`.
 pub fn node_cmd(data_dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(bin_path("onionchat-node"))
+    node_command()
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)

@@ -272,23 +272,34 @@ async fn interoperates_with_c_tor_both_ways() {
     );
 
     // 2. Our client reaches an onion service that C tor publishes in front
-    //    of a node's TCP listener.
-    let tcp_node = Node::start(&tmp.path().join("tcp-node"), &[]);
+    //    of a node's TCP listener (the node is told its onion address:
+    //    sign-ups name it).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let hs_dir = tmp.path().join("c-tor-hs");
     std::fs::create_dir_all(&hs_dir).expect("dir");
     std::fs::set_permissions(&hs_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     net.c_tor(
         "ctor-service",
         &format!(
-            "SocksPort 0\nHiddenServiceDir {}\nHiddenServicePort 80 {}",
+            "SocksPort 0\nHiddenServiceDir {}\nHiddenServicePort 80 127.0.0.1:{port}",
             hs_dir.display(),
-            tcp_node.addr
         ),
     );
     let hostname = std::fs::read_to_string(hs_dir.join("hostname"))
         .expect("hostname")
         .trim()
         .to_string();
+    let cfg = tmp.path().join("tcp-node.toml");
+    std::fs::write(&cfg, format!("onion_address = \"{hostname}\"\n")).expect("config");
+    let tcp_node = Node::start_at(
+        &tmp.path().join("tcp-node"),
+        &format!("127.0.0.1:{port}"),
+        &[&format!("--config={}", cfg.display())],
+    );
     let tcp_invite =
         InviteLink::parse(tcp_node.owner_invite.as_deref().expect("invite")).expect("link");
     let via_c_tor = InviteLink {

@@ -39,29 +39,6 @@ pub async fn start(
         .create_unbootstrapped()
         .context("cannot start Arti")?;
 
-    // Bootstrap with progress on the terminal, in the log and in the status model.
-    let status = state.status.clone();
-    let mut events = client.bootstrap_events();
-    let progress = tokio::spawn(async move {
-        let mut last = 0u8;
-        while let Some(ev) = events.next().await {
-            let percent = (ev.as_frac() * 100.0).round().clamp(0.0, 100.0) as u8;
-            status.set_transport(TransportState::Bootstrapping {
-                percent,
-                detail: ev.to_string(),
-            });
-            if percent >= last.saturating_add(10) || (percent == 100 && last != 100) {
-                eprintln!("Tor: {percent}% — {ev}");
-                last = percent;
-            }
-            if ev.ready_for_traffic() {
-                break;
-            }
-        }
-    });
-    client.bootstrap().await.context("Tor bootstrap failed")?;
-    progress.abort();
-
     let mut svc = OnionServiceConfigBuilder::default();
     svc.nickname("onionchat".parse()?);
     svc.max_concurrent_streams_per_circuit(cfg.max_streams_per_circuit.max(1));
@@ -84,6 +61,9 @@ pub async fn start(
     } else {
         None
     };
+    // Launching starts Tor's bootstrap in the background: the address (from
+    // the key in the data dir) is known at once, so the owner invite can be
+    // shown while Tor connects, and works as soon as it has.
     let (service, rend_requests) = client
         .launch_onion_service(svc.build()?)
         .context("cannot launch the onion service")?
@@ -94,12 +74,21 @@ pub async fn start(
         .display_unredacted()
         .to_string();
     state.status.set_onion_address(onion.clone());
-    state.status.set_transport(TransportState::Publishing);
+    state.status.set_transport(TransportState::Bootstrapping {
+        percent: 0,
+        detail: "starting".into(),
+    });
     *state.access.lock().unwrap_or_else(|p| p.into_inner()) = access;
     state.status.set_invite_base(onion.clone(), None);
     tracing::info!(address = %onion, "onion service launched");
 
-    tasks.spawn(watch_service(service.clone(), state.clone()));
+    {
+        let (client, service, state) = (client.clone(), service.clone(), state.clone());
+        tasks.spawn(async move {
+            report_bootstrap(&client, &state).await;
+            watch_service(service, state).await;
+        });
+    }
     let shutdown = state.shutdown.clone();
     let streams = Arc::new(tokio::sync::Mutex::new(Box::pin(
         tor_hsservice::handle_rend_requests(rend_requests),
@@ -144,6 +133,81 @@ async fn accept(req: StreamRequest) -> Option<arti_client::DataStream> {
         Err(e) => {
             tracing::debug!(error = %e, "could not accept an onion stream");
             None
+        }
+    }
+}
+
+/// What to check when Tor is stuck, in words for the person at the box.
+fn advice(kind: &arti_client::status::BlockageKind) -> &'static str {
+    use arti_client::status::BlockageKind as K;
+    match kind {
+        K::Offline => "check the box's network cable or Wi-Fi",
+        K::Filtering => {
+            "this network seems to block Tor (some workplaces, hotels and countries do)"
+        }
+        K::ClockSkewed => "the box's clock is wrong; check its date and time",
+        _ => "check the internet connection; Tor may be blocked on this network",
+    }
+}
+
+/// How often a line about Tor is repeated while nothing changes.
+const REPEAT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Tell the person at the box, in one plain line at a time, what Tor is
+/// doing until it is connected: on progress of 10 % or more, when it gets
+/// stuck (with the reason Arti gives and what to check), and again every
+/// 30 s while nothing changes. The status model (screen, `status`) follows
+/// every event.
+async fn report_bootstrap(client: &TorClient<onionchat_tor::runtime::Runtime>, state: &AppState) {
+    let mut events = client.bootstrap_events();
+    let mut tick = tokio::time::interval(REPEAT);
+    let mut line = String::from("Tor: starting");
+    let mut last_printed: Option<(u8, bool, std::time::Instant)> = None;
+    loop {
+        tokio::select! {
+            ev = events.next() => {
+                let Some(ev) = ev else { return };
+                if ev.ready_for_traffic() {
+                    eprintln!("Tor: connected. The onion service is being announced; invites work in a minute or so.");
+                    state.status.set_transport(TransportState::Publishing);
+                    return;
+                }
+                let percent = (ev.as_frac() * 100.0).round().clamp(0.0, 99.0) as u8;
+                let blocked = ev.blocked();
+                let detail = match &blocked {
+                    Some(b) => format!("stuck: {b} — {}", advice(&b.kind())),
+                    None => ev.to_string(),
+                };
+                line = match &blocked {
+                    Some(b) => format!("Tor: stuck at {percent} % — {} ({}); {}", b.kind(), b.message(), advice(&b.kind())),
+                    None => {
+                        // Arti's own words, without its leading "N%: ".
+                        let text = ev.to_string();
+                        let what = text.split_once(": ").map_or(text.as_str(), |(_, w)| w);
+                        format!("Tor: connecting, {percent} % ({what})")
+                    }
+                };
+                state.status.set_transport(TransportState::Bootstrapping { percent, detail });
+                let changed = match last_printed {
+                    None => true,
+                    Some((p, was_blocked, _)) => {
+                        percent >= p.saturating_add(10) || was_blocked != blocked.is_some()
+                    }
+                };
+                if changed {
+                    eprintln!("{line}");
+                    last_printed = Some((percent, blocked.is_some(), std::time::Instant::now()));
+                }
+            }
+            _ = tick.tick() => {
+                if let Some((p, b, at)) = last_printed
+                    && at.elapsed() >= REPEAT
+                {
+                    eprintln!("{line}");
+                    last_printed = Some((p, b, std::time::Instant::now()));
+                }
+            }
+            _ = state.shutdown.cancelled() => return,
         }
     }
 }

@@ -1,0 +1,91 @@
+//! A first start that explains itself, on a network where Tor cannot
+//! connect: the owner invite appears at once (the onion address does not
+//! depend on Tor being up), the node says in one plain line what Tor is
+//! doing, and `status` says it in words and human units.
+
+use std::time::{Duration, Instant};
+
+use onionchat_proto::wire::InviteLink;
+use onionchat_tests::{Node, node_cmd_ok};
+
+/// An Arti configuration for a Tor network nobody runs: every directory
+/// and relay address is a closed port on loopback.
+fn dead_network(dir: &std::path::Path) -> std::path::PathBuf {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let path = dir.join("dead-net.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[address_filter]\nallow_local_addrs = true\n\n\
+             [tor_network]\nfallback_caches = [\n  {{ rsa_identity = \"{rsa}\", ed_identity = \"{ed}\", orports = [\"127.0.0.1:{closed}\"] }}\n]\n\n\
+             [tor_network.authorities]\nv3idents = [\"{v3}\"]\nuploads = [[\"127.0.0.1:{closed}\"]]\ndownloads = [[\"127.0.0.1:{closed}\"]]\nvotes = [[\"127.0.0.1:{closed}\"]]\n",
+            rsa = "A".repeat(40),
+            ed = "A".repeat(43),
+            v3 = "C".repeat(40),
+        ),
+    )
+    .expect("arti config");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_invite_comes_before_tor_and_status_says_why_it_waits() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let net = dead_network(tmp.path());
+    let started = Instant::now();
+    let node = Node::start_onion(&tmp.path().join("node"), &net, &[]);
+    let invite = InviteLink::parse(node.owner_invite.as_deref().expect("owner invite printed"))
+        .expect("invite link");
+    assert!(invite.address.ends_with(".onion"), "{}", invite.address);
+    assert!(
+        invite.auth_key.is_some(),
+        "the invite carries its access key"
+    );
+    eprintln!(
+        "owner invite after {:.1} s with Tor unreachable",
+        started.elapsed().as_secs_f64()
+    );
+
+    // status, in words and human units; the machine form stays.
+    let status = node_cmd_ok(&node.data_dir, &["status"]);
+    assert!(
+        status.contains("Tor:         connecting to Tor, "),
+        "{status}"
+    );
+    assert!(status.contains(&invite.address), "{status}");
+    let storage = status
+        .lines()
+        .find(|l| l.starts_with("storage:"))
+        .expect("storage line");
+    assert!(
+        storage.ends_with(" B") || storage.ends_with("iB"),
+        "storage in human units: {storage}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&node_cmd_ok(&node.data_dir, &["status", "--json"])).expect("json");
+    assert_eq!(json["transport"]["state"], "bootstrapping", "{json}");
+
+    // The log says what Tor is doing in plain lines, not walls of retries.
+    let log_path = node.data_dir.with_extension("log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.lines().any(|l| l.starts_with("Tor: ")) || Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        log.lines().any(|l| l.starts_with("Tor: ")),
+        "no plain Tor line in the log:\n{log}"
+    );
+    let warnings = log.lines().filter(|l| l.contains(" WARN ")).count();
+    assert!(
+        warnings <= 5,
+        "{warnings} warnings bury the status line:\n{log}"
+    );
+}
