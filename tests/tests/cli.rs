@@ -155,6 +155,13 @@ fn every_subcommand() {
         hist.contains("ann: hello from the cli") && hist.contains("ann: live one"),
         "{hist}"
     );
+    // Someone else's text cannot drive bob's terminal: escapes are shown.
+    ann.run(&["send", "bob", "\u{1b}[2Jscreen wiped"]);
+    let hist = bob.run(&["history", "ann"]);
+    assert!(
+        hist.contains("ann: \\u{1b}[2Jscreen wiped") && !hist.contains('\u{1b}'),
+        "{hist}"
+    );
 
     // rooms create/add/remove/leave/list
     let out = ann.run(&["rooms", "create", "bob"]);

@@ -285,11 +285,31 @@ fn message_json(r: &Received) -> serde_json::Value {
     json!({"room": r.room_id.to_hex(), "seq": r.seq, "from": r.sender_name, "server_time": r.server_time, "content": content})
 }
 
+/// Text from other people, made safe for a terminal: control characters
+/// (escape sequences could rewrite the screen or fake a line from someone
+/// else) and bidirectional overrides (which reorder what is shown) become
+/// visible `\u{…}` escapes. Newlines and tabs stay.
+fn clean(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let hidden = (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if hidden {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn print_incoming(json_out: bool, item: &Incoming) {
     match item {
         Incoming::Message(r) if json_out => out!("{}", message_json(r)),
         Incoming::Message(r) => match &r.content {
-            MessageContent::Text { text } => out!("[{}] {}: {}", r.seq, r.sender_name, text),
+            MessageContent::Text { text } => {
+                out!("[{}] {}: {}", r.seq, r.sender_name, clean(text))
+            }
             MessageContent::File {
                 file_id,
                 name,
@@ -299,7 +319,7 @@ fn print_incoming(json_out: bool, item: &Incoming) {
                 "[{}] {} sent a file: {} ({} bytes, id {})",
                 r.seq,
                 r.sender_name,
-                name,
+                clean(name),
                 size,
                 file_id
             ),
@@ -765,5 +785,20 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn terminal_control_and_bidi_characters_are_shown_not_obeyed() {
+        assert_eq!(clean("hi\nthere\tok"), "hi\nthere\tok");
+        assert_eq!(clean("\u{1b}[2Jgone"), "\\u{1b}[2Jgone");
+        assert_eq!(clean("a\rb"), "a\\u{d}b");
+        assert_eq!(clean("\u{9b}31m"), "\\u{9b}31m");
+        assert_eq!(clean("abc\u{202e}gpj.exe"), "abc\\u{202e}gpj.exe");
+        assert_eq!(clean("Grüße 👋"), "Grüße 👋");
     }
 }

@@ -83,6 +83,21 @@ pub async fn start(
     tracing::info!(address = %onion, "onion service launched");
 
     {
+        // Launching does not bootstrap Arti by itself: connect to Tor in
+        // the background, and tell the person at the box how it goes.
+        let (client, state) = (client.clone(), state.clone());
+        tasks.spawn(async move {
+            if let Err(e) = client.bootstrap().await {
+                tracing::error!(error = %e, "Tor bootstrap failed");
+                state.status.set_error(format!("Tor: {e}"));
+                state.status.set_transport(TransportState::Stopped {
+                    reason: format!("cannot connect to Tor: {e}"),
+                });
+                eprintln!("Tor: cannot connect: {e}");
+            }
+        });
+    }
+    {
         let (client, service, state) = (client.clone(), service.clone(), state.clone());
         tasks.spawn(async move {
             report_bootstrap(&client, &state).await;

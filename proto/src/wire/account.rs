@@ -92,9 +92,10 @@ pub struct LoginBody {
 /// `POST /v1/auth/login` body: a [`Signed`] [`LoginBody`].
 pub type LoginRequest = Signed;
 
-/// `POST /v1/auth/login` answer.
+/// `POST /v1/auth/login` answer. Its `Debug` form leaves the token out
+/// (logs must never carry a credential).
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// Bearer token (64 hex chars) for `Authorization: Bearer …`.
     pub token: String,
@@ -139,6 +140,16 @@ pub fn validate_username(name: &str) -> Result<(), &'static str> {
         return Err("a username uses only a-z, 0-9, '_', '.' and '-'");
     }
     Ok(())
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("token", &"<redacted>")
+            .field("user", &self.user)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@
 
 use std::fmt;
 
-/// A parsed invite link.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed invite link. Its `Debug` form leaves the code and access key
+/// out (both are secrets until used).
+#[derive(Clone, PartialEq, Eq)]
 pub struct InviteLink {
     /// `xxx.onion` or `host:port` (lower case).
     pub address: String,
@@ -25,6 +26,16 @@ pub struct InviteLink {
     pub code: String,
     /// Restricted-discovery key (upper-case base32), if the node needs one.
     pub auth_key: Option<String>,
+}
+
+impl fmt::Debug for InviteLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InviteLink")
+            .field("address", &self.address)
+            .field("code", &"<redacted>")
+            .field("auth_key", &self.auth_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Why a string is not an invite link.
@@ -163,5 +174,39 @@ mod tests {
         fn never_panics(s in ".{0,600}") {
             let _ = InviteLink::parse(&s);
         }
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_carries_no_secrets() {
+        let link = InviteLink {
+            address: "example.onion".into(),
+            code: "SECRETCODE".into(),
+            auth_key: Some("SECRETKEY".into()),
+        };
+        let shown = format!("{link:?}");
+        assert!(shown.contains("example.onion"), "{shown}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        let session = crate::wire::Session {
+            token: "deadbeefsecret".into(),
+            user: crate::wire::UserInfo {
+                user_id: crate::wire::UserId(1),
+                username: "ann".into(),
+                public_key: vec![],
+                fingerprint: crate::wire::Fingerprint([0; 32]),
+                is_owner: true,
+                created_at: 0,
+            },
+            expires_at: 1,
+        };
+        let shown = format!("{session:?}");
+        assert!(
+            shown.contains("ann") && !shown.contains("deadbeef"),
+            "{shown}"
+        );
     }
 }

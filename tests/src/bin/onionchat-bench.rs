@@ -177,6 +177,9 @@ struct Samples {
     ack_ms: Vec<f64>,
     recv_ms: Vec<f64>,
     acked: u64,
+    /// When the last ack arrived (a run may end early: its envelopes are
+    /// signed up front and can run out).
+    last_ack: Option<Instant>,
 }
 
 /// Most messages one throughput run can send: each is RSA-signed up front
@@ -225,6 +228,7 @@ async fn run_senders(
                             local.ack_ms.push(t.elapsed().as_secs_f64() * 1e3);
                         }
                         local.acked += 1;
+                        local.last_ack = Some(Instant::now());
                         w2.add_permits(1);
                     }
                 }
@@ -282,14 +286,15 @@ async fn run_senders(
             s.ack_ms.extend(local.ack_ms);
             s.recv_ms.extend(recv_ms);
             s.acked += local.acked;
+            s.last_ack = s.last_ack.max(local.last_ack);
         }));
     }
     for t in tasks {
         t.await.expect("sender");
     }
-    let elapsed = dur.as_secs_f64().min(start.elapsed().as_secs_f64());
     let s = Arc::try_unwrap(samples).ok().expect("samples").into_inner();
-    (s, elapsed)
+    let until = s.last_ack.map_or(dur, |t| t.duration_since(start)).min(dur);
+    (s, until.as_secs_f64())
 }
 
 fn fsync_rate(dir: &std::path::Path) -> f64 {
