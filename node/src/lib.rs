@@ -41,6 +41,10 @@ use hub::Hub;
 use state::AppState;
 use store::Store;
 
+/// How long the owner invite stays on the screen at most (it goes as soon
+/// as someone redeems it).
+const OWNER_INVITE_ON_SCREEN_SECS: u64 = 30 * 86_400;
+
 /// What a started node tells its caller.
 #[derive(Debug, Clone)]
 pub struct Ready {
@@ -168,6 +172,13 @@ pub async fn run(config: Config, on_ready: impl FnOnce(&Ready)) -> anyhow::Resul
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .and_then(|inv| invite_link(&state, &inv.code));
+    // Until someone owns the box, its screen shows the owner invite (a
+    // colour panel as a QR code) — what a new owner scans.
+    if let Some(link) = &owner_invite {
+        state
+            .status
+            .show_invite(link.clone(), OWNER_INVITE_ON_SCREEN_SECS);
+    }
     on_ready(&Ready {
         url: url.clone(),
         owner_invite,

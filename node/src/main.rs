@@ -74,7 +74,7 @@ struct RunArgs {
     #[arg(long, env = "ONIONCHAT_LISTEN")]
     listen: Option<std::net::SocketAddr>,
     /// Allow TCP on a non-loopback address (exposes the node; not recommended).
-    #[arg(long)]
+    #[arg(long, env = "ONIONCHAT_ALLOW_NON_LOOPBACK")]
     allow_non_loopback: bool,
     /// Let anyone sign up without an invite.
     #[arg(long)]

@@ -469,3 +469,29 @@ pub fn texts(items: &[onionchat_client::Incoming]) -> Vec<String> {
         })
         .collect()
 }
+
+/// The text of the one QR code in a PNG picture (a screen's frame, or a
+/// screenshot of an emulated screen), if there is one that decodes.
+pub fn qr_in_png(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().ok()?;
+    let mut buf = vec![0; reader.output_buffer_size()?];
+    let info = reader.next_frame(&mut buf).ok()?;
+    let channels = info.color_type.samples();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let luma = |x: usize, y: usize| -> u8 {
+        let i = (y * w + x) * channels;
+        match channels {
+            1 | 2 => buf[i],
+            _ => {
+                ((u32::from(buf[i]) * 3 + u32::from(buf[i + 1]) * 6 + u32::from(buf[i + 2])) / 10)
+                    as u8
+            }
+        }
+    };
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, luma);
+    let grids = img.detect_grids();
+    grids.first()?.decode().ok().map(|(_, content)| content)
+}

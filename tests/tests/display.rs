@@ -93,3 +93,36 @@ async fn a_colour_display_gets_the_colour_layout_and_bad_buttons_are_reported() 
         "{err:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screen_shows_the_owner_invite_until_someone_owns_the_box() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let screen = tmp.path().join("tft.png");
+    let node = Node::start(
+        &tmp.path().join("node"),
+        &["--display", &format!("png:{}@320x240", screen.display())],
+    );
+    wait_for_png(&screen).await;
+    let invite = node.owner_invite.clone().expect("owner invite");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if onionchat_tests::qr_in_png(&screen).as_deref() == Some(&invite.to_ascii_uppercase()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the owner invite never showed as a QR code"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Redeemed: it leaves the screen.
+    let _ann = join_owner(&node, &tmp.path().join("ann")).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while onionchat_tests::qr_in_png(&screen).as_deref() == Some(&invite.to_ascii_uppercase()) {
+        assert!(
+            Instant::now() < deadline,
+            "the used owner invite stays on the screen"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -83,6 +83,10 @@ pub(super) async fn signup(
         )
         .await?;
     tracing::info!(user = %user.user_id, owner = user.is_owner, "new account");
+    if user.is_owner {
+        // The owner invite is used: off the screen with it.
+        state.status.hide_invite();
+    }
     Ok(Cbor(SignupResponse { user }))
 }
 

@@ -195,21 +195,21 @@ async fn run_senders(
     rate: Option<f64>,
 ) -> (Samples, f64) {
     let samples = Arc::new(Mutex::new(Samples::default()));
+    // Sign everything first: the clock starts when sending does.
+    let per_sender = if rate.is_some() {
+        200
+    } else {
+        MAX_SIGNED / senders.max(1) + 50
+    };
+    let mut prepared = Vec::new();
+    for user in users.iter().take(senders) {
+        prepared.push((user.token.clone(), envelopes(user, per_sender).await));
+    }
     let start = Instant::now();
     let deadline = start + dur;
     let mut tasks = Vec::new();
-    for user in users.iter().take(senders) {
+    for (token, frames) in prepared {
         let addr = addr.to_string();
-        let token = user.token.clone();
-        let frames = envelopes(
-            user,
-            if rate.is_some() {
-                200
-            } else {
-                MAX_SIGNED / senders.max(1) + 50
-            },
-        )
-        .await;
         let samples = samples.clone();
         tasks.push(tokio::spawn(async move {
             let (mut sink, mut stream) = raw::websocket(&addr, &token).await.split();
