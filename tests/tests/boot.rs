@@ -56,12 +56,14 @@ fn boot(image: &Path, dir: &Path) -> Guest {
             f.display()
         );
     }
-    // A copy-on-write overlay: the image itself stays as built.
+    // A copy-on-write overlay (the image itself stays as built), as big as
+    // a small SD card: the first boot grows the root file system into it.
     let overlay = dir.join("disk.qcow2");
     let ok = Command::new("qemu-img")
         .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
         .arg(image)
         .arg(&overlay)
+        .arg("8G")
         .status()
         .expect("qemu-img");
     assert!(ok.success(), "qemu-img create failed");
@@ -71,8 +73,11 @@ fn boot(image: &Path, dir: &Path) -> Guest {
         "rw",
         "console=ttyAMA0",
         "video=Virtual-1:320x240M@60",
-        // The text console stays off the screen the node draws on.
-        "fbcon=map:1",
+        // The text console sets the mode (the screen stays dark without it)
+        // but draws nothing the node's picture would have to fight: no
+        // cursor, no login prompt on it (the serial console has one).
+        "vt.global_cursor_default=0",
+        "systemd.mask=getty@tty1.service",
         // The test's switches for the node (systemd passes them on).
         "systemd.setenv=ONIONCHAT_TRANSPORT=tcp",
         "systemd.setenv=ONIONCHAT_LISTEN=0.0.0.0:8480",
@@ -131,11 +136,17 @@ impl Guest {
         std::fs::read_to_string(self.dir.join("console.log")).unwrap_or_default()
     }
 
-    /// Wait until the console shows `needle`; panics with the console's end.
-    async fn wait_console(&self, needle: &str, secs: u64) -> Duration {
+    /// Wait until a console line has every one of `words` (systemd colours
+    /// and shortens unit names); panics with the console's end.
+    async fn wait_console(&self, words: &[&str], secs: u64) -> Duration {
         let start = Instant::now();
+        let needle = words.join(" … ");
         loop {
-            if self.console().contains(needle) {
+            if self
+                .console()
+                .lines()
+                .any(|l| words.iter().all(|w| l.contains(w)))
+            {
                 return start.elapsed();
             }
             if start.elapsed() > Duration::from_secs(secs) {
@@ -187,9 +198,13 @@ async fn the_image_boots_shows_its_owner_invite_and_chats() {
     let guest = boot(&image, tmp.path());
     // systemd prints this once the node has sent READY=1.
     let ready = guest
-        .wait_console("Started onionchat-node.service", 900)
+        .wait_console(&["Started", "onionchat-node.ser"], 900)
         .await;
     eprintln!("boot → node ready: {:.1} s", ready.as_secs_f64());
+    // The first boot grew the root file system to the (8 GiB) card.
+    guest
+        .wait_console(&["Finished", "onionchat-firstbo"], 60)
+        .await;
 
     // The owner invite, read off the emulated screen.
     let shot = tmp.path().join("screen.png");
