@@ -68,6 +68,9 @@ pub struct Config {
     /// logins name it, so the node must know it. Not needed with the
     /// built-in onion service.
     pub onion_address: Option<String>,
+    /// Seconds a client may take to send a request's headers before the
+    /// connection is closed (a slow or stuck client cannot hold a slot).
+    pub header_timeout_secs: u64,
 }
 
 /// Token-bucket rate limits (there are no client IPs behind an onion
@@ -139,6 +142,7 @@ impl Default for Config {
             buttons: None,
             button_invites: true,
             onion_address: None,
+            header_timeout_secs: 30,
             db_cache_mb: 32,
             tor: TorConfig {
                 restricted_discovery: true,
@@ -191,6 +195,11 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })
+    }
+
+    /// [`Config::header_timeout_secs`] as a duration (at least 1 s).
+    pub fn header_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.header_timeout_secs.max(1))
     }
 
     /// Check for unsafe combinations.

@@ -192,6 +192,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         },
         app,
         shutdown,
+        state.config.header_timeout(),
     )
     .await;
     let _ = std::fs::remove_file(&path);

@@ -149,7 +149,12 @@ pub async fn run(config: Config, on_ready: impl FnOnce(&Ready)) -> anyhow::Resul
                 addr: addr.to_string(),
             });
             state.status.set_invite_base(addr.to_string(), None);
-            tasks.spawn(serve::serve_tcp(listener, app, state.shutdown.clone()));
+            tasks.spawn(serve::serve_tcp(
+                listener,
+                app,
+                state.shutdown.clone(),
+                state.config.header_timeout(),
+            ));
             format!("http://{addr}")
         }
         #[cfg(feature = "onion")]

@@ -5,7 +5,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -16,9 +18,14 @@ use tokio_util::sync::CancellationToken;
 /// Most connections served at once per listener (more wait to be accepted).
 pub const MAX_CONNECTIONS: usize = 4096;
 
+/// How long a client may take to send a request's headers — from when the
+/// connection is ready for the next request. A slow (or stuck, or hostile)
+/// client cannot hold one of the connection slots longer than this.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Serve HTTP/1.1 (with WebSocket upgrades) on one stream until it closes
 /// or `shutdown` fires, then finish the request in flight.
-pub async fn serve_connection<S>(stream: S, app: Router, watcher: Watcher)
+pub async fn serve_connection<S>(stream: S, app: Router, watcher: Watcher, header_timeout: Duration)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -33,7 +40,11 @@ where
             )
         }
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     let conn = watcher.watch(conn.into_owned());
     if let Err(e) = conn.await {
@@ -42,8 +53,12 @@ where
 }
 
 /// Accept loop for any listener-like source of streams.
-pub async fn serve_incoming<S, F, Fut>(mut accept: F, app: Router, shutdown: CancellationToken)
-where
+pub async fn serve_incoming<S, F, Fut>(
+    mut accept: F,
+    app: Router,
+    shutdown: CancellationToken,
+    header_timeout: Duration,
+) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<S>>,
@@ -61,7 +76,7 @@ where
         let app = app.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            serve_connection(stream, app, watcher).await;
+            serve_connection(stream, app, watcher, header_timeout).await;
             drop(permit);
         });
     }
@@ -70,7 +85,12 @@ where
 }
 
 /// Serve on a TCP listener.
-pub async fn serve_tcp(listener: TcpListener, app: Router, shutdown: CancellationToken) {
+pub async fn serve_tcp(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+    header_timeout: Duration,
+) {
     let listener = Arc::new(listener);
     serve_incoming(
         move || {
@@ -92,6 +112,7 @@ pub async fn serve_tcp(listener: TcpListener, app: Router, shutdown: Cancellatio
         },
         app,
         shutdown,
+        header_timeout,
     )
     .await;
 }

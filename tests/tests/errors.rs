@@ -638,3 +638,38 @@ async fn websocket_bad_frames_and_slow_consumers() {
     assert_eq!(close_code, Some(1008), "after {frames} of {sent} frames");
     assert!(frames < sent, "the slow consumer was not cut off");
 }
+
+/// A client that starts a request and never finishes its headers (a
+/// slow-loris) is cut off after `header_timeout_secs`, instead of holding
+/// one of the node's connection slots for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = config(tmp.path(), "header_timeout_secs = 2\n");
+    let node = Node::start(&tmp.path().join("node"), &[&cfg]);
+    let mut s = tokio::net::TcpStream::connect(&node.addr)
+        .await
+        .expect("connect");
+    s.write_all(b"GET /v1/info HTTP/1.1\r\nHost: box\r\n")
+        .await
+        .expect("write");
+    let start = std::time::Instant::now();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the connection was still open after 20 s of unfinished headers"
+    );
+    assert!(start.elapsed() >= std::time::Duration::from_secs(1));
+    // The node still serves everyone else.
+    assert_eq!(raw::get(&node.addr, "/v1/info", None).await.status, 200);
+}

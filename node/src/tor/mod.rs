@@ -108,6 +108,7 @@ pub async fn start(
     let streams = Arc::new(tokio::sync::Mutex::new(Box::pin(
         tor_hsservice::handle_rend_requests(rend_requests),
     )));
+    let header_timeout = state.config.header_timeout();
     tasks.spawn(async move {
         // Keep the client and service alive while serving.
         let _client = client;
@@ -127,6 +128,7 @@ pub async fn start(
             },
             app,
             shutdown,
+            header_timeout,
         )
         .await;
     });
