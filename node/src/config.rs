@@ -240,4 +240,27 @@ mod tests {
         assert!(c.validate().is_err(), "non-loopback TCP must be refused");
         assert!(toml::from_str::<Config>("no_such_key = 1").is_err());
     }
+
+    #[test]
+    fn the_packaged_config_file_is_valid_and_says_the_defaults() {
+        // images/deb/node.toml ships in the .deb as /etc/onionchat/node.toml.
+        let text = include_str!("../../images/deb/node.toml");
+        let c: Config = toml::from_str(text).expect("the packaged node.toml parses");
+        c.validate().expect("and validates");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/onionchat"));
+        // Every commented setting, uncommented, still parses (no typos).
+        let all: String = text
+            .lines()
+            // `#key = value` lines are settings; `# words` lines are prose.
+            .map(|l| {
+                l.strip_prefix('#')
+                    .filter(|r| r.starts_with(|c: char| c.is_ascii_lowercase()))
+                    .unwrap_or(l)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c: Config = toml::from_str(&all).expect("every documented setting parses");
+        assert_eq!(c.header_timeout_secs, 30);
+        assert_eq!(c.retention_days, Some(365));
+    }
 }
