@@ -176,12 +176,7 @@ impl Client {
         if self.trust(room).is_none() {
             self.room(room).await?;
         }
-        let entry = self.trust(room).and_then(|t| {
-            t.verified()
-                .into_iter()
-                .rev()
-                .find_map(|r| r.body.member(user).cloned())
-        });
+        let entry = self.trust(room).and_then(|t| t.member(user));
         match entry {
             Some(m) => self.member_key(room, user, &m.username, m.fp).await,
             None => Err(ClientError::Untrusted(format!(

@@ -290,7 +290,6 @@ impl Client {
         let t = p.data.rooms.entry(room_id.to_hex()).or_default();
         // Were we there when the room began? Then every stream starts at 1.
         let from_start = t
-            .verified()
             .first()
             .is_some_and(|r| r.body.version == 1 && r.body.member(UserId(me)).is_some());
         for item in items {

@@ -6,9 +6,20 @@
 
 use std::collections::BTreeMap;
 
-use onionchat_proto::crypto::roster::{VerifiedRoster, decode_roster};
-use onionchat_proto::wire::{RosterHash, Signed};
+use onionchat_proto::crypto::roster::{VerifiedRoster, decode_roster, roster_hash};
+use onionchat_proto::wire::{RosterHash, RosterMember, Signed, UserId};
+
 use serde::{Deserialize, Serialize};
+
+/// A stored roster, decoded (its signature and chain were checked when it
+/// was stored).
+fn open(s: &Signed) -> Option<VerifiedRoster> {
+    Some(VerifiedRoster {
+        body: decode_roster(s).ok()?,
+        hash: roster_hash(s),
+        signed: s.clone(),
+    })
+}
 
 /// A group member known through a roster, not as a contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,26 +107,35 @@ pub struct RoomTrust {
 impl RoomTrust {
     /// The verified rosters, decoded (they were checked when stored).
     pub fn verified(&self) -> Vec<VerifiedRoster> {
-        self.rosters
-            .iter()
-            .filter_map(|s| {
-                Some(VerifiedRoster {
-                    body: decode_roster(s).ok()?,
-                    hash: onionchat_proto::crypto::roster::roster_hash(s),
-                    signed: s.clone(),
-                })
-            })
-            .collect()
+        self.rosters.iter().filter_map(open).collect()
     }
 
-    /// The latest verified roster.
+    /// The latest verified roster (decodes only that one: this is on the
+    /// send path).
     pub fn latest(&self) -> Option<VerifiedRoster> {
-        self.verified().pop()
+        self.rosters.last().and_then(open)
+    }
+
+    /// The room's first roster, if we verified the chain from its start.
+    pub fn first(&self) -> Option<VerifiedRoster> {
+        self.rosters.first().and_then(open)
     }
 
     /// The verified roster with this hash.
     pub fn roster(&self, hash: &RosterHash) -> Option<VerifiedRoster> {
-        self.verified().into_iter().find(|r| r.hash == *hash)
+        self.rosters
+            .iter()
+            .find(|s| roster_hash(s) == *hash)
+            .and_then(open)
+    }
+
+    /// The newest roster entry for `user`, if any verified roster has them.
+    pub fn member(&self, user: UserId) -> Option<RosterMember> {
+        self.rosters
+            .iter()
+            .rev()
+            .filter_map(|s| decode_roster(s).ok())
+            .find_map(|b| b.member(user).cloned())
     }
 
     /// The state of a sender's stream (created empty).

@@ -360,37 +360,32 @@ mod tests {
         verify_roster(&sign(0, &body), None, keys()[0].public()).expect("genesis")
     }
 
+    /// Person `who` (0 = ann …) makes `change` after `prev`, leaving
+    /// `members`; signed and checked with their own key.
+    fn step(
+        prev: &VerifiedRoster,
+        change: RosterChange,
+        who: usize,
+        members: &[usize],
+    ) -> Result<VerifiedRoster, RosterError> {
+        let body = next_roster(
+            prev,
+            change,
+            UserId(who as u64 + 1),
+            keys()[who].fingerprint(),
+            members.iter().map(|&i| member(i)).collect(),
+            prev.body.version + 1,
+        );
+        verify_roster(&sign(who, &body), Some(prev), keys()[who].public())
+    }
+
     #[test]
     fn a_chain_of_honest_changes_verifies() {
         let g = group();
         assert_eq!(g.body.member_ids(), vec![UserId(1), UserId(2), UserId(3)]);
-        let add = next_roster(
-            &g,
-            RosterChange::Add,
-            UserId(1),
-            keys()[0].fingerprint(),
-            vec![member(0), member(1), member(2), member(3)],
-            2,
-        );
-        let v2 = verify_roster(&sign(0, &add), Some(&g), keys()[0].public()).expect("add");
-        let leave = next_roster(
-            &v2,
-            RosterChange::Leave,
-            UserId(2),
-            keys()[1].fingerprint(),
-            vec![member(0), member(2), member(3)],
-            3,
-        );
-        let v3 = verify_roster(&sign(1, &leave), Some(&v2), keys()[1].public()).expect("leave");
-        let remove = next_roster(
-            &v3,
-            RosterChange::Remove,
-            UserId(1),
-            keys()[0].fingerprint(),
-            vec![member(0), member(3)],
-            4,
-        );
-        let v4 = verify_roster(&sign(0, &remove), Some(&v3), keys()[0].public()).expect("rm");
+        let v2 = step(&g, RosterChange::Add, 0, &[0, 1, 2, 3]).expect("add");
+        let v3 = step(&v2, RosterChange::Leave, 1, &[0, 2, 3]).expect("leave");
+        let v4 = step(&v3, RosterChange::Remove, 0, &[0, 3]).expect("remove");
         assert_eq!(v4.body.version, 4);
         assert_eq!(v4.body.admins, vec![UserId(1)]);
     }
@@ -399,15 +394,10 @@ mod tests {
     fn a_non_admin_cannot_add_or_remove() {
         let g = group();
         for (change, members) in [
-            (
-                RosterChange::Add,
-                vec![member(0), member(1), member(2), member(3)],
-            ),
-            (RosterChange::Remove, vec![member(0), member(1)]),
+            (RosterChange::Add, &[0, 1, 2, 3][..]),
+            (RosterChange::Remove, &[0, 1][..]),
         ] {
-            let body = next_roster(&g, change, UserId(2), keys()[1].fingerprint(), members, 2);
-            let err =
-                verify_roster(&sign(1, &body), Some(&g), keys()[1].public()).expect_err("refused");
+            let err = step(&g, change, 1, members).expect_err("refused");
             assert!(matches!(err, RosterError::NotAllowed(_)), "{err}");
         }
     }
