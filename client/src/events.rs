@@ -1,7 +1,7 @@
 //! What the client core tells a UI, as a stream of events.
 
 use onionchat_proto::wire::{
-    FileInfo, Fingerprint, FriendRequest, MessageContent, MsgId, Room, RoomId, UserId,
+    FileId, FileInfo, Fingerprint, FriendRequest, MessageContent, MsgId, Room, RoomId, UserId,
 };
 
 /// A verified, decrypted message.
@@ -108,6 +108,13 @@ pub enum ClientEvent {
     },
     /// A file finished uploading.
     File(FileInfo),
+    /// A file was deleted from the node (by its uploader or by retention).
+    FileDeleted {
+        /// Room it was shared in.
+        room_id: RoomId,
+        /// The file.
+        file_id: FileId,
+    },
     /// A room appeared or changed.
     Room(Room),
     /// We were removed from a room.

@@ -175,6 +175,14 @@ impl Client {
         Ok((file_id, ack))
     }
 
+    /// Delete a file this account uploaded (finished or not): members can
+    /// no longer download it and get a `FileDeleted` event; the quota it
+    /// took is free again.
+    pub async fn delete_file(&self, file_id: FileId) -> Result<()> {
+        self.call_empty::<()>(Method::DELETE, &format!("/v1/files/{file_id}"), None)
+            .await
+    }
+
     /// Download, verify and decrypt a file to `dest`. An interrupted
     /// download leaves `dest.part`; calling again resumes from it.
     pub async fn download_file(

@@ -312,6 +312,9 @@ impl Client {
                 read_seq,
             }),
             ServerFrame::File(info) => self.emit(ClientEvent::File(info)),
+            ServerFrame::FileDeleted { room_id, file_id } => {
+                self.emit(ClientEvent::FileDeleted { room_id, file_id })
+            }
             ServerFrame::Room(room) => {
                 let id = room.id;
                 match self.verify_room(room).await {

@@ -36,8 +36,14 @@ pub struct Config {
     pub session_ttl_secs: u64,
     /// Largest file (ciphertext bytes).
     pub max_file_bytes: u64,
-    /// Storage per user (ciphertext bytes of files).
+    /// Storage per user (ciphertext bytes of files, counted when announced).
     pub user_quota_bytes: u64,
+    /// Free space kept in reserve on the data dir's filesystem, in MiB:
+    /// below it (or below `min_free_percent`, whichever is more) new
+    /// messages and uploads get `storage_full`; reading goes on.
+    pub min_free_mb: u64,
+    /// See `min_free_mb`: a share of the filesystem, in percent.
+    pub min_free_percent: u64,
     /// Delete messages older than this many days (never if unset).
     pub retention_days: Option<u32>,
     /// Tell people sharing a room when someone is online.
@@ -134,6 +140,8 @@ impl Default for Config {
             session_ttl_secs: 30 * 24 * 3600,
             max_file_bytes: 2 * 1024 * 1024 * 1024,
             user_quota_bytes: 10 * 1024 * 1024 * 1024,
+            min_free_mb: crate::store::space::DEFAULT_FLOOR_BYTES / (1024 * 1024),
+            min_free_percent: crate::store::space::DEFAULT_FLOOR_PERCENT,
             retention_days: None,
             presence: true,
             typing: true,

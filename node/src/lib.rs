@@ -95,6 +95,10 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
         config.db_cache_mb.max(1) * 1024 * 1024,
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.space().set_floor(
+        config.min_free_mb.saturating_mul(1024 * 1024),
+        config.min_free_percent,
+    );
     Ok(AppState::new(store, hub, config))
 }
 
@@ -109,15 +113,21 @@ async fn maintenance(state: AppState) {
         if let Err(e) = state.store.prune_sessions().await {
             tracing::warn!(error = %e, "session clean-up failed");
         }
-        if let Some(days) = state.config.retention_days {
-            let cutoff = onionchat_proto::now_ms().saturating_sub(u64::from(days) * 86_400_000);
+        // Without retention, only day-old unfinished uploads go.
+        let cutoff = state.config.retention_days.map_or(0, |days| {
+            onionchat_proto::now_ms().saturating_sub(u64::from(days) * 86_400_000)
+        });
+        if cutoff > 0 {
             match state.store.prune_messages(cutoff).await {
-                Ok(n) if n > 0 => {
-                    tracing::info!(removed = n, days, "retention removed old messages")
-                }
+                Ok(n) if n > 0 => tracing::info!(removed = n, "retention removed old messages"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "retention failed"),
             }
+        }
+        match state.store.prune_files(cutoff).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "removed old or unfinished files"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "file clean-up failed"),
         }
     }
 }
@@ -191,14 +201,33 @@ pub async fn run(config: Config, on_ready: impl FnOnce(&Ready)) -> anyhow::Resul
     systemd::ready(&format!("serving at {url}"));
     tasks.spawn(systemd::watchdog(state.clone()));
 
-    shutdown_signal().await;
+    // A disk that fails under a commit stops the writer (see
+    // store/writer.rs); the node then exits non-zero and its service
+    // manager (Restart=on-failure) starts it again on a fresh database
+    // handle. Everything acknowledged before is committed.
+    let storage_failure = tokio::select! {
+        _ = shutdown_signal() => None,
+        why = state.store.storage_failed() => Some(why),
+    };
     systemd::stopping();
-    tracing::info!("shutting down: no new connections, finishing in-flight writes");
+    match &storage_failure {
+        None => tracing::info!("shutting down: no new connections, finishing in-flight writes"),
+        Some(why) => {
+            state.status.set_error(format!("storage failed: {why}"));
+            tracing::error!(error = %why, "storage failed: stopping so the service manager restarts the node");
+        }
+    }
     state.shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     #[cfg(feature = "display")]
     let _ = tokio::task::spawn_blocking(move || display.join()).await;
-    Ok(())
+    match storage_failure {
+        None => Ok(()),
+        Some(why) => Err(anyhow::anyhow!(
+            "storage failed ({why}); nothing unacknowledged was stored — restart the node \
+             (systemd does so by itself); if it keeps failing, check the disk and free space"
+        )),
+    }
 }
 
 async fn shutdown_signal() {

@@ -17,7 +17,6 @@ pub struct StatusModel {
     last_error: Mutex<Option<String>>,
     invite_base: Mutex<Option<(String, Option<String>)>>,
     display_invite: Mutex<Option<(String, Instant)>>,
-    disk_free: Mutex<Option<(Instant, Option<u64>)>>,
 }
 
 impl Default for StatusModel {
@@ -29,7 +28,6 @@ impl Default for StatusModel {
             last_error: Mutex::new(None),
             invite_base: Mutex::new(None),
             display_invite: Mutex::new(None),
-            disk_free: Mutex::new(None),
         }
     }
 }
@@ -103,19 +101,6 @@ impl StatusModel {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.into());
     }
 
-    /// Free disk space, measured at most every 30 s (the display asks every second).
-    fn disk_free_cached(&self, dir: &std::path::Path) -> Option<u64> {
-        let mut g = self.disk_free.lock().unwrap_or_else(|p| p.into_inner());
-        match *g {
-            Some((at, v)) if at.elapsed() < std::time::Duration::from_secs(30) => v,
-            _ => {
-                let v = disk_free(dir);
-                *g = Some((Instant::now(), v));
-                v
-            }
-        }
-    }
-
     /// Build a snapshot.
     pub fn snapshot(&self, store: &Store, hub: &Arc<Hub>) -> NodeStatus {
         let (total, today, last) = store.message_counters().unwrap_or((0, 0, None));
@@ -130,7 +115,7 @@ impl StatusModel {
             messages_today: today,
             last_message_at: last,
             storage_bytes: store.db_bytes() + store.blob_bytes().unwrap_or(0),
-            disk_free_bytes: self.disk_free_cached(store.data_dir()),
+            disk_free_bytes: store.space().available(),
             transport: self
                 .transport
                 .lock()
@@ -144,18 +129,4 @@ impl StatusModel {
                 .clone(),
         }
     }
-}
-
-/// Free bytes on the filesystem holding `path` (via `df`, which every
-/// Linux box has; avoids unsafe statvfs).
-fn disk_free(path: &std::path::Path) -> Option<u64> {
-    let out = std::process::Command::new("df")
-        .arg("-Pk")
-        .arg(path)
-        .output()
-        .ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    let line = text.lines().nth(1)?;
-    let avail_kb: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
-    Some(avail_kb * 1024)
 }

@@ -19,3 +19,8 @@ pub const MAX_ROOM_MEMBERS: usize = 64;
 pub const FILE_CHUNK_SIZE: u32 = 64 * 1024;
 /// Most messages one history page returns.
 pub const MAX_HISTORY_PAGE: u32 = 500;
+/// Most bytes of stored messages one history page carries (a page ends
+/// early, with `has_more`, rather than grow past it; it always carries at
+/// least one message). 500 maximum-size messages would be 63 MiB — one
+/// such answer must not take a 512 MiB box's memory.
+pub const MAX_HISTORY_BYTES: usize = 2 * 1024 * 1024;

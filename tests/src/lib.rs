@@ -5,6 +5,7 @@
 //! README test command does this); the harness finds them next to the
 //! test executable's target directory.
 
+pub mod pair;
 pub mod proxy;
 pub mod raw;
 pub mod tor_net;
@@ -68,6 +69,8 @@ pub struct Node {
     pub owner_invite: Option<String>,
     extra: Vec<String>,
     onion: Option<PathBuf>,
+    /// Runs the node instead of [`node_command`] (a wrapper script).
+    program: Option<PathBuf>,
 }
 
 impl Node {
@@ -103,13 +106,39 @@ impl Node {
         )
     }
 
+    /// Start a node on an ephemeral loopback port through `program` (a
+    /// wrapper that execs the node binary with its arguments), also on
+    /// every restart.
+    pub fn start_through(program: &Path, data_dir: &Path, extra: &[&str]) -> Node {
+        Self::start_on_with(
+            data_dir,
+            "127.0.0.1:0",
+            extra.iter().map(|s| s.to_string()).collect(),
+            None,
+            Some(program.to_path_buf()),
+        )
+    }
+
     fn start_on(data_dir: &Path, listen: &str, extra: Vec<String>, onion: Option<PathBuf>) -> Node {
+        Self::start_on_with(data_dir, listen, extra, onion, None)
+    }
+
+    fn start_on_with(
+        data_dir: &Path,
+        listen: &str,
+        extra: Vec<String>,
+        onion: Option<PathBuf>,
+        program: Option<PathBuf>,
+    ) -> Node {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(data_dir.with_extension("log"))
             .expect("log file");
-        let mut cmd = node_command();
+        let mut cmd = match &program {
+            Some(p) => Command::new(p),
+            None => node_command(),
+        };
         cmd.arg("--data-dir").arg(data_dir);
         for e in &extra {
             if e.starts_with("--config") {
@@ -165,6 +194,7 @@ impl Node {
             owner_invite,
             extra,
             onion,
+            program,
         }
     }
 
@@ -195,6 +225,20 @@ impl Node {
         }
     }
 
+    /// Wait up to `secs` for the node to exit by itself; its exit status.
+    pub fn wait_exit(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            let child = self.child.as_mut()?;
+            if let Some(status) = child.try_wait().expect("wait") {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Crash: SIGKILL, no chance to clean up.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -219,11 +263,12 @@ impl Node {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let n = Node::start_on(
+        let n = Node::start_on_with(
             &self.data_dir,
             &addr,
             self.extra.clone(),
             self.onion.clone(),
+            self.program.clone(),
         );
         *self = n;
     }

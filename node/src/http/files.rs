@@ -42,6 +42,8 @@ pub(super) async fn upload(
     req: Request,
 ) -> Result<Cbor<FileInfo>, Failure> {
     let id = file_id(&id)?;
+    // One upload of a file at a time; held until this request ends.
+    let _claim = state.store.claim_upload(id)?;
     let rec = state.store.file_for(auth.user, id)?;
     if rec.uploader != auth.user.0 || rec.complete {
         return reject(
@@ -68,6 +70,7 @@ pub(super) async fn upload(
             ),
         );
     }
+    state.store.space().check(rec.ciphertext_len)?;
     let tmp = state.store.upload_path(id).with_extension(format!(
         "{}.part",
         hex::encode(onionchat_proto::crypto::random_array::<4>())
@@ -118,6 +121,21 @@ async fn receive(path: &std::path::Path, body: Body, expected: u64) -> Result<()
     }
     file.sync_all().await?;
     Ok(())
+}
+
+/// `DELETE /v1/files/{id}`: the uploader takes a file back (finished or
+/// not); its quota is freed and members hear `file_deleted`.
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, Failure> {
+    let id = file_id(&id)?;
+    // Not while its bytes are arriving (the upload would complete a file
+    // that no longer exists); the uploader can retry in a moment.
+    let _claim = state.store.claim_upload(id)?;
+    state.store.delete_file(auth.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn info(

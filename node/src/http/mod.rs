@@ -57,7 +57,12 @@ pub fn router(state: AppState) -> Router {
             get(messages::markers).post(messages::set_read),
         )
         .route("/v1/rooms/{id}/files", post(files::announce))
-        .route("/v1/files/{id}", put(files::upload).get(files::download))
+        .route(
+            "/v1/files/{id}",
+            put(files::upload)
+                .get(files::download)
+                .delete(files::delete),
+        )
         .route("/v1/files/{id}/info", get(files::info))
         .route("/v1/admin/status", get(admin::status))
         .route(

@@ -8,8 +8,16 @@
 //! then is the metadata marked complete in a durable commit. On start,
 //! `tmp/` is emptied, incomplete metadata is dropped and blobs without
 //! complete metadata are deleted, so an interrupted upload leaves nothing.
+//!
+//! Quota: an announced file reserves its size in the uploader's `USAGE`
+//! at once (so announcing many large files cannot overrun it), and the
+//! reservation goes when the file is deleted, expires unfinished, or is
+//! removed by retention. On start the usage is recounted from the files
+//! present, so it always equals them.
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use onionchat_proto::crypto::file_stream::{ciphertext_len, decode_header};
 use onionchat_proto::crypto::{PublicIdentity, SignContext};
@@ -33,6 +41,30 @@ pub fn file_info(id: [u8; 16], rec: &FileRecord) -> FileInfo {
         header: rec.header.clone(),
         created_at: rec.created_at,
         complete: rec.complete,
+    }
+}
+
+/// How long an announced upload may stay unfinished before its record and
+/// quota reservation are dropped.
+pub const UNFINISHED_UPLOAD_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// Files whose bytes are being received right now (one upload per file).
+#[derive(Default, Clone)]
+pub(crate) struct Uploads(Arc<Mutex<HashSet<[u8; 16]>>>);
+
+/// The right to receive one file's bytes; released when dropped.
+pub struct UploadClaim {
+    uploads: Uploads,
+    id: [u8; 16],
+}
+
+impl Drop for UploadClaim {
+    fn drop(&mut self) {
+        self.uploads
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
     }
 }
 
@@ -83,6 +115,7 @@ impl Store {
                 .map_err(|e| Failure::reject(ErrorCode::BadSignature, e.to_string()))?;
         }
         let len = ciphertext_len(body.plaintext_len, body.chunk_size);
+        self.space().check(len)?;
         if len > limits.max_file_bytes {
             return reject(
                 ErrorCode::TooLarge,
@@ -110,11 +143,8 @@ impl Store {
             if txn.open_table(FILES)?.get(body.file_id.0)?.is_some() {
                 return reject(ErrorCode::Conflict, "a file with this id exists");
             }
-            let used = txn
-                .open_table(USAGE)?
-                .get(user.0)?
-                .map(|g| g.value())
-                .unwrap_or(0);
+            let mut usage = txn.open_table(USAGE)?;
+            let used = usage.get(user.0)?.map(|g| g.value()).unwrap_or(0);
             if used.saturating_add(len) > limits.user_quota_bytes {
                 return reject(
                     ErrorCode::QuotaExceeded,
@@ -132,8 +162,11 @@ impl Store {
                 created_at: now_ms(),
                 complete: false,
             };
+            let record = enc(&rec)?;
+            // Reserved now, not at completion: what is announced counts.
+            usage.insert(user.0, used + len)?;
             txn.open_table(FILES)?
-                .insert(body.file_id.0, enc(&rec)?.as_slice())?;
+                .insert(body.file_id.0, record.as_slice())?;
             Ok((file_info(body.file_id.0, &rec), vec![]))
         })
         .await
@@ -163,7 +196,25 @@ impl Store {
         Ok(rec)
     }
 
-    /// Mark an upload complete once its blob is durably in place.
+    /// Take the right to receive `id`'s bytes: a second upload of the same
+    /// file while one runs gets `conflict` (it would otherwise rename over
+    /// the first one's blob, or delete it on its way out).
+    pub fn claim_upload(&self, id: FileId) -> Result<UploadClaim, Failure> {
+        let mut set = self.uploads.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !set.insert(id.0) {
+            return reject(
+                ErrorCode::Conflict,
+                "this file is being uploaded on another connection",
+            );
+        }
+        Ok(UploadClaim {
+            uploads: self.uploads.clone(),
+            id: id.0,
+        })
+    }
+
+    /// Mark an upload complete once its blob is durably in place (its
+    /// quota was reserved when it was announced).
     pub async fn complete_file(&self, user: UserId, id: FileId) -> Result<FileInfo, Failure> {
         self.write(move |txn| {
             let mut files = txn.open_table(FILES)?;
@@ -183,10 +234,6 @@ impl Store {
             let room = load_room(txn, RoomId(rec.room_id))?;
             rec.complete = true;
             files.insert(id.0, enc(&rec)?.as_slice())?;
-            drop(files);
-            let mut usage = txn.open_table(USAGE)?;
-            let used = usage.get(user.0)?.map(|g| g.value()).unwrap_or(0);
-            usage.insert(user.0, used + rec.ciphertext_len)?;
             let info = file_info(id.0, &rec);
             let to = room.members.iter().copied().map(UserId).collect();
             Ok((info.clone(), vec![Event::new(to, ServerFrame::File(info))]))
@@ -194,23 +241,83 @@ impl Store {
         .await
     }
 
-    /// Forget an announced upload that failed (its bytes are already gone).
-    pub async fn abandon_file(&self, user: UserId, id: FileId) -> Result<(), Failure> {
+    /// Delete a file (its uploader only, finished or not): the record and
+    /// quota go in one commit, then the blob. Members get `file_deleted`.
+    pub async fn delete_file(&self, user: UserId, id: FileId) -> Result<(), Failure> {
         self.write(move |txn| {
-            let mut files = txn.open_table(FILES)?;
-            let rec: Option<FileRecord> = files.get(id.0)?.map(|g| dec(g.value())).transpose()?;
-            if let Some(rec) = rec
-                && rec.uploader == user.0
-                && !rec.complete
-            {
-                files.remove(id.0)?;
+            let rec: FileRecord = match txn.open_table(FILES)?.get(id.0)? {
+                Some(g) => dec(g.value())?,
+                None => return reject(ErrorCode::NotFound, "no such file"),
+            };
+            if rec.uploader != user.0 {
+                return reject(ErrorCode::Forbidden, "only its uploader can delete a file");
             }
-            Ok(((), vec![]))
+            let events = forget_files(txn, &[(id.0, rec)])?;
+            Ok(((), events))
         })
-        .await
+        .await?;
+        self.remove_blobs(&[id.0]);
+        Ok(())
     }
 
-    /// Total bytes of completed blobs.
+    /// Remove files shared before `cutoff_ms` (retention) and announcements
+    /// left unfinished for a day. Returns how many went.
+    pub async fn prune_files(&self, cutoff_ms: u64) -> Result<u64, Failure> {
+        let unfinished_cutoff = now_ms().saturating_sub(UNFINISHED_UPLOAD_TTL_MS);
+        let mut doomed = Vec::new();
+        {
+            let r = self.read()?;
+            for entry in r.open_table(FILES)?.iter()? {
+                let (k, v) = entry?;
+                let rec: FileRecord = dec(v.value())?;
+                if rec.created_at < cutoff_ms
+                    || (!rec.complete && rec.created_at < unfinished_cutoff)
+                {
+                    doomed.push(k.value());
+                }
+            }
+        }
+        let mut removed = 0;
+        // In slices, so one sweep never holds the writer for long.
+        for slice in doomed.chunks(256) {
+            let ids = slice.to_vec();
+            let gone = self
+                .write(move |txn| {
+                    let mut recs = Vec::new();
+                    {
+                        let files = txn.open_table(FILES)?;
+                        for id in ids {
+                            if let Some(g) = files.get(id)? {
+                                recs.push((id, dec::<FileRecord>(g.value())?));
+                            }
+                        }
+                    }
+                    let events = forget_files(txn, &recs)?;
+                    Ok((
+                        recs.into_iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                        events,
+                    ))
+                })
+                .await?;
+            self.remove_blobs(&gone);
+            removed += gone.len() as u64;
+        }
+        Ok(removed)
+    }
+
+    /// Delete blobs whose records are gone (a failure here leaves an orphan
+    /// that the next start removes).
+    fn remove_blobs(&self, ids: &[[u8; 16]]) {
+        for id in ids {
+            match std::fs::remove_file(self.blob_path(FileId(*id))) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(error = %e, "cannot delete a blob; the next start will"),
+            }
+        }
+    }
+
+    /// Bytes of files stored or reserved by announced uploads.
     pub fn blob_bytes(&self) -> Result<u64, Failure> {
         let r = self.read()?;
         let mut total = 0;
@@ -229,7 +336,7 @@ impl Store {
         std::fs::create_dir_all(&tmp)?;
         // Drop incomplete records directly (the writer has no work queued yet).
         let txn = self.db.begin_write()?;
-        let mut complete = std::collections::HashSet::new();
+        let mut complete = HashSet::new();
         {
             let mut files = txn.open_table(FILES)?;
             let before = files.len()?;
@@ -238,8 +345,18 @@ impl Store {
             if dropped > 0 {
                 tracing::info!(dropped, "removed interrupted uploads");
             }
+            // Usage is recounted from what is there, so it always equals it.
+            let mut used: HashMap<u64, u64> = HashMap::new();
             for entry in files.iter()? {
-                complete.insert(hex::encode(entry?.0.value()));
+                let (k, v) = entry?;
+                complete.insert(hex::encode(k.value()));
+                let rec: FileRecord = dec(v.value())?;
+                *used.entry(rec.uploader).or_default() += rec.ciphertext_len;
+            }
+            let mut usage = txn.open_table(USAGE)?;
+            usage.retain(|_, _| false)?;
+            for (user, bytes) in used {
+                usage.insert(user, bytes)?;
             }
         }
         txn.commit()?;
@@ -253,4 +370,33 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Drop file records and their quota; the `file_deleted` events for the
+/// members of finished files' rooms.
+fn forget_files(
+    txn: &redb::WriteTransaction,
+    recs: &[([u8; 16], FileRecord)],
+) -> Result<Vec<Event>, Failure> {
+    let mut files = txn.open_table(FILES)?;
+    let mut usage = txn.open_table(USAGE)?;
+    let mut events = Vec::new();
+    for (id, rec) in recs {
+        files.remove(*id)?;
+        let used = usage.get(rec.uploader)?.map(|g| g.value()).unwrap_or(0);
+        usage.insert(rec.uploader, used.saturating_sub(rec.ciphertext_len))?;
+        if rec.complete
+            && let Some(g) = txn.open_table(ROOMS)?.get(rec.room_id)?
+        {
+            let room: RoomRecord = dec(g.value())?;
+            events.push(Event::new(
+                room.members.iter().copied().map(UserId).collect(),
+                ServerFrame::FileDeleted {
+                    room_id: RoomId(rec.room_id),
+                    file_id: FileId(*id),
+                },
+            ));
+        }
+    }
+    Ok(events)
 }

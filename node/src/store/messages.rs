@@ -44,6 +44,7 @@ impl Store {
         envelope: Signed,
         origin: Option<u64>,
     ) -> Result<SendAck, Failure> {
+        self.space().check(envelope.body.len() as u64)?;
         self.write(move |txn| {
             let room_id = body.room_id;
             let room = load_room(txn, room_id)?;
@@ -67,6 +68,22 @@ impl Store {
                         return Err(Failure::Internal("message index points at nothing".into()));
                     }
                 };
+                // A resend is the same message from the same member; a
+                // message id taken by someone else (or reused for other
+                // content) is refused, not silently answered with another
+                // member's message.
+                if stored.sender != user {
+                    return reject(
+                        ErrorCode::Conflict,
+                        "another member's message has this message id; pick a new random one",
+                    );
+                }
+                if stored.envelope.body != envelope.body {
+                    return reject(
+                        ErrorCode::Conflict,
+                        "you sent different content under this message id before",
+                    );
+                }
                 let ack = SendAck {
                     room_id,
                     msg_id: body.msg_id,
@@ -121,12 +138,18 @@ impl Store {
         let t = r.open_table(MESSAGES)?;
         let mut messages = Vec::new();
         let mut has_more = false;
+        let mut bytes = 0usize;
         for entry in t.range((room_id.0, after.saturating_add(1))..=(room_id.0, u64::MAX))? {
-            if messages.len() as u32 >= limit {
+            let (_, v) = entry?;
+            let size = v.value().len();
+            if messages.len() as u32 >= limit
+                || (!messages.is_empty()
+                    && bytes + size > onionchat_proto::limits::MAX_HISTORY_BYTES)
+            {
                 has_more = true;
                 break;
             }
-            let (_, v) = entry?;
+            bytes += size;
             messages.push(dec(v.value())?);
         }
         Ok(History {
@@ -237,28 +260,70 @@ impl Store {
     }
 
     /// Delete messages older than `cutoff_ms` (retention). Returns how many.
+    ///
+    /// In slices of [`RETENTION_SLICE`]: the expired messages are found in a
+    /// read snapshot and deleted a slice per commit, so a first sweep over
+    /// years of history neither holds the writer nor builds one huge
+    /// transaction.
     pub async fn prune_messages(&self, cutoff_ms: u64) -> Result<u64, Failure> {
-        self.write(move |txn| {
-            let mut removed = 0u64;
-            let mut t = txn.open_table(MESSAGES)?;
-            let mut ids = txn.open_table(MSG_IDS)?;
-            let mut doomed = Vec::new();
-            for entry in t.iter()? {
+        let mut removed = 0u64;
+        loop {
+            let doomed = self.expired_messages(cutoff_ms, RETENTION_SLICE)?;
+            let n = doomed.len();
+            if n == 0 {
+                return Ok(removed);
+            }
+            self.write(move |txn| {
+                let mut t = txn.open_table(MESSAGES)?;
+                let mut ids = txn.open_table(MSG_IDS)?;
+                for (key, msg_id) in doomed {
+                    t.remove(key)?;
+                    if let Some(id) = msg_id {
+                        ids.remove((key.0, id))?;
+                    }
+                }
+                Ok(((), vec![]))
+            })
+            .await?;
+            removed += n as u64;
+            if n < RETENTION_SLICE {
+                return Ok(removed);
+            }
+        }
+    }
+
+    /// Up to `max` messages older than `cutoff_ms`: each room's oldest
+    /// first (seqs and server times rise together within a room).
+    #[allow(clippy::type_complexity)]
+    fn expired_messages(
+        &self,
+        cutoff_ms: u64,
+        max: usize,
+    ) -> Result<Vec<(([u8; 16], u64), Option<[u8; 16]>)>, Failure> {
+        let r = self.read()?;
+        let rooms = r.open_table(ROOM_SEQ)?;
+        let messages = r.open_table(MESSAGES)?;
+        let mut out = Vec::new();
+        for room in rooms.iter()? {
+            let room = room?.0.value();
+            for entry in messages.range((room, 0)..=(room, u64::MAX))? {
                 let (k, v) = entry?;
                 let m: StoredMessage = dec(v.value())?;
-                if m.server_time < cutoff_ms {
-                    doomed.push((k.value(), m));
+                if m.server_time >= cutoff_ms {
+                    break;
+                }
+                let msg_id = onionchat_proto::crypto::message::decode(&m.envelope)
+                    .ok()
+                    .map(|b| b.msg_id.0);
+                out.push((k.value(), msg_id));
+                if out.len() >= max {
+                    return Ok(out);
                 }
             }
-            for (key, m) in doomed {
-                t.remove(key)?;
-                if let Ok(body) = onionchat_proto::crypto::message::decode(&m.envelope) {
-                    ids.remove((key.0, body.msg_id.0))?;
-                }
-                removed += 1;
-            }
-            Ok((removed, vec![]))
-        })
-        .await
+        }
+        Ok(out)
     }
 }
+
+/// Messages deleted per commit by retention.
+pub const RETENTION_SLICE: usize = 1000;

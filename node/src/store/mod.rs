@@ -20,6 +20,7 @@ pub mod friends;
 pub mod messages;
 pub mod rooms;
 pub mod schema;
+pub mod space;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -44,6 +45,8 @@ pub struct Store {
     writer: writer::WriterHandle,
     data_dir: PathBuf,
     node_id: String,
+    uploads: files::Uploads,
+    space: Arc<space::DiskSpace>,
 }
 
 /// CBOR-encode a record.
@@ -101,9 +104,17 @@ impl Store {
             db,
             data_dir: data_dir.to_path_buf(),
             node_id: format!("id:{id:016x}"),
+            uploads: files::Uploads::default(),
+            space: Arc::new(space::DiskSpace::new(data_dir.to_path_buf())),
         };
         store.cleanup_interrupted_uploads()?;
         Ok(store)
+    }
+
+    /// Free space of the data dir's filesystem and the floor below which
+    /// new messages and uploads are refused.
+    pub fn space(&self) -> &space::DiskSpace {
+        &self.space
     }
 
     /// The data directory.
@@ -123,6 +134,14 @@ impl Store {
     /// Counters of the writer (batches, commits) for benchmarks and status.
     pub fn write_stats(&self) -> WriteStats {
         self.writer.stats()
+    }
+
+    /// Resolves, with the reason, if the disk fails under a commit: the
+    /// writer has stopped and the node must exit so its service manager
+    /// restarts it with a freshly opened database (redb refuses every write
+    /// after an I/O error until then). Never resolves otherwise.
+    pub async fn storage_failed(&self) -> String {
+        self.writer.stopped().await
     }
 
     /// A consistent read snapshot.

@@ -173,4 +173,49 @@ async fn idempotent_sends_and_retention() {
             .is_empty()
     );
     assert_eq!(store.message_counters().expect("counters").0, 4);
+
+    // Files: announcing reserves quota, retention removes record, quota
+    // and blob, and the usage on reopening equals the files present.
+    let limits = super::files::FileLimits {
+        max_file_bytes: 1 << 30,
+        user_quota_bytes: 1 << 30,
+    };
+    let mut announced = Vec::new();
+    for len in [1000u64, 5000] {
+        let id = onionchat_proto::wire::FileId::random();
+        let (header, _) = onionchat_proto::crypto::file_stream::FileSealer::start(
+            &ka, room_id, 1, &key, id, len, 65536,
+        )
+        .expect("sealer");
+        let info = store
+            .announce_file(a, ka.public(), room_id, header, limits)
+            .await
+            .expect("announce");
+        announced.push((id, info.ciphertext_len));
+    }
+    let reserved: u64 = announced.iter().map(|(_, l)| l).sum();
+    assert_eq!(store.blob_bytes().expect("usage"), reserved);
+    // The first one finishes (its blob in place, then the record).
+    let (done, done_len) = announced[0];
+    std::fs::write(store.blob_path(done), vec![0u8; done_len as usize]).expect("blob");
+    store.complete_file(a, done).await.expect("complete");
+    // Reopened: the unfinished one is dropped, usage recounted.
+    let dir = tmp.path().to_path_buf();
+    drop(store);
+    let store = loop {
+        if let Ok(s) = Store::open(&dir, Arc::new(Hub::default())) {
+            break s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(store.blob_bytes().expect("usage"), done_len);
+    // Retention takes the finished file: record, usage and blob.
+    let removed = store
+        .prune_files(onionchat_proto::now_ms() + 1000)
+        .await
+        .expect("prune files");
+    assert_eq!(removed, 1);
+    assert_eq!(store.blob_bytes().expect("usage"), 0);
+    assert!(!store.blob_path(done).exists());
+    assert!(store.file_for(a, done).is_err());
 }

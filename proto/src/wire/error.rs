@@ -38,6 +38,9 @@ pub enum ErrorCode {
     TooLarge,
     /// Per-user storage quota exhausted (413).
     QuotaExceeded,
+    /// The box's disk is nearly full: uploads and new messages are refused
+    /// until space is freed; reads go on (507).
+    StorageFull,
     /// Content-Type is not `application/cbor` (415).
     UnsupportedMediaType,
     /// Range header cannot be satisfied (416).
@@ -65,6 +68,7 @@ impl ErrorCode {
             UnsupportedMediaType => 415,
             RangeNotSatisfiable => 416,
             RateLimited => 429,
+            StorageFull => 507,
             Internal => 500,
             Unavailable => 503,
         }
@@ -89,6 +93,7 @@ impl ErrorCode {
             RekeyRequired => "rekey_required",
             TooLarge => "too_large",
             QuotaExceeded => "quota_exceeded",
+            StorageFull => "storage_full",
             UnsupportedMediaType => "unsupported_media_type",
             RangeNotSatisfiable => "range_not_satisfiable",
             RateLimited => "rate_limited",

@@ -1,7 +1,7 @@
 //! WebSocket frames (`GET /v1/ws`, binary frames of CBOR).
 
 use super::{
-    ApiError, FileInfo, FriendRequest, MsgId, Room, RoomId, SendAck, StoredMessage, UserId,
+    ApiError, FileId, FileInfo, FriendRequest, MsgId, Room, RoomId, SendAck, StoredMessage, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +86,13 @@ pub enum ServerFrame {
     },
     /// A file upload finished.
     File(FileInfo),
+    /// A file was deleted (by its uploader, or by retention).
+    FileDeleted {
+        /// Room it was shared in.
+        room_id: RoomId,
+        /// The file.
+        file_id: FileId,
+    },
     /// A room was created or its membership/epoch changed.
     Room(Room),
     /// The caller was removed from a room.

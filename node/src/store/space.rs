@@ -1,0 +1,143 @@
+//! Free space on the data dir's filesystem, and the floor below which the
+//! node stops taking new data.
+//!
+//! Why a floor: redb needs room to commit (and to reopen after a crash),
+//! and a box whose card is 100 % full cannot even log. Below the floor,
+//! uploads and new messages get `storage_full` while reads, logins and
+//! deletions go on, so a household can still read and free space.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use onionchat_proto::wire::ErrorCode;
+
+use crate::error::Failure;
+
+/// How long a measurement is reused (a message burst must not cost one
+/// `statvfs` per message, but space must show up again within a second).
+const FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// The floor when nobody configured one: 256 MiB or 5 % of the filesystem,
+/// whichever is more.
+pub const DEFAULT_FLOOR_BYTES: u64 = 256 * 1024 * 1024;
+/// See [`DEFAULT_FLOOR_BYTES`].
+pub const DEFAULT_FLOOR_PERCENT: u64 = 5;
+
+/// A filesystem's size and what an unprivileged process may still use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of the whole filesystem.
+    pub total: u64,
+    /// Bytes available to the node (`f_bavail`, not counting root's reserve).
+    pub available: u64,
+}
+
+/// The floor in bytes for a filesystem of `total` bytes.
+pub fn floor_for(total: u64, floor_bytes: u64, floor_percent: u64) -> u64 {
+    let share = u128::from(total) * u128::from(floor_percent.min(100)) / 100;
+    floor_bytes.max(share as u64)
+}
+
+/// Measures free space with a short cache.
+pub struct DiskSpace {
+    dir: PathBuf,
+    floor_bytes: AtomicU64,
+    floor_percent: AtomicU64,
+    cached: Mutex<Option<(Instant, Usage)>>,
+}
+
+impl DiskSpace {
+    /// Space of the filesystem holding `dir`, with the default floor.
+    pub fn new(dir: PathBuf) -> Self {
+        DiskSpace {
+            dir,
+            floor_bytes: AtomicU64::new(DEFAULT_FLOOR_BYTES),
+            floor_percent: AtomicU64::new(DEFAULT_FLOOR_PERCENT),
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// Set the floor (the larger of `bytes` and `percent` of the filesystem).
+    pub fn set_floor(&self, bytes: u64, percent: u64) {
+        self.floor_bytes.store(bytes, Ordering::Relaxed);
+        self.floor_percent.store(percent, Ordering::Relaxed);
+    }
+
+    /// The filesystem's usage now (at most a second old).
+    pub fn usage(&self) -> Option<Usage> {
+        let mut g = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, u)) = *g
+            && at.elapsed() < FRESH_FOR
+        {
+            return Some(u);
+        }
+        let st = rustix::fs::statvfs(&self.dir).ok()?;
+        let u = Usage {
+            total: st.f_blocks.saturating_mul(st.f_frsize),
+            available: st.f_bavail.saturating_mul(st.f_frsize),
+        };
+        *g = Some((Instant::now(), u));
+        Some(u)
+    }
+
+    /// Bytes available to the node, if the filesystem answers.
+    pub fn available(&self) -> Option<u64> {
+        self.usage().map(|u| u.available)
+    }
+
+    /// Refuse with `storage_full` unless `extra` more bytes fit above the
+    /// floor. A filesystem that cannot be measured is not refused (the
+    /// commit itself will say so if it is really full).
+    pub fn check(&self, extra: u64) -> Result<(), Failure> {
+        let Some(u) = self.usage() else {
+            return Ok(());
+        };
+        let floor = floor_for(
+            u.total,
+            self.floor_bytes.load(Ordering::Relaxed),
+            self.floor_percent.load(Ordering::Relaxed),
+        );
+        if u.available < floor.saturating_add(extra) {
+            return Err(Failure::reject(
+                ErrorCode::StorageFull,
+                format!(
+                    "the box's storage is nearly full ({} MiB free, {} MiB kept in reserve); \
+                     reading still works — ask its owner to free space",
+                    u.available / (1024 * 1024),
+                    floor / (1024 * 1024)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_floor_is_the_larger_of_bytes_and_percent() {
+        let gib = 1024 * 1024 * 1024;
+        assert_eq!(floor_for(2 * gib, 256 << 20, 5), 256 << 20);
+        assert_eq!(floor_for(64 * gib, 256 << 20, 5), 64 * gib * 5 / 100);
+        assert_eq!(floor_for(64 * gib, 0, 0), 0);
+        assert_eq!(floor_for(64 * gib, 0, 500), 64 * gib, "percent is capped");
+    }
+
+    #[test]
+    fn refuses_below_the_floor_and_measures_the_real_filesystem() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let space = DiskSpace::new(tmp.path().to_path_buf());
+        let u = space.usage().expect("statvfs works on a temp dir");
+        assert!(u.total > 0 && u.available <= u.total);
+        space.set_floor(0, 0);
+        space.check(0).expect("no floor: fine");
+        let err = space.check(u.available + 1).expect_err("more than is free");
+        assert_eq!(err.to_api_error().code, ErrorCode::StorageFull);
+        space.set_floor(u64::MAX, 0);
+        assert!(space.check(0).is_err(), "a floor above the disk refuses");
+    }
+}
