@@ -92,8 +92,14 @@ pub struct RateConfig {
     pub requests_per_sec: f64,
     /// Request burst per session.
     pub request_burst: f64,
-    /// Sign-up and login attempts per minute, node-wide.
+    /// Sign-up and login requests per minute, node-wide (a loose cap).
     pub auth_per_min: f64,
+    /// Sign-up and login requests per minute for one username (a login
+    /// is two: challenge and answer).
+    pub auth_per_user_per_min: f64,
+    /// Requests with an unknown or expired session token per second,
+    /// node-wide (bursts of five times as many).
+    pub bad_tokens_per_sec: f64,
 }
 
 impl Default for RateConfig {
@@ -103,13 +109,15 @@ impl Default for RateConfig {
             message_burst: 200.0,
             requests_per_sec: 50.0,
             request_burst: 200.0,
-            auth_per_min: 120.0,
+            auth_per_min: 600.0,
+            auth_per_user_per_min: 12.0,
+            bad_tokens_per_sec: 20.0,
         }
     }
 }
 
 /// Tor settings (used with transport `onion`).
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TorConfig {
     /// Only clients holding an authorized key can find the service.
@@ -124,8 +132,25 @@ pub struct TorConfig {
     pub intro_burst: u32,
     /// Most concurrent streams per rendezvous circuit.
     pub max_streams_per_circuit: u32,
-    /// Enable onion-service proof-of-work defence.
+    /// Onion-service proof-of-work defence (on by default: it costs
+    /// nothing until the introduction queue is flooded, then clients that
+    /// solve a puzzle get in first).
     pub pow: bool,
+}
+
+// The defaults live here, not in `Config::default`, so a `[tor]` table
+// that sets one key keeps the others' defaults.
+impl Default for TorConfig {
+    fn default() -> Self {
+        TorConfig {
+            restricted_discovery: true,
+            network_config: None,
+            intro_rate_per_sec: 0,
+            intro_burst: 0,
+            max_streams_per_circuit: 64,
+            pow: true,
+        }
+    }
 }
 
 impl Default for Config {
@@ -152,11 +177,7 @@ impl Default for Config {
             onion_address: None,
             header_timeout_secs: 30,
             db_cache_mb: 32,
-            tor: TorConfig {
-                restricted_discovery: true,
-                max_streams_per_circuit: 64,
-                ..TorConfig::default()
-            },
+            tor: TorConfig::default(),
         }
     }
 }
@@ -222,7 +243,17 @@ impl Config {
                 self.listen
             )));
         }
-        if self.rate.messages_per_sec <= 0.0 || self.rate.requests_per_sec <= 0.0 {
+        let r = &self.rate;
+        if [
+            r.messages_per_sec,
+            r.requests_per_sec,
+            r.auth_per_min,
+            r.auth_per_user_per_min,
+            r.bad_tokens_per_sec,
+        ]
+        .iter()
+        .any(|v| v.is_nan() || *v <= 0.0)
+        {
             return Err(ConfigError::Invalid("rate limits must be positive".into()));
         }
         Ok(())
@@ -239,6 +270,11 @@ mod tests {
         assert_eq!(c.transport, TransportKind::Onion);
         assert!(!c.open_registration);
         assert!(c.tor.restricted_discovery);
+        assert!(c.tor.pow, "proof-of-work defence is on by default");
+        // A [tor] table that sets one key keeps the other defaults.
+        let c: Config = toml::from_str("[tor]\nintro_burst = 5\n").expect("toml");
+        assert!(c.tor.restricted_discovery && c.tor.pow);
+        assert_eq!(c.tor.max_streams_per_circuit, 64);
         c.validate().expect("defaults validate");
         let c: Config = toml::from_str(
             "transport = \"tcp\"\nlisten = \"0.0.0.0:80\"\n[rate]\nmessages_per_sec = 5.0\n",

@@ -155,7 +155,9 @@ async fn revoke(
     State(state): State<AppState>,
     UrlPath(code): UrlPath<String>,
 ) -> Result<Cbor<Invite>, Failure> {
-    Ok(Cbor(state.store.revoke_invite(code).await?))
+    let invite = state.store.revoke_invite(code).await?;
+    crate::sweep_access_keys(&state);
+    Ok(Cbor(invite))
 }
 
 async fn backup(

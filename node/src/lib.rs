@@ -102,6 +102,34 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(store, hub, config))
 }
 
+/// Revoke the restricted-discovery keys of invites that were revoked or
+/// expired unused (a redeemed invite's key is its member's way in and
+/// stays). Called when an invite is revoked and every hour.
+pub fn sweep_access_keys(state: &AppState) {
+    #[cfg(feature = "onion")]
+    {
+        let keys = state
+            .access
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(keys) = keys else { return };
+        let invites = match state.store.list_invites() {
+            Ok(i) => i,
+            Err(e) => return tracing::warn!(error = %e, "cannot list invites for the access keys"),
+        };
+        match keys.drop_dead_invites(&invites, onionchat_proto::now_ms()) {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::info!(keys = ids.len(), "revoked the access keys of dead invites")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot revoke access keys"),
+        }
+    }
+    #[cfg(not(feature = "onion"))]
+    let _ = state;
+}
+
 /// Hourly housekeeping: expired sessions, message retention.
 async fn maintenance(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -113,6 +141,7 @@ async fn maintenance(state: AppState) {
         if let Err(e) = state.store.prune_sessions().await {
             tracing::warn!(error = %e, "session clean-up failed");
         }
+        sweep_access_keys(&state);
         // Without retention, only day-old unfinished uploads go.
         let cutoff = state.config.retention_days.map_or(0, |days| {
             onionchat_proto::now_ms().saturating_sub(u64::from(days) * 86_400_000)

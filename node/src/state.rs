@@ -41,8 +41,14 @@ pub struct AppState {
     pub message_limit: Arc<RateLimiter>,
     /// Per-session request limit.
     pub request_limit: Arc<RateLimiter>,
-    /// Node-wide sign-up/login limit.
+    /// Node-wide sign-up/login limit (loose: a flood from many names).
     pub auth_limit: Arc<RateLimiter>,
+    /// Per-username sign-up/challenge/login limit (tight: guessing or
+    /// locking out one account does not touch the others).
+    pub auth_user_limit: Arc<RateLimiter>,
+    /// Node-wide limit on requests with an unknown or expired token (each
+    /// costs a database lookup; there are no client addresses to key on).
+    pub bad_token_limit: Arc<RateLimiter>,
     /// Cancelled when the node shuts down (closes WebSockets).
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Restricted-discovery keys handed out with invites (onion transport).
@@ -64,6 +70,14 @@ impl AppState {
             message_limit: Arc::new(RateLimiter::new(r.messages_per_sec, r.message_burst)),
             request_limit: Arc::new(RateLimiter::new(r.requests_per_sec, r.request_burst)),
             auth_limit: Arc::new(RateLimiter::new(r.auth_per_min / 60.0, r.auth_per_min)),
+            auth_user_limit: Arc::new(RateLimiter::new(
+                r.auth_per_user_per_min / 60.0,
+                r.auth_per_user_per_min,
+            )),
+            bad_token_limit: Arc::new(RateLimiter::new(
+                r.bad_tokens_per_sec,
+                r.bad_tokens_per_sec * 5.0,
+            )),
             delivered: Arc::default(),
             #[cfg(feature = "onion")]
             access: Arc::default(),

@@ -673,3 +673,59 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     // The node still serves everyone else.
     assert_eq!(raw::get(&node.addr, "/v1/info", None).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_limits_are_per_name_and_bad_tokens_are_throttled() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let a = &node.addr;
+    let ann = join_owner(&node, &tmp.path().join("ann")).await;
+    let ann_key = IdentityKey::generate().expect("keygen");
+
+    // Sign-up without a valid invite says so first, whatever the name: an
+    // outsider cannot learn which names or keys have accounts.
+    let r = raw::signup(a, &ann_key, "ann", None).await;
+    expect(&r, 403, ErrorCode::InviteInvalid);
+    let r = raw::signup(a, &ann_key, "ann", Some("NOSUCHINVITE".into())).await;
+    expect(&r, 403, ErrorCode::InviteInvalid);
+
+    // Someone hammering one name (150 challenges, more than the old
+    // node-wide budget) locks out only that name.
+    let ch = |name: &str| {
+        onionchat_proto::encode(&onionchat_proto::wire::ChallengeRequest {
+            username: name.into(),
+        })
+        .expect("enc")
+    };
+    let mut limited = 0;
+    for _ in 0..150 {
+        let r = raw::post_cbor(a, "/v1/auth/challenge", None, ch("victim")).await;
+        if r.status == 429 {
+            limited += 1;
+        }
+    }
+    assert!(
+        limited > 100,
+        "one name is limited: {limited} of 150 refused"
+    );
+    let r = raw::post_cbor(a, "/v1/auth/challenge", None, ch("ann")).await;
+    assert_eq!(r.status, 200, "another name still logs in: {:?}", r.code());
+    // ann's client logs in again for real.
+    ann.logout().await.expect("logout");
+    ann.create_invite(None, None)
+        .await
+        .expect("ann logs in again and works");
+
+    // Guessing tokens: past a node-wide rate, 429 instead of a lookup each.
+    let mut codes = std::collections::HashMap::new();
+    for i in 0..400 {
+        let tok = format!("{:064x}", i);
+        let r = raw::get(a, "/v1/me", Some(&tok)).await;
+        *codes.entry(r.status).or_insert(0) += 1;
+    }
+    assert!(
+        codes.get(&429).copied().unwrap_or(0) > 100,
+        "bad tokens are throttled: {codes:?}"
+    );
+    assert!(codes.get(&401).copied().unwrap_or(0) > 0, "{codes:?}");
+}

@@ -40,24 +40,33 @@ fn names_this_node(state: &AppState, node: &str) -> bool {
             .is_some_and(|a| a.eq_ignore_ascii_case(node))
 }
 
-fn auth_allowed(state: &AppState) -> Result<(), Failure> {
-    if state.auth_limit.allow("auth") {
-        Ok(())
-    } else {
-        reject(
+/// Sign-up, challenge and login for `username`: limited per username
+/// first (so hammering one name locks out only that name), then by a loose
+/// node-wide cap.
+fn auth_allowed(state: &AppState, username: &str) -> Result<(), Failure> {
+    let key = format!("u:{}", username.to_lowercase());
+    if !state.auth_user_limit.allow(&key) {
+        return reject(
             ErrorCode::RateLimited,
-            "too many sign-up or login attempts; wait a minute",
-        )
+            "too many sign-up or login attempts for this name; wait a minute",
+        );
     }
+    if !state.auth_limit.allow("auth") {
+        return reject(
+            ErrorCode::RateLimited,
+            "too many sign-up or login attempts on this node; wait a minute",
+        );
+    }
+    Ok(())
 }
 
 pub(super) async fn signup(
     State(state): State<AppState>,
     Cbor(req): Cbor<Signed>,
 ) -> Result<Cbor<SignupResponse>, Failure> {
-    auth_allowed(&state)?;
     let body: SignupBody = decode_with(&req.body, Limits::with_max_len(4096))
         .map_err(|e| Failure::reject(ErrorCode::Malformed, e.to_string()))?;
+    auth_allowed(&state, &body.username)?;
     if body.v != PROTOCOL_VERSION {
         return reject(
             ErrorCode::Invalid,
@@ -94,10 +103,10 @@ pub(super) async fn challenge(
     State(state): State<AppState>,
     Cbor(req): Cbor<ChallengeRequest>,
 ) -> Result<Cbor<Challenge>, Failure> {
-    auth_allowed(&state)?;
     if req.username.len() > onionchat_proto::limits::MAX_USERNAME {
         return reject(ErrorCode::Invalid, "username too long");
     }
+    auth_allowed(&state, &req.username)?;
     let now = now_ms();
     let id = ChallengeId::random();
     let nonce = onionchat_proto::crypto::random_array::<32>().to_vec();
@@ -130,9 +139,9 @@ pub(super) async fn login(
     State(state): State<AppState>,
     Cbor(req): Cbor<Signed>,
 ) -> Result<Cbor<Session>, Failure> {
-    auth_allowed(&state)?;
     let body: LoginBody = decode_with(&req.body, Limits::with_max_len(1024))
         .map_err(|e| Failure::reject(ErrorCode::Malformed, e.to_string()))?;
+    auth_allowed(&state, &body.username)?;
     // Single use: removed whether or not the signature checks out.
     let pending = state
         .challenges

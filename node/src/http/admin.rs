@@ -67,5 +67,7 @@ pub(super) async fn revoke_invite(
     Path(code): Path<String>,
 ) -> Result<Cbor<Invite>, Failure> {
     owner(&auth)?;
-    Ok(Cbor(state.store.revoke_invite(code).await?))
+    let invite = state.store.revoke_invite(code).await?;
+    crate::sweep_access_keys(&state);
+    Ok(Cbor(invite))
 }

@@ -100,11 +100,24 @@ impl FromRequestParts<AppState> for Authed {
                 "log in first (Authorization: Bearer <token>)",
             );
         };
+        // Unknown tokens cost a lookup each and come from nobody we know:
+        // past a node-wide rate they get 429 before any work is done.
+        let bad_token = |state: &AppState, code, message: &str| {
+            if state.bad_token_limit.allow("bad-token") {
+                reject(code, message)
+            } else {
+                reject(
+                    ErrorCode::RateLimited,
+                    "too many requests with invalid sessions; slow down",
+                )
+            }
+        };
         let Some(hash) = token_hash(token.trim()) else {
-            return reject(ErrorCode::Unauthorized, "malformed session token");
+            return bad_token(state, ErrorCode::Unauthorized, "malformed session token");
         };
         let Some((user, _)) = state.store.session_user(&hash)? else {
-            return reject(
+            return bad_token(
+                state,
                 ErrorCode::Unauthorized,
                 "session expired or logged out; log in again",
             );

@@ -60,19 +60,6 @@ impl Store {
         }
         self.write(move |txn| {
             let now = now_ms();
-            if txn
-                .open_table(USERNAMES)?
-                .get(body.username.as_str())?
-                .is_some()
-            {
-                return reject(
-                    ErrorCode::UsernameTaken,
-                    format!("the username '{}' is taken", body.username),
-                );
-            }
-            if txn.open_table(FINGERPRINTS)?.get(fingerprint.0)?.is_some() {
-                return reject(ErrorCode::Conflict, "this key already has an account");
-            }
             let mut invite = None;
             match &body.invite {
                 Some(code) => {
@@ -100,6 +87,21 @@ impl Store {
                     );
                 }
                 None => {}
+            }
+            // Only someone holding a valid invite learns whether a name or
+            // key is taken (no enumeration of accounts from outside).
+            if txn
+                .open_table(USERNAMES)?
+                .get(body.username.as_str())?
+                .is_some()
+            {
+                return reject(
+                    ErrorCode::UsernameTaken,
+                    format!("the username '{}' is taken", body.username),
+                );
+            }
+            if txn.open_table(FINGERPRINTS)?.get(fingerprint.0)?.is_some() {
+                return reject(ErrorCode::Conflict, "this key already has an account");
             }
             // All checks passed: write.
             let id = next_id(txn, "next_user_id")?;

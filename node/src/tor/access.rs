@@ -165,9 +165,87 @@ impl AccessKeys {
     }
 }
 
+/// Whether an invite's access key should still open the service: the
+/// invite was redeemed (the key is now its member's way in), or it can
+/// still be redeemed. Revoked, expired-unused and vanished invites lose it.
+fn invite_keeps_key(invite: Option<&onionchat_proto::wire::Invite>, now_ms: u64) -> bool {
+    match invite {
+        None => false,
+        Some(i) if i.used_by.is_some() => true,
+        Some(i) => !i.revoked && i.expires_at >= now_ms,
+    }
+}
+
+impl AccessKeys {
+    /// Revoke the keys of invites that can no longer be redeemed and were
+    /// not (revoked, expired, gone). Returns the revoked key ids.
+    pub fn drop_dead_invites(
+        &self,
+        invites: &[onionchat_proto::wire::Invite],
+        now_ms: u64,
+    ) -> std::io::Result<Vec<String>> {
+        let mut revoked = Vec::new();
+        for key in self.list()? {
+            let Some(code) = key.invite.as_deref() else {
+                continue;
+            };
+            let invite = invites.iter().find(|i| i.code == code);
+            if !invite_keeps_key(invite, now_ms) && self.revoke(&key.id)? {
+                revoked.push(key.id);
+            }
+        }
+        Ok(revoked)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_of_dead_invites_are_revoked_and_members_keep_theirs() {
+        use onionchat_proto::wire::{Invite, UserId};
+        let tmp = tempfile::tempdir().expect("tmp");
+        let keys = AccessKeys::open(tmp.path()).expect("open");
+        keys.top_up().expect("top up");
+        let now = 1_000_000;
+        let invite = |code: &str, expires_at, used_by, revoked| Invite {
+            code: code.into(),
+            created_at: 0,
+            expires_at,
+            used_by,
+            revoked,
+            note: None,
+            owner: false,
+        };
+        let invites = vec![
+            invite("LIVE", now + 1, None, false),
+            invite("USED", now - 1, Some(UserId(2)), false),
+            invite("REVOKED", now + 1, None, true),
+            invite("EXPIRED", now - 1, None, false),
+        ];
+        for code in ["LIVE", "USED", "REVOKED", "EXPIRED", "GONE"] {
+            keys.secret_for_invite(code).expect("assign");
+        }
+        let revoked = keys.drop_dead_invites(&invites, now).expect("sweep");
+        assert_eq!(revoked.len(), 3);
+        let mut left: Vec<String> = keys
+            .list()
+            .expect("list")
+            .into_iter()
+            .filter_map(|k| k.invite)
+            .collect();
+        left.sort();
+        assert_eq!(left, ["LIVE", "USED"]);
+        // Revoked keys are gone from the directory the service reads.
+        let auth_files = std::fs::read_dir(keys.auth_dir()).expect("dir").count();
+        assert_eq!(auth_files, keys.list().expect("list").len());
+        assert!(
+            keys.drop_dead_invites(&invites, now)
+                .expect("again")
+                .is_empty()
+        );
+    }
 
     #[test]
     fn pool_assigns_tops_up_and_revokes() {
