@@ -208,7 +208,9 @@ impl Client {
         for room in self.rooms().await? {
             self.catch_up(room.id).await?;
         }
-        let mut keepalive = tokio::time::interval(Duration::from_secs(25));
+        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        // Any frame from the node (pongs included) shows it is there.
+        let mut last_heard = tokio::time::Instant::now();
         let mut save_tick = tokio::time::interval(Duration::from_secs(1));
         let mut last_saved: Option<zeroize::Zeroizing<Vec<u8>>> = None;
         let mut saver: Option<tokio::task::JoinHandle<()>> = None;
@@ -222,6 +224,7 @@ impl Client {
                         Some(Ok(_)) => continue,
                         Some(Err(e)) => return Err(ClientError::Connect(e.to_string())),
                     };
+                    last_heard = tokio::time::Instant::now();
                     let frame: ServerFrame = onionchat_proto::decode_with(&bytes, onionchat_proto::Limits::with_max_len(MAX_WS_FRAME))
                         .map_err(|e| ClientError::Protocol(e.to_string()))?;
                     self.on_frame(frame, &pending).await?;
@@ -229,12 +232,19 @@ impl Client {
                 out = frames_rx.recv() => {
                     let Some(out) = out else { return Ok(()) };
                     let bytes = onionchat_proto::encode(&out)?;
-                    sink.send(Message::Binary(bytes.into())).await.map_err(|e| ClientError::Connect(e.to_string()))?;
+                    write_frame(&mut sink, bytes).await?;
                 }
                 _ = keepalive.tick() => {
+                    if node_went_quiet(last_heard.elapsed()) {
+                        // A dead circuit can look open for minutes: reconnect.
+                        return Err(ClientError::Connect(format!(
+                            "the node has not answered for {} s; reconnecting",
+                            last_heard.elapsed().as_secs()
+                        )));
+                    }
                     nonce += 1;
                     let bytes = onionchat_proto::encode(&ClientFrame::Ping { nonce })?;
-                    sink.send(Message::Binary(bytes.into())).await.map_err(|e| ClientError::Connect(e.to_string()))?;
+                    write_frame(&mut sink, bytes).await?;
                 }
                 _ = save_tick.tick() => {
                     // Persist cursors (and anything else that changed) once
@@ -351,5 +361,54 @@ impl Client {
         if let Some(f) = frames {
             let _ = f.send(ClientFrame::Typing { room_id }).await;
         }
+    }
+}
+
+/// How often the live connection pings the node.
+const KEEPALIVE: Duration = Duration::from_secs(25);
+/// How long the node may take to answer a ping (over Tor).
+const PONG_WAIT: Duration = Duration::from_secs(20);
+/// Longest one frame may take to leave.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether a connection that has heard nothing for `silent` is dead: a
+/// ping went out at least one keepalive ago and no pong (nor anything else)
+/// came back in time.
+fn node_went_quiet(silent: Duration) -> bool {
+    silent > KEEPALIVE + PONG_WAIT
+}
+
+/// Write one frame, giving up (as a connection error) after
+/// [`WRITE_TIMEOUT`] so a stalled circuit cannot hold the loop.
+async fn write_frame<S>(sink: &mut S, bytes: Vec<u8>) -> Result<()>
+where
+    S: futures_util::Sink<Message> + Unpin,
+    S::Error: std::fmt::Display,
+{
+    match tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Binary(bytes.into()))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ClientError::Connect(e.to_string())),
+        Err(_) => Err(ClientError::Connect(
+            "the node took no data for 30 s; reconnecting".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod keepalive_tests {
+    use super::*;
+
+    #[test]
+    fn a_node_that_stops_answering_pings_counts_as_gone() {
+        // Just pinged, or answered within the wait: alive.
+        assert!(!node_went_quiet(Duration::ZERO));
+        assert!(!node_went_quiet(KEEPALIVE + PONG_WAIT));
+        // A whole keepalive and the pong wait without a word: dead.
+        assert!(node_went_quiet(
+            KEEPALIVE + PONG_WAIT + Duration::from_secs(1)
+        ));
+        // Checked at each keepalive tick, a dead connection is noticed
+        // within two ticks of going quiet.
+        assert!(node_went_quiet(KEEPALIVE * 2));
     }
 }

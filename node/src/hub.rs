@@ -59,6 +59,9 @@ struct Conn {
     id: u64,
     tx: mpsc::Sender<Outgoing>,
     kick: Arc<Notify>,
+    /// Hash of the session token the connection was opened with.
+    session: [u8; 32],
+    ended: Arc<Notify>,
 }
 
 /// Presence changes the hub reports to its owner.
@@ -88,18 +91,20 @@ pub struct Registration {
     pub rx: mpsc::Receiver<Outgoing>,
     /// Notified when the connection is too slow and must close.
     pub kick: Arc<Notify>,
-    /// Sender for frames that only this connection gets (acks, pongs).
-    pub tx: mpsc::Sender<Outgoing>,
+    /// Notified when its session ends (logout): the connection must close.
+    pub ended: Arc<Notify>,
     /// Whether this made the user come online.
     pub presence: PresenceChange,
 }
 
 impl Hub {
-    /// Add a connection for `user`.
-    pub fn register(&self, user: UserId) -> Registration {
+    /// Add a connection for `user`, opened with the session whose token
+    /// hashes to `session`.
+    pub fn register(&self, user: UserId, session: [u8; 32]) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(CONN_QUEUE);
         let kick = Arc::new(Notify::new());
+        let ended = Arc::new(Notify::new());
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         let list = conns.entry(user).or_default();
         let presence = if list.is_empty() {
@@ -109,17 +114,31 @@ impl Hub {
         };
         list.push(Conn {
             id,
-            tx: tx.clone(),
+            tx,
             kick: kick.clone(),
+            session,
+            ended: ended.clone(),
         });
         self.sessions.fetch_add(1, Ordering::Relaxed);
         Registration {
             id,
             rx,
             kick,
-            tx,
+            ended,
             presence,
         }
+    }
+
+    /// Close every connection of the session whose token hashes to
+    /// `session` (it logged out). Returns how many there were.
+    pub fn end_session(&self, session: &[u8; 32]) -> usize {
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        let mut n = 0;
+        for conn in conns.values().flatten().filter(|c| &c.session == session) {
+            conn.ended.notify_one();
+            n += 1;
+        }
+        n
     }
 
     /// Remove a connection; reports whether the user went offline.
@@ -211,9 +230,9 @@ mod tests {
     fn publish_reaches_every_connection_but_the_skipped_one() {
         let hub = Hub::default();
         let (ann, bob) = (UserId(1), UserId(2));
-        let mut ann_sending = hub.register(ann);
-        let mut ann_other = hub.register(ann);
-        let mut bob_conn = hub.register(bob);
+        let mut ann_sending = hub.register(ann, [1; 32]);
+        let mut ann_other = hub.register(ann, [1; 32]);
+        let mut bob_conn = hub.register(bob, [2; 32]);
         let room = RoomId::random();
         hub.publish(vec![
             Event::new(vec![ann, bob], typing(room, ann)).skipping(Some(ann_sending.id)),

@@ -621,22 +621,70 @@ async fn websocket_bad_frames_and_slow_consumers() {
         ann.send_text(room, &text).await.expect("send");
         sent += 1;
     }
-    let mut close_code = None;
+    // The node lets go of it by itself, while it still reads nothing: no
+    // task of the node waits on a peer that does not read.
+    let owner_token = ann.session_token().expect("token");
+    let mut sessions = u64::MAX;
+    for _ in 0..150 {
+        let r = onionchat_tests::raw::get(&node.addr, "/v1/admin/status", Some(&owner_token)).await;
+        let status: onionchat_proto::wire::NodeStatus =
+            onionchat_proto::decode(&r.body).expect("status");
+        sessions = status.online_sessions;
+        if sessions == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        sessions, 0,
+        "the stuck connection is still held by the node"
+    );
     let mut frames = 0;
+    let mut ended = false;
     while let Ok(Some(m)) =
         tokio::time::timeout(std::time::Duration::from_secs(10), slow.next()).await
     {
         match m {
-            Ok(Message::Close(Some(c))) => {
-                close_code = Some(u16::from(c.code));
+            // A close frame if it could still be written, else the
+            // connection just ends.
+            Ok(Message::Close(c)) => {
+                assert!(c.is_none_or(|c| u16::from(c.code) == 1008));
+                ended = true;
                 break;
             }
             Ok(_) => frames += 1,
-            Err(_) => break,
+            Err(_) => {
+                ended = true;
+                break;
+            }
         }
     }
-    assert_eq!(close_code, Some(1008), "after {frames} of {sent} frames");
-    assert!(frames < sent, "the slow consumer was not cut off");
+    assert!(ended || frames < sent, "the slow consumer was not cut off");
+    assert!(
+        frames < sent,
+        "the slow consumer got everything: not cut off"
+    );
+
+    // Logging out closes the session's live connections.
+    let token = bob.session_token().expect("token");
+    let mut live = onionchat_tests::raw::websocket(&node.addr, &token).await;
+    assert!(matches!(
+        onionchat_tests::raw::next_frame(&mut live).await,
+        Some(ServerFrame::Hello { .. })
+    ));
+    bob.logout().await.expect("logout");
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match live.next().await {
+                Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
+                Some(Ok(_)) => continue,
+                _ => break None,
+            }
+        }
+    })
+    .await
+    .expect("the socket of a logged-out session stays open");
+    assert_eq!(closed, Some(1008));
 }
 
 /// A client that starts a request and never finishes its headers (a

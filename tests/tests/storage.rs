@@ -170,8 +170,8 @@ async fn a_nearly_full_disk_refuses_new_data_and_keeps_reads_going() {
     drop(node);
 
     // The same box, now with less free space than its reserve (a reserve
-    // of the whole disk stands in for a full card).
-    let cfg = config(tmp.path(), "min_free_percent = 100\n");
+    // larger than any disk stands in for a full card).
+    let cfg = config(tmp.path(), "min_free_mb = 1000000000\n");
     let node = Node::start(&data, &[&cfg]);
     let p = Pair {
         addr: node.addr.clone(),

@@ -198,6 +198,8 @@ pub(super) async fn logout(
     auth: Authed,
 ) -> Result<StatusCode, Failure> {
     state.store.delete_session(auth.token_hash).await?;
+    // Its live connections end with it.
+    state.hub.end_session(&auth.token_hash);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -74,6 +74,8 @@ pub struct Authed {
     pub record: UserRecord,
     /// Hash of the token (for logout).
     pub token_hash: [u8; 32],
+    /// When the session expires (ms); a WebSocket closes then.
+    pub expires_at: u64,
 }
 
 impl Authed {
@@ -115,7 +117,7 @@ impl FromRequestParts<AppState> for Authed {
         let Some(hash) = token_hash(token.trim()) else {
             return bad_token(state, ErrorCode::Unauthorized, "malformed session token");
         };
-        let Some((user, _)) = state.store.session_user(&hash)? else {
+        let Some((user, expires_at)) = state.store.session_user(&hash)? else {
             return bad_token(
                 state,
                 ErrorCode::Unauthorized,
@@ -130,6 +132,7 @@ impl FromRequestParts<AppState> for Authed {
             user,
             record,
             token_hash: hash,
+            expires_at,
         })
     }
 }

@@ -19,11 +19,14 @@ use crate::error::Failure;
 /// `statvfs` per message, but space must show up again within a second).
 const FRESH_FOR: Duration = Duration::from_secs(1);
 
-/// The floor when nobody configured one: 256 MiB or 5 % of the filesystem,
-/// whichever is more.
+/// The floor when nobody configured one: 256 MiB or 5 % of the filesystem
+/// (counting at most [`PERCENT_SHARE_CAP`]), whichever is more.
 pub const DEFAULT_FLOOR_BYTES: u64 = 256 * 1024 * 1024;
 /// See [`DEFAULT_FLOOR_BYTES`].
 pub const DEFAULT_FLOOR_PERCENT: u64 = 5;
+/// The percentage share of the floor stops growing here: 5 % of a 32 GB
+/// card is a sensible reserve, 5 % of a 2 TB disk is not.
+pub const PERCENT_SHARE_CAP: u64 = 1024 * 1024 * 1024;
 
 /// A filesystem's size and what an unprivileged process may still use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,10 +37,12 @@ pub struct Usage {
     pub available: u64,
 }
 
-/// The floor in bytes for a filesystem of `total` bytes.
+/// The floor in bytes for a filesystem of `total` bytes: `floor_bytes`,
+/// or `floor_percent` of the filesystem up to [`PERCENT_SHARE_CAP`],
+/// whichever is more.
 pub fn floor_for(total: u64, floor_bytes: u64, floor_percent: u64) -> u64 {
     let share = u128::from(total) * u128::from(floor_percent.min(100)) / 100;
-    floor_bytes.max(share as u64)
+    floor_bytes.max((share as u64).min(PERCENT_SHARE_CAP))
 }
 
 /// Measures free space with a short cache.
@@ -122,9 +127,18 @@ mod tests {
     fn the_floor_is_the_larger_of_bytes_and_percent() {
         let gib = 1024 * 1024 * 1024;
         assert_eq!(floor_for(2 * gib, 256 << 20, 5), 256 << 20);
-        assert_eq!(floor_for(64 * gib, 256 << 20, 5), 64 * gib * 5 / 100);
+        assert_eq!(floor_for(16 * gib, 256 << 20, 5), 16 * gib * 5 / 100);
+        assert_eq!(
+            floor_for(2048 * gib, 256 << 20, 5),
+            gib,
+            "the share stops at 1 GiB"
+        );
+        assert_eq!(
+            floor_for(2048 * gib, 4 * gib, 5),
+            4 * gib,
+            "bytes can ask for more"
+        );
         assert_eq!(floor_for(64 * gib, 0, 0), 0);
-        assert_eq!(floor_for(64 * gib, 0, 500), 64 * gib, "percent is capped");
     }
 
     #[test]
@@ -139,5 +153,8 @@ mod tests {
         assert_eq!(err.to_api_error().code, ErrorCode::StorageFull);
         space.set_floor(u64::MAX, 0);
         assert!(space.check(0).is_err(), "a floor above the disk refuses");
+        space.set_floor(0, 100);
+        let whole = floor_for(u.total, 0, 100);
+        assert_eq!(space.check(0).is_err(), u.available < whole);
     }
 }
