@@ -23,10 +23,12 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 }
 
 /// `POST /control/backup` body.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub struct BackupRequest {
     /// Where to write the backup (absolute path on the box).
     pub path: PathBuf,
+    /// What the backup is encrypted under.
+    pub passphrase: zeroize::Zeroizing<String>,
 }
 
 /// `POST /control/backup` answer.
@@ -165,9 +167,10 @@ async fn backup(
     Cbor(req): Cbor<BackupRequest>,
 ) -> Result<Cbor<BackupDone>, Failure> {
     let store = state.store.clone();
-    let s = tokio::task::spawn_blocking(move || store.backup_to(&req.path))
-        .await
-        .map_err(|e| Failure::Internal(e.to_string()))??;
+    let s =
+        tokio::task::spawn_blocking(move || store.backup_to(&req.path, req.passphrase.as_bytes()))
+            .await
+            .map_err(|e| Failure::Internal(e.to_string()))??;
     Ok(Cbor(BackupDone {
         rows: s.rows,
         blobs: s.blobs,

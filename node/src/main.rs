@@ -50,10 +50,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write a consistent backup of the running node.
+    /// Write a consistent backup of the running node, encrypted with a
+    /// passphrase (it holds the box's onion key).
     Backup {
-        /// Backup file to write.
+        /// Backup file to write (created readable by its owner only).
         file: PathBuf,
+        /// Read the passphrase from this file's first line instead of
+        /// asking (or set ONIONCHAT_BACKUP_PASSPHRASE).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
     },
     /// Restore a backup into the data dir (the node must be stopped).
     Restore {
@@ -62,6 +67,10 @@ enum Command {
         /// Replace an existing database.
         #[arg(long)]
         force: bool,
+        /// Read the passphrase from this file's first line instead of
+        /// asking (or set ONIONCHAT_BACKUP_PASSPHRASE).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
     },
 }
 
@@ -372,13 +381,21 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Some(Command::Backup { file }) => {
+        Some(Command::Backup {
+            file,
+            passphrase_file,
+        }) => {
             let path = std::path::absolute(file)?;
+            let passphrase = backup_passphrase(passphrase_file.as_deref(), true)?;
+            eprintln!("Writing the backup (the node keeps running)…");
             let r: BackupDone = control::call(
                 &data_dir(&cli)?,
                 "POST",
                 "/control/backup",
-                Some(&BackupRequest { path: path.clone() }),
+                Some(&BackupRequest {
+                    path: path.clone(),
+                    passphrase,
+                }),
             )
             .await?;
             println!(
@@ -390,7 +407,11 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Some(Command::Restore { file, force }) => {
+        Some(Command::Restore {
+            file,
+            force,
+            passphrase_file,
+        }) => {
             let dir = data_dir(&cli)?;
             if tokio::net::UnixStream::connect(control::socket_path(&dir))
                 .await
@@ -401,8 +422,11 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                     dir.display()
                 );
             }
-            let s = onionchat_node::store::backup::restore(file, &dir, *force)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let passphrase = backup_passphrase(passphrase_file.as_deref(), false)?;
+            eprintln!("Checking the passphrase and restoring…");
+            let s =
+                onionchat_node::store::backup::restore(file, &dir, *force, passphrase.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "Restored into {}: {} accounts, {} files, {} other files",
                 dir.display(),
@@ -419,6 +443,36 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
 /// in walls of retries that would bury the one line that matters; set
 /// RUST_LOG to see them).
 const ARTI_QUIET: &str = "info,arti_client=error,tor_=error";
+
+/// The backup passphrase: from a file, the environment, or asked for on
+/// the terminal (twice for a new backup).
+fn backup_passphrase(
+    file: Option<&std::path::Path>,
+    new: bool,
+) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    if let Some(path) = file {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+        );
+        return Ok(zeroize::Zeroizing::new(
+            text.lines().next().unwrap_or("").to_string(),
+        ));
+    }
+    if let Ok(p) = std::env::var("ONIONCHAT_BACKUP_PASSPHRASE") {
+        return Ok(zeroize::Zeroizing::new(p));
+    }
+    let first = zeroize::Zeroizing::new(rpassword::prompt_password(
+        "Backup passphrase (it protects the box's keys; keep it safe): ",
+    )?);
+    if new {
+        let again = zeroize::Zeroizing::new(rpassword::prompt_password("Again: ")?);
+        if *first != *again {
+            anyhow::bail!("the passphrases differ; nothing was written");
+        }
+    }
+    Ok(first)
+}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()

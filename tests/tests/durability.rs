@@ -164,20 +164,67 @@ async fn backup_while_running_then_restore() {
         })
     };
     let backup = tmp.path().join("box.backup");
-    onionchat_tests::node_cmd_ok(&node.data_dir, &["backup", backup.to_str().expect("path")]);
+    let pass = tmp.path().join("backup-passphrase");
+    std::fs::write(&pass, "a good long passphrase\n").expect("passphrase");
+    let wrong = tmp.path().join("wrong-passphrase");
+    std::fs::write(&wrong, "not the passphrase").expect("passphrase");
+    let (backup_s, pass_s) = (backup.to_str().expect("path"), pass.to_str().expect("path"));
+    onionchat_tests::node_cmd_ok(
+        &node.data_dir,
+        &["backup", "--passphrase-file", pass_s, backup_s],
+    );
     writer.await.expect("writer");
     node.stop();
+
+    // The backup is the owner's only, and sealed: not one stretch of the
+    // stored file, nor the onion service's key material, is in it.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&backup)
+            .expect("backup")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "backup mode {mode:o}");
+        let sealed = std::fs::read(&backup).expect("backup");
+        let blob = std::fs::read(node.data_dir.join("blobs").join(file_id.to_hex())).expect("blob");
+        assert!(
+            !sealed.windows(32).any(|w| w == &blob[1000..1032]),
+            "stored bytes appear in the backup in the clear"
+        );
+        let invite_code = onionchat_proto::encode(&"ann").expect("enc");
+        assert!(
+            !sealed.windows(4).any(|w| w == &invite_code[..]),
+            "usernames in the clear"
+        );
+    }
 
     // Restore refuses to run over a live node's dir and over existing data.
     let restored = tmp.path().join("restored");
     let run = |args: &[&str]| onionchat_tests::node_cmd(&restored, args);
-    let out = run(&["restore", backup.to_str().expect("path")]);
+    // A wrong passphrase restores nothing and says why.
+    let out = run(&[
+        "restore",
+        "--passphrase-file",
+        wrong.to_str().expect("path"),
+        backup_s,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !restored.join("onionchat.redb").exists(),
+        "nothing restored"
+    );
+    let out = run(&["restore", "--passphrase-file", pass_s, backup_s]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let again = run(&["restore", backup.to_str().expect("path")]);
+    let again = run(&["restore", "--passphrase-file", pass_s, backup_s]);
     assert!(
         !again.status.success(),
         "restoring over existing data needs --force"

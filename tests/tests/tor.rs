@@ -138,10 +138,19 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
 
     // A backup restored into a new data dir keeps the same .onion address.
     let backup = tmp.path().join("box.backup");
-    onionchat_tests::node_cmd_ok(&node.data_dir, &["backup", backup.to_str().expect("path")]);
+    let pass = tmp.path().join("backup-passphrase");
+    std::fs::write(&pass, onionchat_tests::PASS).expect("passphrase file");
+    let (backup_s, pass_s) = (backup.to_str().expect("path"), pass.to_str().expect("path"));
+    onionchat_tests::node_cmd_ok(
+        &node.data_dir,
+        &["backup", "--passphrase-file", pass_s, backup_s],
+    );
     node.stop();
     let restored = tmp.path().join("restored-node");
-    onionchat_tests::node_cmd_ok(&restored, &["restore", backup.to_str().expect("path")]);
+    onionchat_tests::node_cmd_ok(
+        &restored,
+        &["restore", "--passphrase-file", pass_s, backup_s],
+    );
     let node = Node::start_onion(&restored, &net.arti_config, &[]);
     assert_eq!(
         node.url, onion,

@@ -15,6 +15,7 @@
 
 pub mod accounts;
 pub mod backup;
+pub mod backup_crypt;
 pub mod files;
 pub mod friends;
 pub mod messages;
