@@ -77,6 +77,12 @@ pub struct Config {
     /// Seconds a client may take to send a request's headers before the
     /// connection is closed (a slow or stuck client cannot hold a slot).
     pub header_timeout_secs: u64,
+    /// Seconds a request body (a message, an upload) may go without a
+    /// byte before the request fails with `timeout` (nothing is stored).
+    pub body_idle_secs: u64,
+    /// Seconds a WebSocket may go without a frame from its client (clients
+    /// ping every 25 s) before the node closes it.
+    pub ws_idle_secs: u64,
 }
 
 /// Token-bucket rate limits (there are no client IPs behind an onion
@@ -176,6 +182,8 @@ impl Default for Config {
             button_invites: true,
             onion_address: None,
             header_timeout_secs: 30,
+            body_idle_secs: 60,
+            ws_idle_secs: 90,
             db_cache_mb: 32,
             tor: TorConfig::default(),
         }
@@ -229,6 +237,16 @@ impl Config {
     /// [`Config::header_timeout_secs`] as a duration (at least 1 s).
     pub fn header_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.header_timeout_secs.max(1))
+    }
+
+    /// [`Config::body_idle_secs`] as a duration.
+    pub fn body_idle(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.body_idle_secs.max(1))
+    }
+
+    /// [`Config::ws_idle_secs`] as a duration.
+    pub fn ws_idle(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ws_idle_secs.max(1))
     }
 
     /// Check for unsafe combinations.

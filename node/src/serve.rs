@@ -45,6 +45,8 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
+    // hyper's own answers to unreadable requests get CBOR error bodies.
+    let stream = crate::http::raw_errors::ErrorBodies::new(stream);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     let conn = watcher.watch(conn.into_owned());
     if let Err(e) = conn.await {

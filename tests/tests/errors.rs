@@ -777,3 +777,165 @@ async fn auth_limits_are_per_name_and_bad_tokens_are_throttled() {
     );
     assert!(codes.get(&401).copied().unwrap_or(0) > 0, "{codes:?}");
 }
+
+/// A body that stops arriving (a message, an upload) fails with `408
+/// timeout` and stores nothing; a WebSocket that goes silent is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_and_sockets_that_go_quiet_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = config(
+        tmp.path(),
+        "open_registration = true\nbody_idle_secs = 2\nws_idle_secs = 2\n",
+    );
+    let node = Node::start(&tmp.path().join("node"), &[&cfg]);
+    let p = onionchat_tests::pair::Pair::new(&node.addr).await;
+
+    // Headers, a few bytes of a message, then silence.
+    let answer_after_silence = |head: String, part: Vec<u8>| {
+        let addr = node.addr.clone();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect");
+            s.write_all(head.as_bytes()).await.expect("head");
+            s.write_all(&part).await.expect("part");
+            let mut buf = vec![0u8; 4096];
+            let n = tokio::time::timeout(std::time::Duration::from_secs(20), s.read(&mut buf))
+                .await
+                .expect("the node still waits for the body")
+                .expect("read");
+            String::from_utf8_lossy(&buf[..n]).to_string()
+        }
+    };
+    let msg = p.seal(
+        &p.ann,
+        onionchat_proto::wire::MsgId::random(),
+        "never finished",
+    );
+    let head = format!(
+        "POST /v1/rooms/{}/messages HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+         content-type: application/cbor\r\ncontent-length: {}\r\n\r\n",
+        p.room,
+        p.ann.token,
+        msg.len()
+    );
+    let answer = answer_after_silence(head, msg[..msg.len() / 2].to_vec()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("application/cbor"),
+        "a CBOR error body: {answer}"
+    );
+
+    let (id, bytes, r) = p.announce(&p.ann, 200_000).await;
+    assert_eq!(r.status, 201);
+    let head = format!(
+        "PUT /v1/files/{id} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+         content-length: {}\r\n\r\n",
+        p.ann.token,
+        bytes.len()
+    );
+    let answer = answer_after_silence(head, bytes[..50_000].to_vec()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // Nothing of either was kept: no message, the file still waits, and
+    // no partial upload is left on disk.
+    let h = p
+        .call(&p.bob, "GET", &format!("/v1/rooms/{}/messages", p.room))
+        .await;
+    let h: onionchat_proto::wire::History = onionchat_proto::decode(&h.body).expect("history");
+    assert!(h.messages.is_empty());
+    let tmp_uploads = std::fs::read_dir(node.data_dir.join("blobs").join("tmp"))
+        .expect("tmp dir")
+        .count();
+    assert_eq!(tmp_uploads, 0, "a partial upload was left behind");
+    assert_eq!(
+        p.upload(&p.ann, id, bytes).await.status,
+        200,
+        "a retry works"
+    );
+
+    // A WebSocket whose client says nothing is closed.
+    let mut ws = raw::websocket(&node.addr, &p.bob.token).await;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
+                Some(Ok(_)) => continue,
+                _ => break None,
+            }
+        }
+    })
+    .await
+    .expect("a silent socket stays open");
+    assert_eq!(closed, Some(1001));
+}
+
+/// Requests hyper refuses before the API sees them still get the
+/// protocol's CBOR error body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_requests_get_error_bodies_too() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let raw_answer = |bytes: Vec<u8>| {
+        let addr = node.addr.clone();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect");
+            let _ = s.write_all(&bytes).await;
+            let mut out = Vec::new();
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out))
+                    .await
+                    .expect("the node closes the connection");
+            out
+        }
+    };
+    let check = |answer: Vec<u8>, status: u16, code: ErrorCode| {
+        let text = String::from_utf8_lossy(&answer).to_string();
+        assert!(text.starts_with(&format!("HTTP/1.1 {status}")), "{text}");
+        assert!(text.contains("content-type: application/cbor"), "{text}");
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("head")
+            + 4;
+        let err: onionchat_proto::wire::ApiError =
+            onionchat_proto::decode(&answer[split..]).expect("CBOR error body");
+        assert_eq!((err.code, err.code.http_status()), (code, status));
+    };
+    let long_uri = format!("GET /v1/{} HTTP/1.1\r\nhost: x\r\n\r\n", "a".repeat(70_000));
+    check(
+        raw_answer(long_uri.into_bytes()).await,
+        414,
+        ErrorCode::UriTooLong,
+    );
+    let mut many = String::from("GET /v1/info HTTP/1.1\r\nhost: x\r\n");
+    for i in 0..200 {
+        many.push_str(&format!("x-h{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    check(
+        raw_answer(many.into_bytes()).await,
+        431,
+        ErrorCode::HeadersTooLarge,
+    );
+    let bad_len = "POST /v1/signup HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n";
+    check(
+        raw_answer(bad_len.as_bytes().to_vec()).await,
+        400,
+        ErrorCode::Malformed,
+    );
+    // A TLS ClientHello on the plain port.
+    let hello = vec![
+        0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03,
+    ];
+    check(raw_answer(hello).await, 400, ErrorCode::Malformed);
+    // The API's own errors are unchanged, and the node still serves.
+    expect(
+        &raw::get(&node.addr, "/v1/nope", None).await,
+        404,
+        ErrorCode::NotFound,
+    );
+}

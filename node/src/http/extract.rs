@@ -43,14 +43,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Cbor<T> {
                 format!("bodies are at most {MAX_API_BODY} bytes"),
             );
         }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_API_BODY)
-            .await
-            .map_err(|_| {
-                Failure::reject(
+        let limited = http_body_util::Limited::new(req.into_body(), MAX_API_BODY);
+        let bytes = match http_body_util::BodyExt::collect(limited).await {
+            Ok(b) => b.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return reject(
                     ErrorCode::TooLarge,
                     format!("bodies are at most {MAX_API_BODY} bytes"),
-                )
-            })?;
+                );
+            }
+            Err(e) => return Err(super::body_error(e.as_ref(), "request body")),
+        };
         onionchat_proto::decode(&bytes)
             .map(Cbor)
             .map_err(|e| Failure::reject(ErrorCode::Malformed, e.to_string()))

@@ -102,8 +102,7 @@ async fn receive(path: &std::path::Path, body: Body, expected: u64) -> Result<()
     let mut stream = body.into_data_stream();
     let mut got: u64 = 0;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| Failure::reject(ErrorCode::Invalid, format!("upload interrupted: {e}")))?;
+        let chunk = chunk.map_err(|e| super::body_error(&e, "upload"))?;
         got += chunk.len() as u64;
         if got > expected {
             return reject(

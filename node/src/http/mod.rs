@@ -10,6 +10,7 @@ mod extract;
 mod files;
 mod friends;
 mod messages;
+pub mod raw_errors;
 mod rooms;
 mod ws;
 
@@ -25,6 +26,7 @@ use crate::state::AppState;
 
 /// The whole API as one axum router.
 pub fn router(state: AppState) -> Router {
+    let body_idle = state.config.body_idle();
     Router::new()
         .route("/v1/info", get(account::info))
         .route("/v1/signup", post(account::signup))
@@ -78,6 +80,9 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // Our extractors enforce their own (smaller) caps; file uploads stream.
         .layer(axum::extract::DefaultBodyLimit::disable())
+        // A body that goes quiet fails (`408 timeout`, see `body_error`)
+        // instead of holding its request, and its connection, for ever.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_idle))
         .with_state(state)
 }
 
@@ -90,6 +95,22 @@ async fn method_not_allowed() -> Failure {
         ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method",
     )
+}
+
+/// What a failed request body read means for the client: it went quiet
+/// (`timeout`), or it broke off (`invalid`).
+pub(crate) fn body_error(e: &(dyn std::error::Error + 'static), what: &str) -> Failure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return Failure::reject(
+                ErrorCode::Timeout,
+                format!("the {what} stopped arriving; nothing was stored"),
+            );
+        }
+        source = err.source();
+    }
+    Failure::reject(ErrorCode::Invalid, format!("the {what} broke off: {e}"))
 }
 
 /// Parse a 16-byte hex id from a path segment.

@@ -149,6 +149,11 @@ async fn session(
     let expires_in = Duration::from_millis(auth.expires_at.saturating_sub(now_ms()));
     let expiry = tokio::time::sleep(expires_in);
     tokio::pin!(expiry);
+    // Clients ping every 25 s: a socket silent for longer than `ws_idle`
+    // belongs to a client that is gone (a circuit can die without a FIN).
+    let ws_idle = state.config.ws_idle();
+    let idle = tokio::time::sleep(ws_idle);
+    tokio::pin!(idle);
 
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut waiting: Option<Inbound> = None;
@@ -166,7 +171,9 @@ async fn session(
                     ),
                 }
             }
-            incoming = stream.next(), if waiting.is_none() => match incoming {
+            incoming = stream.next(), if waiting.is_none() => {
+                idle.as_mut().reset(tokio::time::Instant::now() + ws_idle);
+                match incoming {
                 Some(Ok(Message::Binary(bytes))) => waiting = Some(Inbound::Binary(bytes)),
                 Some(Ok(Message::Text(_))) => waiting = Some(Inbound::Text),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
@@ -175,7 +182,8 @@ async fn session(
                     tracing::debug!(error = %e, "websocket read failed");
                     break Some((1009, "frame too large or malformed"));
                 }
-            },
+            }},
+            _ = &mut idle => break Some((1001, "nothing heard from the client; reconnect")),
             _ = kick.notified() => {
                 break Some((1008, "too slow to keep up; reconnect and resume from history"));
             }

@@ -26,6 +26,8 @@ pub enum ErrorCode {
     NotFound,
     /// Wrong HTTP method for this route (405).
     MethodNotAllowed,
+    /// The request (its body) or connection went quiet for too long (408).
+    Timeout,
     /// State conflict: duplicate, already handled, already exists (409).
     Conflict,
     /// Username already registered (409).
@@ -36,6 +38,10 @@ pub enum ErrorCode {
     RekeyRequired,
     /// Body or frame over the size limit (413).
     TooLarge,
+    /// The request's path is too long (414).
+    UriTooLong,
+    /// Too many or too large request headers (431).
+    HeadersTooLarge,
     /// Per-user storage quota exhausted (413).
     QuotaExceeded,
     /// The box's disk is nearly full: uploads and new messages are refused
@@ -63,8 +69,11 @@ impl ErrorCode {
             Forbidden | InviteInvalid => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
+            Timeout => 408,
             Conflict | UsernameTaken | StaleEpoch | RekeyRequired => 409,
             TooLarge | QuotaExceeded => 413,
+            UriTooLong => 414,
+            HeadersTooLarge => 431,
             UnsupportedMediaType => 415,
             RangeNotSatisfiable => 416,
             RateLimited => 429,
@@ -87,11 +96,14 @@ impl ErrorCode {
             InviteInvalid => "invite_invalid",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
+            Timeout => "timeout",
             Conflict => "conflict",
             UsernameTaken => "username_taken",
             StaleEpoch => "stale_epoch",
             RekeyRequired => "rekey_required",
             TooLarge => "too_large",
+            UriTooLong => "uri_too_long",
+            HeadersTooLarge => "headers_too_large",
             QuotaExceeded => "quota_exceeded",
             StorageFull => "storage_full",
             UnsupportedMediaType => "unsupported_media_type",
