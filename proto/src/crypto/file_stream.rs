@@ -234,6 +234,8 @@ pub struct FileOpener {
     aad: Vec<u8>,
     chunk_ct_len: usize,
     chunks: u64,
+    /// Plaintext bytes the final chunk must carry (from the signed header).
+    final_len: usize,
     index: u64,
     buf: Vec<u8>,
 }
@@ -285,6 +287,9 @@ impl FileOpener {
             aad: chunk_aad(&body.file_id),
             chunk_ct_len: body.chunk_size as usize + TAG_LEN,
             chunks: chunk_count(body.plaintext_len, body.chunk_size),
+            final_len: (body.plaintext_len
+                - (chunk_count(body.plaintext_len, body.chunk_size) - 1)
+                    * u64::from(body.chunk_size)) as usize,
             index: 0,
             buf: Vec::new(),
         };
@@ -351,8 +356,54 @@ impl FileOpener {
         if chunk.len() < TAG_LEN {
             return Err(OpenError::Stream("ended before the final chunk"));
         }
+        // The signed header fixes the length; a sender's final chunk that
+        // is shorter or longer than it says is refused, not believed.
+        if chunk.len() - TAG_LEN != self.final_len {
+            return Err(OpenError::Stream(
+                "the final chunk's length differs from the signed header",
+            ));
+        }
         let mut out = Vec::with_capacity(chunk.len());
         self.open_chunk(&chunk, true, &mut out)?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod final_chunk_tests {
+    use super::*;
+    use crate::crypto::{IdentityKey, RoomKey};
+
+    #[test]
+    fn a_final_chunk_that_disagrees_with_the_header_is_refused() {
+        let sender = IdentityKey::generate().expect("key");
+        let room = RoomId([1; 16]);
+        let key = RoomKey::generate();
+        let open = |header: &Signed, ct: &[u8]| {
+            let k = key.clone();
+            let (_, mut opener) =
+                FileOpener::start(header, sender.public(), room, move |_| Some(k)).expect("start");
+            let mut out = opener.push(ct)?;
+            out.extend(opener.finish()?);
+            Ok::<_, OpenError>(out)
+        };
+        let seal = |claimed: u64, actual: usize| {
+            let (header, mut sealer) =
+                FileSealer::start(&sender, room, 1, &key, FileId([2; 16]), claimed, 1024)
+                    .expect("sealer");
+            // A lying sender: its own code skips the sealer's length checks.
+            sealer.plaintext_len = actual as u64;
+            let mut ct = sealer.push(&vec![5u8; actual]).expect("push");
+            ct.extend(sealer.finish().expect("finish"));
+            (header, ct)
+        };
+        let (header, ct) = seal(3000, 3000);
+        assert_eq!(open(&header, &ct).expect("honest").len(), 3000);
+        // Header says 3000, the final chunk carries 900 instead of 952.
+        let (header, ct) = seal(3000, 2948);
+        assert!(open(&header, &ct).is_err(), "a shorter file than signed");
+        // Header says 2948, the final chunk carries 952 instead of 900.
+        let (header, ct) = seal(2948, 3000);
+        assert!(open(&header, &ct).is_err(), "a longer file than signed");
     }
 }
