@@ -41,10 +41,10 @@ impl ArtiConnector {
                 }
                 None => None,
             };
-        let dir = tor
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join("onionchat-tor"));
+        let dir = match &tor.state_dir {
+            Some(d) => d.clone(),
+            None => default_state_dir()?,
+        };
         Ok(ArtiConnector {
             address: address.to_string(),
             hsid,
@@ -111,5 +111,28 @@ impl Connector for ArtiConnector {
 
     fn authority(&self) -> String {
         self.address.clone()
+    }
+}
+
+/// Where Arti keeps its state when the app names no place: the user's own
+/// cache directory (never a shared one like `/tmp`, where another user
+/// could read it or plant a directory first).
+fn default_state_dir() -> Result<std::path::PathBuf> {
+    directories::ProjectDirs::from("org", "OnionChat", "onionchat")
+        .map(|d| d.cache_dir().join("tor"))
+        .ok_or_else(|| {
+            ClientError::Connect(
+                "no home directory for Tor's state; give the client a state directory".into(),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tors_default_state_is_private_to_the_user() {
+        let dir = super::default_state_dir().expect("a home directory");
+        assert!(!dir.starts_with(std::env::temp_dir()), "{}", dir.display());
+        assert!(dir.ends_with("tor"));
     }
 }

@@ -88,7 +88,8 @@ pub fn connector_for(
 /// Tor settings of the client.
 #[derive(Debug, Clone, Default)]
 pub struct TorOptions {
-    /// Arti state and cache directory (per profile by default).
+    /// Arti state and cache directory (default: the user's cache dir,
+    /// `~/.cache/onionchat/tor` on Linux).
     pub state_dir: Option<std::path::PathBuf>,
     /// Arti configuration file for a private Tor network (tests, demo).
     pub network_config: Option<std::path::PathBuf>,
