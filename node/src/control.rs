@@ -54,6 +54,7 @@ pub struct InviteWithLink {
 fn router(state: AppState) -> Router {
     Router::new()
         .route("/control/status", get(status))
+        .route("/control/owner-invite", get(owner_invite))
         .route("/control/invites", get(list).post(create))
         .route("/control/invites/{code}/revoke", post(revoke))
         .route("/control/backup", post(backup))
@@ -61,6 +62,18 @@ fn router(state: AppState) -> Router {
         .route("/control/access", get(access_list))
         .route("/control/access/{id}/revoke", post(access_revoke))
         .with_state(state)
+}
+
+/// The owner invite while nobody owns the node (`null` after).
+async fn owner_invite(
+    State(state): State<AppState>,
+) -> Result<Cbor<Option<InviteWithLink>>, Failure> {
+    let ttl = state.config.invite_ttl_secs.max(30 * 86400) * 1000;
+    let invite = state.store.ensure_owner_invite(ttl).await?;
+    Ok(Cbor(invite.map(|invite| InviteWithLink {
+        link: crate::invite_link(&state, &invite.code),
+        invite,
+    })))
 }
 
 async fn status(State(state): State<AppState>) -> Cbor<NodeStatus> {

@@ -141,6 +141,9 @@ enum InviteAction {
         /// The invite code.
         code: String,
     },
+    /// Show the owner invite, while nobody owns the node yet (it is not
+    /// written to the log).
+    Owner,
 }
 
 fn load_config(cli: &Cli, run: &RunArgs) -> anyhow::Result<Config> {
@@ -207,7 +210,16 @@ async fn run_node(cli: &Cli, args: &RunArgs) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     onionchat_node::run(config, |ready| {
         println!("Data directory: {}", data_dir.display());
-        if let Some(link) = &ready.owner_invite {
+        // The owner invite makes whoever uses it the box's owner: shown on
+        // a terminal, never written where logs go (the journal).
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        if ready.owner_invite.is_some() && !terminal {
+            println!(
+                "Nobody owns this node yet. Its owner invite is on the box's screen; \
+                 or run `onionchat-node invite owner` on the box."
+            );
+        }
+        if let Some(link) = ready.owner_invite.as_ref().filter(|_| terminal) {
             println!("\nNobody owns this node yet. The first person to use this invite becomes its owner:\n\n  Owner invite: {link}\n");
             print_qr(&link.to_ascii_uppercase());
             if ready.url.ends_with(".onion") {
@@ -336,6 +348,25 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                     )
                     .await?;
                     println!("Revoked {code}");
+                }
+                InviteAction::Owner => {
+                    let r: Option<InviteWithLink> =
+                        control::call::<(), _>(&dir, "GET", "/control/owner-invite", None).await?;
+                    match r {
+                        Some(InviteWithLink {
+                            link: Some(link), ..
+                        }) => {
+                            println!(
+                                "The first person to use this invite becomes the node's owner:\n\n  Owner invite: {link}\n"
+                            );
+                            print_qr(&link.to_ascii_uppercase());
+                        }
+                        Some(InviteWithLink { invite, .. }) => println!(
+                            "Owner invite code {} (the node's address is not known yet; try again when Tor is up)",
+                            invite.code
+                        ),
+                        None => println!("This node has an owner; invites come from them."),
+                    }
                 }
             }
             Ok(())

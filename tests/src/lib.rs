@@ -67,6 +67,8 @@ pub struct Node {
     pub data_dir: PathBuf,
     /// Owner invite link, while the node has no owner.
     pub owner_invite: Option<String>,
+    /// What the node printed on stdout up to its "listening" line.
+    pub stdout_head: Vec<String>,
     extra: Vec<String>,
     onion: Option<PathBuf>,
     /// Runs the node instead of [`node_command`] (a wrapper script).
@@ -164,6 +166,8 @@ impl Node {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut owner_invite = None;
+        let mut unowned = false;
+        let mut stdout_head = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(180);
         let url = loop {
             assert!(Instant::now() < deadline, "node did not start in time");
@@ -179,10 +183,24 @@ impl Node {
             if let Some(inv) = line.trim().strip_prefix("Owner invite: ") {
                 owner_invite = Some(inv.to_string());
             }
+            stdout_head.push(line.clone());
+            if line.starts_with("Nobody owns this node yet") && owner_invite.is_none() {
+                unowned = true;
+            }
             if let Some(url) = line.strip_prefix("OnionChat node listening on ") {
                 break url.trim().to_string();
             }
         };
+        // Not on a terminal, the node keeps its owner invite out of its
+        // output (logs); ask for it the way an owner at the box would.
+        if unowned && owner_invite.is_none() {
+            let out = node_cmd_ok(data_dir, &["invite", "owner"]);
+            owner_invite = out
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("Owner invite: "))
+                .map(str::to_string);
+            assert!(owner_invite.is_some(), "no owner invite: {out}");
+        }
         // Keep draining stdout so the node never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let addr = url.trim_start_matches("http://").to_string();
@@ -192,6 +210,7 @@ impl Node {
             addr,
             data_dir: data_dir.to_path_buf(),
             owner_invite,
+            stdout_head,
             extra,
             onion,
             program,

@@ -38,8 +38,20 @@ async fn the_owner_invite_comes_before_tor_and_status_says_why_it_waits() {
     let net = dead_network(tmp.path());
     let started = Instant::now();
     let node = Node::start_onion(&tmp.path().join("node"), &net, &[]);
-    let invite = InviteLink::parse(node.owner_invite.as_deref().expect("owner invite printed"))
+    let invite = InviteLink::parse(node.owner_invite.as_deref().expect("owner invite shown"))
         .expect("invite link");
+    // Started by a service manager (no terminal), the node never writes the
+    // invite — which makes its user the owner — into its output or log.
+    assert!(
+        !node.stdout_head.iter().any(|l| l.contains(&invite.code)),
+        "the owner invite went to stdout: {:?}",
+        node.stdout_head
+    );
+    let log = std::fs::read_to_string(node.data_dir.with_extension("log")).expect("log");
+    assert!(
+        !log.contains(&invite.code),
+        "the owner invite is in the log"
+    );
     assert!(invite.address.ends_with(".onion"), "{}", invite.address);
     assert!(
         invite.auth_key.is_some(),
