@@ -88,6 +88,7 @@ macro_rules! for_each_table {
         $f!(SESSIONS);
         $f!(INVITES);
         $f!(FRIEND_REQUESTS);
+        $f!(PENDING_PAIRS);
         $f!(FRIENDSHIPS);
         $f!(ROOMS);
         $f!(ROOM_SEQ);

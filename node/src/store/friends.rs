@@ -68,19 +68,18 @@ impl Store {
                     format!("you are already friends with {to}"),
                 );
             }
-            for entry in txn.open_table(FRIEND_REQUESTS)?.iter()? {
-                let (_, v) = entry?;
-                let r: FriendRequestRecord = dec(v.value())?;
-                if r.state == FriendRequestState::Pending
-                    && pair(r.from, r.to) == pair(from.0, to_id.0)
-                {
-                    let msg = if r.from == from.0 {
-                        "you already sent this person a friend request"
-                    } else {
-                        "this person already sent you a friend request: accept it instead"
-                    };
-                    return reject(ErrorCode::Conflict, msg);
-                }
+            let pending = txn
+                .open_table(PENDING_PAIRS)?
+                .get(pair(from.0, to_id.0))?
+                .map(|g| g.value());
+            if let Some(existing) = pending {
+                let r = load_request(txn, RequestId(existing))?;
+                let msg = if r.from == from.0 {
+                    "you already sent this person a friend request"
+                } else {
+                    "this person already sent you a friend request: accept it instead"
+                };
+                return reject(ErrorCode::Conflict, msg);
             }
             let id = next_id(txn, "next_request_id")?;
             let rec = FriendRequestRecord {
@@ -93,6 +92,8 @@ impl Store {
             let info = request_info(txn, id, &rec)?;
             txn.open_table(FRIEND_REQUESTS)?
                 .insert(id, enc(&rec)?.as_slice())?;
+            txn.open_table(PENDING_PAIRS)?
+                .insert(pair(from.0, to_id.0), id)?;
             let ev = Event::new(vec![from, to_id], ServerFrame::FriendRequest(info.clone()));
             Ok((info, vec![ev]))
         })
@@ -162,6 +163,8 @@ impl Store {
                 .insert(id.0, enc(&req)?.as_slice())?;
             txn.open_table(FRIENDSHIPS)?
                 .insert(pair(req.from, req.to), body.room_id.0)?;
+            txn.open_table(PENDING_PAIRS)?
+                .remove(pair(req.from, req.to))?;
             let to = view.members.clone();
             let events = vec![
                 Event::new(to.clone(), ServerFrame::FriendRequest(info)),
@@ -211,6 +214,8 @@ impl Store {
             let info = request_info(txn, id.0, &req)?;
             txn.open_table(FRIEND_REQUESTS)?
                 .insert(id.0, enc(&req)?.as_slice())?;
+            txn.open_table(PENDING_PAIRS)?
+                .remove(pair(req.from, req.to))?;
             let ev = Event::new(
                 vec![UserId(req.from), UserId(req.to)],
                 ServerFrame::FriendRequest(info.clone()),

@@ -245,6 +245,19 @@ fn migrate(db: &Database) -> Result<(), Failure> {
             )));
         }
         Some(v) if v == SCHEMA_VERSION => {}
+        // 2 → 3: the index of pending friend requests by pair.
+        Some(2) => {
+            let mut index = txn.open_table(PENDING_PAIRS)?;
+            for entry in txn.open_table(FRIEND_REQUESTS)?.iter()? {
+                let (k, v) = entry?;
+                let r: FriendRequestRecord = dec(v.value())?;
+                if r.state == onionchat_proto::wire::FriendRequestState::Pending {
+                    index.insert((r.from.min(r.to), r.from.max(r.to)), k.value())?;
+                }
+            }
+            txn.open_table(META)?
+                .insert("schema_version", SCHEMA_VERSION)?;
+        }
         // Version 1 was the pre-release protocol 1 (rooms without signed
         // rosters); no box ran it, so there is nothing to carry over.
         Some(1) => {
@@ -263,6 +276,7 @@ fn migrate(db: &Database) -> Result<(), Failure> {
             txn.open_table(SESSIONS)?;
             txn.open_table(INVITES)?;
             txn.open_table(FRIEND_REQUESTS)?;
+            txn.open_table(PENDING_PAIRS)?;
             txn.open_table(FRIENDSHIPS)?;
             txn.open_table(ROOMS)?;
             txn.open_table(ROOM_SEQ)?;

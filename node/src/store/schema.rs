@@ -7,7 +7,7 @@ use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
 /// Version of the layout below.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Counters and settings: `schema_version`, `next_user_id`, `next_request_id`,
 /// `messages_total`, `day:<days since epoch>` (messages that UTC day).
@@ -26,6 +26,10 @@ pub const INVITES: TableDefinition<'static, &str, &[u8]> = TableDefinition::new(
 /// request id → [`FriendRequestRecord`].
 pub const FRIEND_REQUESTS: TableDefinition<'static, u64, &[u8]> =
     TableDefinition::new("friend_requests");
+/// (user a, user b) with a < b → the id of their pending friend request
+/// (schema 3; so a new request is checked without reading every request).
+pub const PENDING_PAIRS: TableDefinition<'static, (u64, u64), u64> =
+    TableDefinition::new("pending_pairs");
 /// (user a, user b) with a < b → 1:1 room id.
 pub const FRIENDSHIPS: TableDefinition<'static, (u64, u64), [u8; 16]> =
     TableDefinition::new("friendships");

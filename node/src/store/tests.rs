@@ -219,3 +219,54 @@ async fn idempotent_sends_and_retention() {
     assert!(!store.blob_path(done).exists());
     assert!(store.file_for(a, done).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_requests_are_indexed_and_a_schema_2_database_gets_the_index() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = open(tmp.path());
+    let (ka, kb) = (
+        IdentityKey::generate().expect("key"),
+        IdentityKey::generate().expect("key"),
+    );
+    let a = signup(&store, &ka, "ann").await;
+    signup(&store, &kb, "bob").await;
+    store
+        .send_friend_request(a, "bob".into())
+        .await
+        .expect("request");
+    drop(store);
+    // Make it a schema-2 database: no index table, version 2.
+    let db = loop {
+        match redb::Database::create(super::db_path(tmp.path())) {
+            Ok(db) => break db,
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    };
+    let w = db.begin_write().expect("write");
+    assert!(
+        w.delete_table(super::schema::PENDING_PAIRS)
+            .expect("delete")
+    );
+    w.open_table(super::schema::META)
+        .expect("meta")
+        .insert("schema_version", 2)
+        .expect("version");
+    w.commit().expect("commit");
+    drop(db);
+    // Reopened, it is migrated: the pending request is found again.
+    let store = open(tmp.path());
+    let err = store
+        .send_friend_request(a, "bob".into())
+        .await
+        .expect_err("duplicate");
+    assert_eq!(
+        err.to_api_error().code,
+        onionchat_proto::wire::ErrorCode::Conflict
+    );
+    let b = store.user_by_name("bob").expect("bob").0;
+    let err = store
+        .send_friend_request(b, "ann".into())
+        .await
+        .expect_err("the other way round");
+    assert!(err.to_api_error().message.contains("accept it instead"));
+}
