@@ -11,7 +11,6 @@
 //! fsync, rename), so a crash or a wrong passphrase never damages them.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use onionchat_proto::crypto::{IdentityKey, aead, at_rest, random_array};
@@ -190,26 +189,10 @@ impl VaultSnapshot {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(ClientError::io(format!("cannot write {}", tmp.display())))?;
-    f.write_all(bytes)
-        .map_err(ClientError::io("cannot write the profile"))?;
-    f.sync_all()
-        .map_err(ClientError::io("cannot sync the profile"))?;
-    std::fs::rename(&tmp, path).map_err(ClientError::io("cannot replace the profile file"))?;
-    if let Some(parent) = path.parent()
-        && let Ok(d) = std::fs::File::open(parent)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    onionchat_fs::write_private(path, bytes).map_err(ClientError::io(format!(
+        "cannot save the profile to {}",
+        path.display()
+    )))
 }
 
 fn seal_vault(key: &[u8; 32], salt: &[u8; 16], data: &VaultData) -> Result<Vec<u8>> {

@@ -82,12 +82,8 @@ pub fn invite_link(state: &AppState, code: &str) -> Option<String> {
 /// Open the data dir and build the shared state (no transport yet).
 pub fn open_state(config: Config) -> anyhow::Result<AppState> {
     config.validate()?;
-    std::fs::create_dir_all(&config.data_dir)
+    onionchat_fs::private_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))?;
-    }
     let hub = Arc::new(Hub::default());
     let store = Store::open_with_cache(
         &config.data_dir,

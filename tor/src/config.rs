@@ -1,5 +1,6 @@
 //! Arti's configuration for one OnionChat data directory.
 
+use onionchat_fs::private_dir;
 use std::path::{Path, PathBuf};
 
 use arti_client::TorClientConfig;
@@ -67,12 +68,6 @@ pub fn arti_config(dir: &Path, network: Option<&Path>) -> Result<TorClientConfig
         .state_dir(CfgPath::new_literal(dir.join("state")))
         .cache_dir(CfgPath::new_literal(dir.join("cache")));
     Ok(builder.build()?)
-}
-
-fn private_dir(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
 }
 
 #[cfg(test)]

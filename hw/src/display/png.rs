@@ -78,13 +78,13 @@ pub fn color_to_simulator(frame: &ColorFrame) -> SimulatorDisplay<Rgb565> {
     d
 }
 
+/// Owner-only and atomic: the picture can show an invite.
 fn write_atomically(
     path: &std::path::Path,
     write: impl FnOnce(&std::path::Path) -> Result<(), String>,
 ) -> Result<(), DisplayError> {
-    let tmp = path.with_extension("tmp.png");
-    write(&tmp).map_err(DisplayError::Io)?;
-    std::fs::rename(&tmp, path).map_err(|e| DisplayError::Io(e.to_string()))
+    onionchat_fs::replace_private_with(path, |tmp| write(tmp).map_err(std::io::Error::other))
+        .map_err(|e| DisplayError::Io(e.to_string()))
 }
 
 /// Save a frame as PNG.

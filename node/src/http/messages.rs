@@ -5,7 +5,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use onionchat_proto::limits::MAX_HISTORY_PAGE;
 use onionchat_proto::wire::{
-    ErrorCode, History, ReadMarkers, SendAck, SendMessage, SetReadMarker, Signed, UserId,
+    ErrorCode, History, MessageBody, ReadMarkers, SendAck, SendMessage, SetReadMarker, Signed,
+    UserId,
 };
 
 use onionchat_proto::crypto::{PublicIdentity, SignContext};
@@ -15,11 +16,23 @@ use super::{Authed, Cbor};
 use crate::error::{Failure, reject};
 use crate::state::AppState;
 
-/// Check and durably store one message; shared by HTTP and WebSocket.
+/// Decode an envelope's body (shape and limits; no signature check yet).
+pub(crate) fn decode_envelope(envelope: &Signed) -> Result<MessageBody, Failure> {
+    onionchat_proto::crypto::message::decode(envelope).map_err(|e| match e {
+        onionchat_proto::crypto::OpenError::Malformed { .. } => {
+            Failure::reject(ErrorCode::Malformed, e.to_string())
+        }
+        _ => Failure::reject(ErrorCode::Invalid, e.to_string()),
+    })
+}
+
+/// Check and durably store one message whose envelope decoded to `body`;
+/// shared by HTTP and WebSocket.
 pub(crate) async fn send_envelope(
     state: &AppState,
     user: UserId,
     key: &PublicIdentity,
+    body: MessageBody,
     envelope: Signed,
     origin: Option<u64>,
 ) -> Result<SendAck, Failure> {
@@ -29,12 +42,6 @@ pub(crate) async fn send_envelope(
             "you are sending too fast; slow down",
         );
     }
-    let body = onionchat_proto::crypto::message::decode(&envelope).map_err(|e| match e {
-        onionchat_proto::crypto::OpenError::Malformed { .. } => {
-            Failure::reject(ErrorCode::Malformed, e.to_string())
-        }
-        _ => Failure::reject(ErrorCode::Invalid, e.to_string()),
-    })?;
     let fingerprint = key.fingerprint().0;
     // Members must never be handed a message that does not verify: one RSA
     // verify per message, here on the connection's task, not in the writer.
@@ -55,16 +62,14 @@ pub(super) async fn send(
     Cbor(req): Cbor<SendMessage>,
 ) -> Result<(StatusCode, Cbor<SendAck>), Failure> {
     let room = room_id(&id)?;
-    let body_room = onionchat_proto::crypto::message::decode(&req.envelope)
-        .map(|b| b.room_id)
-        .map_err(|e| Failure::reject(ErrorCode::Malformed, e.to_string()))?;
-    if body_room != room {
+    let body = decode_envelope(&req.envelope)?;
+    if body.room_id != room {
         return reject(
             ErrorCode::Invalid,
             "the message is for another room than the URL says",
         );
     }
-    let ack = send_envelope(&state, auth.user, &auth.key()?, req.envelope, None).await?;
+    let ack = send_envelope(&state, auth.user, &auth.key()?, body, req.envelope, None).await?;
     let status = if ack.duplicate {
         StatusCode::OK
     } else {

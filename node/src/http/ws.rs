@@ -30,7 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::Authed;
-use super::messages::send_envelope;
+use super::messages::{decode_envelope, send_envelope};
 use crate::hub::{Event, Outgoing, PresenceChange};
 use crate::state::AppState;
 
@@ -281,16 +281,19 @@ fn handle_frame(
     let limited = || !state.request_limit.allow(&format!("ws{}", user.0));
     match frame_in {
         ClientFrame::Send { envelope } => {
-            let msg_id = onionchat_proto::crypto::message::decode(&envelope)
-                .ok()
-                .map(|b| b.msg_id);
+            let body = match decode_envelope(&envelope) {
+                Ok(b) => b,
+                Err(e) => return replies.post(error_frame(None, e.to_api_error()), permit),
+            };
+            let msg_id = Some(body.msg_id);
             let state = state.clone();
             let key = key.clone();
             let replies = replies.clone();
             tokio::spawn(async move {
                 // This connection gets no copy of its own message: the ack
                 // stands for it, and counts as its delivery once written.
-                let reply = match send_envelope(&state, user, &key, envelope, Some(conn)).await {
+                let sent = send_envelope(&state, user, &key, body, envelope, Some(conn)).await;
+                let reply = match sent {
                     Ok(ack) => Outgoing {
                         delivers: Some((ack.room_id, ack.seq)),
                         ..frame(&ServerFrame::Ack(ack))

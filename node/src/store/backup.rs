@@ -8,6 +8,7 @@
 //! keeps its `.onion` address. It is streamed a chunk at a time in both
 //! directions and written owner-only (0600), then renamed into place.
 
+use onionchat_fs::{create_private, private_dir as create_private_dir, sync_parent};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -134,25 +135,6 @@ fn extra_files(data_dir: &Path) -> Result<Vec<PathBuf>, Failure> {
     Ok(out)
 }
 
-/// Create `path` owner-only (0600) for writing, replacing a stale one.
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let _ = std::fs::remove_file(path);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-fn sync_parent(path: &Path) -> std::io::Result<()> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(parent)?.sync_all()
-}
-
 impl Store {
     /// Write a consistent, encrypted backup of the running node to `dest`.
     pub fn backup_to(&self, dest: &Path, passphrase: &[u8]) -> Result<BackupSummary, Failure> {
@@ -265,14 +247,13 @@ pub fn restore(
             data_dir.display()
         )));
     }
-    std::fs::create_dir_all(data_dir)?;
-    set_mode(data_dir, 0o700);
+    create_private_dir(data_dir)?;
     let work_dir = data_dir.join("restoring");
     if work_dir.exists() {
         std::fs::remove_dir_all(&work_dir)?;
     }
-    std::fs::create_dir_all(work_dir.join("blobs"))?;
-    set_mode(&work_dir, 0o700);
+    create_private_dir(&work_dir.join("blobs"))?;
+    create_private_dir(&work_dir)?;
     let result = read_backup(backup, &work_dir, passphrase);
     let summary = match result {
         Ok(s) => s,
@@ -379,12 +360,6 @@ fn read_backup(backup: &Path, work: &Path, passphrase: &[u8]) -> Result<BackupSu
     Ok(summary)
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    set_mode(dir, 0o700);
-    Ok(())
-}
-
 /// Move every file under `from` to the same relative place under `to`.
 fn move_tree(from: &Path, to: &Path) -> Result<(), Failure> {
     let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
@@ -401,12 +376,4 @@ fn move_tree(from: &Path, to: &Path) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
-    }
 }

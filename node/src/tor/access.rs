@@ -9,6 +9,7 @@
 //! (then a new spare is made). Removing a `.auth` file revokes the key at the
 //! next descriptor upload — the app's own login still protects the node.
 
+use onionchat_fs::{private_dir as mkdir_private, write_private};
 use std::path::{Path, PathBuf};
 
 use tor_llcrypto::pk::curve25519::{PublicKey, StaticSecret};
@@ -30,27 +31,6 @@ pub struct AccessKey {
     pub id: String,
     /// The invite code it was handed out with, if any.
     pub invite: Option<String>,
-}
-
-fn mkdir_private(p: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(p)?;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700))
-}
-
-fn write_private(p: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = p.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(tmp, p)
 }
 
 fn b32(bytes: &[u8]) -> String {
