@@ -46,6 +46,19 @@ impl Client {
             .await
     }
 
+    /// Remove an account from the node (owner only): it can no longer log
+    /// in, its live connections close and its access key is revoked. Rooms
+    /// keep it in their signed rosters until a room admin removes it.
+    pub async fn remove_account(&self, username: &str) -> Result<()> {
+        let user = self.user(username).await?;
+        self.call_empty::<()>(
+            Method::DELETE,
+            &format!("/v1/admin/users/{}", user.user_id.0),
+            None,
+        )
+        .await
+    }
+
     /// The node's status (owner only).
     pub async fn node_status(&self) -> Result<NodeStatus> {
         self.call::<(), _>(Method::GET, "/v1/admin/status", None)

@@ -129,6 +129,16 @@ impl Hub {
         }
     }
 
+    /// Close every connection of `user` (the account was removed).
+    pub fn end_user(&self, user: UserId) -> usize {
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        let list = conns.get(&user).map(Vec::as_slice).unwrap_or_default();
+        for conn in list {
+            conn.ended.notify_one();
+        }
+        list.len()
+    }
+
     /// Close every connection of the session whose token hashes to
     /// `session` (it logged out). Returns how many there were.
     pub fn end_session(&self, session: &[u8; 32]) -> usize {

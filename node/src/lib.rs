@@ -114,7 +114,11 @@ pub fn sweep_access_keys(state: &AppState) {
             Ok(i) => i,
             Err(e) => return tracing::warn!(error = %e, "cannot list invites for the access keys"),
         };
-        match keys.drop_dead_invites(&invites, onionchat_proto::now_ms()) {
+        let removed = match state.store.removed_users() {
+            Ok(r) => r,
+            Err(e) => return tracing::warn!(error = %e, "cannot list removed accounts"),
+        };
+        match keys.drop_dead_invites(&invites, &removed, onionchat_proto::now_ms()) {
             Ok(ids) if !ids.is_empty() => {
                 tracing::info!(keys = ids.len(), "revoked the access keys of dead invites")
             }

@@ -363,3 +363,67 @@ async fn the_sending_connection_gets_the_ack_instead_of_a_copy() {
         other => panic!("the other session should get the copy, got {other:?}"),
     }
 }
+
+/// The owner removes a member: the member's live connection closes, their
+/// session and login stop working, the rest of the box carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_removes_a_member() {
+    use futures_util::StreamExt;
+    use onionchat_proto::wire::ErrorCode;
+    use tokio_tungstenite::tungstenite::Message;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
+    ann.send_text(room, "before").await.expect("send");
+
+    // Only the owner removes, and not herself.
+    let err = bob.remove_account("ann").await.expect_err("not the owner");
+    assert_eq!(err.code(), Some(ErrorCode::Forbidden));
+    let err = ann.remove_account("ann").await.expect_err("herself");
+    assert_eq!(err.code(), Some(ErrorCode::Invalid));
+
+    let token = bob.session_token().expect("token");
+    let mut live = onionchat_tests::raw::websocket(&node.addr, &token).await;
+    assert!(matches!(
+        onionchat_tests::raw::next_frame(&mut live).await,
+        Some(onionchat_proto::wire::ServerFrame::Hello { .. })
+    ));
+    ann.remove_account("bob").await.expect("remove");
+
+    // Bob's open connection is closed, his token and his key open nothing.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match live.next().await {
+                Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
+                Some(Ok(_)) => continue,
+                _ => break None,
+            }
+        }
+    })
+    .await
+    .expect("the removed member's socket stays open");
+    assert_eq!(closed, Some(1008));
+    let r = onionchat_tests::raw::get(&node.addr, "/v1/me", Some(&token)).await;
+    assert_eq!(r.status, 401);
+    bob.logout().await.ok();
+    let err = bob.history_all(room, 0).await.expect_err("cannot log in");
+    assert_eq!(err.code(), Some(ErrorCode::Forbidden), "{err}");
+    // Everyone can see the account is gone; the owner's room still works.
+    let info: onionchat_proto::wire::UserInfo = onionchat_proto::decode(
+        &onionchat_tests::raw::get(
+            &node.addr,
+            "/v1/users/bob",
+            Some(&ann.session_token().expect("token")),
+        )
+        .await
+        .body,
+    )
+    .expect("info");
+    assert!(info.removed);
+    assert_eq!(
+        texts(&ann.history_all(room, 0).await.expect("history")),
+        ["before"]
+    );
+    let err = ann.remove_account("bob").await.expect_err("twice");
+    assert_eq!(err.code(), Some(ErrorCode::Conflict));
+}

@@ -178,6 +178,9 @@ pub(super) async fn login(
         .map_err(|e| Failure::Internal(e.to_string()))?;
     key.verify_signed(SignContext::Login, &req)
         .map_err(|_| Failure::reject(ErrorCode::Unauthorized, "unknown user or wrong key"))?;
+    if rec.removed_at.is_some() {
+        return reject(ErrorCode::Forbidden, "the box's owner removed this account");
+    }
     if !names_this_node(&state, &body.node) {
         return reject(
             ErrorCode::Unauthorized,

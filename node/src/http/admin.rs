@@ -61,6 +61,25 @@ pub(super) async fn create_invite(
     Ok((StatusCode::CREATED, Cbor(make_invite(&state, req).await?)))
 }
 
+/// `DELETE /v1/admin/users/{id}`: the owner removes an account.
+pub(super) async fn remove_user(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Failure> {
+    owner(&auth)?;
+    let user: u64 = id
+        .parse()
+        .map_err(|_| Failure::reject(ErrorCode::Malformed, "user ids are numbers"))?;
+    let user = onionchat_proto::wire::UserId(user);
+    state.store.remove_account(auth.user, user).await?;
+    state.hub.end_user(user);
+    // The restricted-discovery key of the invite it came with goes too.
+    crate::sweep_access_keys(&state);
+    tracing::info!(%user, "account removed by the owner");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub(super) async fn revoke_invite(
     State(state): State<AppState>,
     auth: Authed,

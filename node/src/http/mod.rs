@@ -75,6 +75,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/invites/{code}",
             axum::routing::delete(admin::revoke_invite),
         )
+        .route(
+            "/v1/admin/users/{id}",
+            axum::routing::delete(admin::remove_user),
+        )
         .route("/v1/ws", get(ws::upgrade))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -187,7 +187,7 @@ async fn session(
             _ = kick.notified() => {
                 break Some((1008, "too slow to keep up; reconnect and resume from history"));
             }
-            _ = ended.notified() => break Some((1008, "logged out")),
+            _ = ended.notified() => break Some((1008, "logged out, or the account was removed")),
             _ = &mut expiry => break Some((1008, "the session expired; log in again")),
             _ = state.shutdown.cancelled() => break Some((1001, "the node is shutting down")),
             _ = writer_gone.cancelled() => break None,

@@ -8,6 +8,7 @@ use redb::{ReadableTable, ReadableTableMetadata};
 use super::schema::*;
 use super::{Store, dec, enc, next_id};
 use crate::error::{Failure, reject};
+use crate::hub::Event;
 
 /// Public view of a stored user.
 pub fn user_info(id: u64, rec: &UserRecord) -> UserInfo {
@@ -18,6 +19,7 @@ pub fn user_info(id: u64, rec: &UserRecord) -> UserInfo {
         fingerprint: Fingerprint(rec.fingerprint),
         is_owner: rec.is_owner,
         created_at: rec.created_at,
+        removed: rec.removed_at.is_some(),
     }
 }
 
@@ -112,6 +114,7 @@ impl Store {
                 fingerprint: fingerprint.0,
                 is_owner,
                 created_at: now,
+                removed_at: None,
             };
             txn.open_table(USERS)?.insert(id, enc(&rec)?.as_slice())?;
             txn.open_table(USERNAMES)?
@@ -188,7 +191,93 @@ impl Store {
         if rec.expires_at < now_ms() {
             return Ok(None);
         }
+        // Sessions of a removed account are deleted with it; a record that
+        // survived anyway still opens nothing.
+        if super::get_user(&r, UserId(rec.user_id))?
+            .removed_at
+            .is_some()
+        {
+            return Ok(None);
+        }
         Ok(Some((UserId(rec.user_id), rec.expires_at)))
+    }
+
+    /// Remove an account (the owner's decision): it can no longer log in,
+    /// its sessions end, its pending friend requests are cancelled. Its
+    /// messages stay, and rooms keep it in their signed rosters until a
+    /// member removes it (the node cannot sign for them). Returns the
+    /// session hashes that ended, to close their live connections.
+    pub async fn remove_account(&self, by: UserId, user: UserId) -> Result<Vec<[u8; 32]>, Failure> {
+        self.write(move |txn| {
+            if by == user {
+                return reject(
+                    ErrorCode::Invalid,
+                    "the owner cannot remove their own account",
+                );
+            }
+            let mut rec = super::get_user(txn, user)?;
+            if rec.removed_at.is_some() {
+                return reject(ErrorCode::Conflict, "this account is already removed");
+            }
+            // Everything read first; then the writes.
+            let mut ended = Vec::new();
+            for entry in txn.open_table(SESSIONS)?.iter()? {
+                let (k, v) = entry?;
+                if dec::<SessionRecord>(v.value())?.user_id == user.0 {
+                    ended.push(k.value());
+                }
+            }
+            let mut cancelled = Vec::new();
+            for entry in txn.open_table(PENDING_PAIRS)?.iter()? {
+                let (k, v) = entry?;
+                let (a, b) = k.value();
+                if a == user.0 || b == user.0 {
+                    cancelled.push(((a, b), v.value()));
+                }
+            }
+            rec.removed_at = Some(now_ms());
+            txn.open_table(USERS)?
+                .insert(user.0, enc(&rec)?.as_slice())?;
+            let mut sessions = txn.open_table(SESSIONS)?;
+            for hash in &ended {
+                sessions.remove(*hash)?;
+            }
+            let mut events = Vec::new();
+            for (pair, id) in cancelled {
+                txn.open_table(PENDING_PAIRS)?.remove(pair)?;
+                let mut requests = txn.open_table(FRIEND_REQUESTS)?;
+                let Some(mut req) = requests
+                    .get(id)?
+                    .map(|g| dec::<FriendRequestRecord>(g.value()))
+                    .transpose()?
+                else {
+                    continue;
+                };
+                req.state = onionchat_proto::wire::FriendRequestState::Cancelled;
+                requests.insert(id, enc(&req)?.as_slice())?;
+                drop(requests);
+                let info = super::friends::request_info(txn, id, &req)?;
+                events.push(Event::new(
+                    vec![UserId(req.from), UserId(req.to)],
+                    onionchat_proto::wire::ServerFrame::FriendRequest(info),
+                ));
+            }
+            Ok((ended, events))
+        })
+        .await
+    }
+
+    /// Ids of removed accounts.
+    pub fn removed_users(&self) -> Result<Vec<UserId>, Failure> {
+        let r = self.read()?;
+        let mut out = Vec::new();
+        for entry in r.open_table(USERS)?.iter()? {
+            let (k, v) = entry?;
+            if dec::<UserRecord>(v.value())?.removed_at.is_some() {
+                out.push(UserId(k.value()));
+            }
+        }
+        Ok(out)
     }
 
     /// End a session (logout).

@@ -23,7 +23,7 @@ fn pair_ids(a: u64, b: u64) -> Vec<UserId> {
     vec![UserId(lo), UserId(hi)]
 }
 
-fn request_info(
+pub(super) fn request_info(
     txn: &impl ReadTables,
     id: u64,
     rec: &FriendRequestRecord,

@@ -74,6 +74,10 @@ pub struct UserRecord {
     pub is_owner: bool,
     /// ms since epoch.
     pub created_at: u64,
+    /// When the owner removed the account (it can no longer log in);
+    /// absent in records written before removal existed.
+    #[serde(default)]
+    pub removed_at: Option<u64>,
 }
 
 /// A login session (the token itself is never stored, only its hash).

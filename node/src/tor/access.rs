@@ -148,20 +148,29 @@ impl AccessKeys {
 /// Whether an invite's access key should still open the service: the
 /// invite was redeemed (the key is now its member's way in), or it can
 /// still be redeemed. Revoked, expired-unused and vanished invites lose it.
-fn invite_keeps_key(invite: Option<&onionchat_proto::wire::Invite>, now_ms: u64) -> bool {
+fn invite_keeps_key(
+    invite: Option<&onionchat_proto::wire::Invite>,
+    removed: &[onionchat_proto::wire::UserId],
+    now_ms: u64,
+) -> bool {
     match invite {
         None => false,
-        Some(i) if i.used_by.is_some() => true,
-        Some(i) => !i.revoked && i.expires_at >= now_ms,
+        Some(i) => match i.used_by {
+            // A member's way in, until the owner removes the member.
+            Some(user) => !removed.contains(&user),
+            None => !i.revoked && i.expires_at >= now_ms,
+        },
     }
 }
 
 impl AccessKeys {
     /// Revoke the keys of invites that can no longer be redeemed and were
-    /// not (revoked, expired, gone). Returns the revoked key ids.
+    /// not (revoked, expired, gone), and of those redeemed by accounts the
+    /// owner removed. Returns the revoked key ids.
     pub fn drop_dead_invites(
         &self,
         invites: &[onionchat_proto::wire::Invite],
+        removed: &[onionchat_proto::wire::UserId],
         now_ms: u64,
     ) -> std::io::Result<Vec<String>> {
         let mut revoked = Vec::new();
@@ -170,7 +179,7 @@ impl AccessKeys {
                 continue;
             };
             let invite = invites.iter().find(|i| i.code == code);
-            if !invite_keeps_key(invite, now_ms) && self.revoke(&key.id)? {
+            if !invite_keeps_key(invite, removed, now_ms) && self.revoke(&key.id)? {
                 revoked.push(key.id);
             }
         }
@@ -203,12 +212,16 @@ mod tests {
             invite("USED", now - 1, Some(UserId(2)), false),
             invite("REVOKED", now + 1, None, true),
             invite("EXPIRED", now - 1, None, false),
+            invite("REMOVED", now + 1, Some(UserId(3)), false),
         ];
-        for code in ["LIVE", "USED", "REVOKED", "EXPIRED", "GONE"] {
+        for code in ["LIVE", "USED", "REVOKED", "EXPIRED", "GONE", "REMOVED"] {
             keys.secret_for_invite(code).expect("assign");
         }
-        let revoked = keys.drop_dead_invites(&invites, now).expect("sweep");
-        assert_eq!(revoked.len(), 3);
+        let removed = [UserId(3)];
+        let revoked = keys
+            .drop_dead_invites(&invites, &removed, now)
+            .expect("sweep");
+        assert_eq!(revoked.len(), 4);
         let mut left: Vec<String> = keys
             .list()
             .expect("list")
@@ -221,7 +234,7 @@ mod tests {
         let auth_files = std::fs::read_dir(keys.auth_dir()).expect("dir").count();
         assert_eq!(auth_files, keys.list().expect("list").len());
         assert!(
-            keys.drop_dead_invites(&invites, now)
+            keys.drop_dead_invites(&invites, &removed, now)
                 .expect("again")
                 .is_empty()
         );

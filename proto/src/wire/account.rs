@@ -122,6 +122,10 @@ pub struct UserInfo {
     pub is_owner: bool,
     /// Node time (ms) of sign-up.
     pub created_at: u64,
+    /// The node's owner removed this account: it can no longer log in.
+    /// (Rooms keep it in their signed rosters until a member removes it.)
+    #[serde(default)]
+    pub removed: bool,
 }
 
 /// Check a username: 3–32 bytes of `a-z 0-9 _ . -`, starting with a letter.

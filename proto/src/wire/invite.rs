@@ -200,6 +200,7 @@ mod redaction_tests {
                 fingerprint: crate::wire::Fingerprint([0; 32]),
                 is_owner: true,
                 created_at: 0,
+                removed: false,
             },
             expires_at: 1,
         };
