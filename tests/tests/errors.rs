@@ -939,3 +939,48 @@ async fn unreadable_requests_get_error_bodies_too() {
         ErrorCode::NotFound,
     );
 }
+
+/// `read` and `ping` frames share the per-user request budget: a client
+/// flooding them gets `rate_limited` error frames, not unbounded work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_read_and_ping_frames_are_rate_limited() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = config(
+        tmp.path(),
+        "open_registration = true\n[rate]\nrequests_per_sec = 1.0\nrequest_burst = 20.0\n",
+    );
+    let node = Node::start(&tmp.path().join("node"), &[&cfg]);
+    let p = onionchat_tests::pair::Pair::new(&node.addr).await;
+    let mut ws = raw::websocket(&node.addr, &p.bob.token).await;
+    assert!(matches!(
+        raw::next_frame(&mut ws).await,
+        Some(ServerFrame::Hello { .. })
+    ));
+    for nonce in 0..60u64 {
+        let frame = if nonce % 2 == 0 {
+            ClientFrame::Ping { nonce }
+        } else {
+            ClientFrame::Read {
+                room_id: p.room,
+                seq: nonce,
+            }
+        };
+        ws.send(Message::Binary(encode(&frame).expect("enc").into()))
+            .await
+            .expect("send");
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    while let Ok(Some(frame)) =
+        tokio::time::timeout(std::time::Duration::from_secs(3), raw::next_frame(&mut ws)).await
+    {
+        match frame {
+            ServerFrame::Pong { .. } => pongs += 1,
+            ServerFrame::Error { error, .. } if error.code == ErrorCode::RateLimited => {
+                limited += 1
+            }
+            _ => {}
+        }
+    }
+    assert!(pongs > 0 && pongs < 30, "{pongs} pongs");
+    assert!(limited >= 30, "{limited} frames refused of 60");
+}
