@@ -386,377 +386,436 @@ async fn request_id(c: &Client, who: &str) -> anyhow::Result<RequestId> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let json_out = cli.json;
     match &cli.command {
-        Command::Init { username } => {
-            let pass = cli.passphrase(true)?;
-            Client::init(&cli.dir(), pass.as_bytes(), username, |m| eprintln!("{m}")).await?;
-            out!("Profile created in {}", cli.dir().display());
-        }
-        Command::Join { invite, username } => {
-            let link = InviteLink::parse(invite)?;
-            let dir = cli.dir();
-            let exists = onionchat_client::profile::Profile::exists(&dir);
-            let username = match (username, exists) {
-                (Some(u), _) => u.clone(),
-                (None, true) => String::new(),
-                (None, false) => anyhow::bail!("pass --username to create a profile while joining"),
-            };
-            let pass = cli.passphrase(!exists)?;
-            let mut data = onionchat_client::profile::VaultData::default();
-            data.address = link.address.clone();
-            data.auth_key = link.auth_key.clone();
-            let connector = connector_for(&data, &cli.tor())?;
-            let c = Client::join(&dir, pass.as_bytes(), &link, &username, connector, |m| {
-                eprintln!("{m}")
-            })
-            .await?;
-            out!(
-                "Joined {} as {} (your fingerprint: {})",
-                link.address,
-                c.username(),
-                c.fingerprint()
-            );
-        }
-        Command::Login => {
-            let c = cli.open()?;
-            let s = c.login().await?;
-            out!(
-                "Logged in as {} until unix time {}",
-                s.user.username,
-                s.expires_at / 1000
-            );
-        }
-        Command::Friends { action } => {
-            let c = cli.open()?;
-            match action {
-                FriendsAction::Add { username } => {
-                    c.send_friend_request(username).await?;
-                    out!("Friend request sent to {username}");
-                }
-                FriendsAction::Accept { who } => {
-                    let id = request_id(&c, who).await?;
-                    let room = c.accept_friend_request(id).await?;
-                    out!("You are now friends (room {})", room.id);
-                }
-                FriendsAction::Decline { who } => {
-                    let id = request_id(&c, who).await?;
-                    c.decline_friend_request(id).await?;
-                    out!("Declined");
-                }
-                FriendsAction::List => {
-                    let friends = c.friends().await?;
-                    let reqs = c.friend_requests().await?;
-                    if json_out {
-                        out!(
-                            "{}",
-                            json!({
-                                "friends": friends.iter().map(|f| json!({"username": f.user.username, "user_id": f.user.user_id.0, "room": f.room_id.to_hex(), "verified": c.contact(f.user.user_id).is_some_and(|x| x.verified)})).collect::<Vec<_>>(),
-                                "incoming": reqs.incoming.iter().map(|r| json!({"id": r.id.0, "from": r.from.username})).collect::<Vec<_>>(),
-                                "outgoing": reqs.outgoing.iter().map(|r| json!({"id": r.id.0, "to": r.to.username})).collect::<Vec<_>>(),
-                            })
-                        );
-                    } else {
-                        for f in &friends {
-                            let v = if c.contact(f.user.user_id).is_some_and(|x| x.verified) {
-                                "verified"
-                            } else {
-                                "not verified"
-                            };
-                            out!("{}  ({v}, room {})", f.user.username, f.room_id);
-                        }
-                        for r in &reqs.incoming {
-                            out!(
-                                "request #{} from {} — accept with: onionchat friends accept {}",
-                                r.id,
-                                r.from.username,
-                                r.from.username
-                            );
-                        }
-                        for r in &reqs.outgoing {
-                            out!("request #{} to {} (waiting)", r.id, r.to.username);
-                        }
-                        if friends.is_empty()
-                            && reqs.incoming.is_empty()
-                            && reqs.outgoing.is_empty()
-                        {
-                            out!("No friends yet. Add one with: onionchat friends add <username>");
-                        }
-                    }
-                }
-            }
-        }
-        Command::Rooms { action } => {
-            let c = cli.open()?;
-            match action {
-                RoomsAction::List => {
-                    let rooms = c.rooms().await?;
-                    if json_out {
-                        out!(
-                            "{}",
-                            serde_json::Value::Array(rooms.iter().map(room_json).collect())
-                        );
-                    } else {
-                        for r in &rooms {
-                            let names: Vec<String> = r
-                                .members
-                                .iter()
-                                .map(|m| {
-                                    c.contact(*m).map(|x| x.username).unwrap_or_else(|| {
-                                        if *m == c.me() {
-                                            c.username()
-                                        } else {
-                                            format!("user {m}")
-                                        }
-                                    })
-                                })
-                                .collect();
-                            out!(
-                                "{}  {:?}  {}  (epoch {}, {} messages)",
-                                r.id,
-                                r.kind,
-                                names.join(", "),
-                                r.epoch,
-                                r.last_seq
-                            );
-                        }
-                    }
-                }
-                RoomsAction::Create { members } => {
-                    let names: Vec<&str> = members.iter().map(String::as_str).collect();
-                    let r = c.create_group(&names).await?;
-                    out!("Created group {}", r.id);
-                }
-                RoomsAction::Add { room, members } => {
-                    let names: Vec<&str> = members.iter().map(String::as_str).collect();
-                    let r = c.add_members(resolve_room(&c, room).await?, &names).await?;
-                    out!("Members updated; new key epoch {}", r.epoch);
-                }
-                RoomsAction::Remove { room, members } => {
-                    let names: Vec<&str> = members.iter().map(String::as_str).collect();
-                    let r = c
-                        .remove_members(resolve_room(&c, room).await?, &names)
-                        .await?;
-                    out!(
-                        "Removed; new key epoch {} (removed members cannot read new messages)",
-                        r.epoch
-                    );
-                }
-                RoomsAction::Leave { room } => {
-                    c.leave(resolve_room(&c, room).await?).await?;
-                    out!("You left the room");
-                }
-            }
-        }
-        Command::Send { to, text } => {
-            let c = cli.open()?;
-            let ack = c.send_text(resolve_room(&c, to).await?, text).await?;
-            if json_out {
-                out!(
-                    "{}",
-                    json!({"seq": ack.seq, "server_time": ack.server_time})
-                );
-            } else {
-                out!("Sent (#{})", ack.seq);
-            }
-        }
-        Command::Tail { count } => {
-            let c = cli.open()?;
-            let mut events = c.subscribe();
-            let _live = c.start_live();
-            let mut seen = 0usize;
-            loop {
-                tokio::select! {
-                    ev = events.recv() => match ev {
-                        Ok(ClientEvent::Message(item)) => {
-                            print_incoming(json_out, &item);
-                            seen += 1;
-                            if count.is_some_and(|n| seen >= n) {
-                                break;
-                            }
-                        }
-                        Ok(ClientEvent::Connection(ConnectionState::Disconnected)) if !json_out => eprintln!("(connection lost; reconnecting…)"),
-                        Ok(ClientEvent::Membership { text, .. }) if !json_out => out!("— {text}"),
-                        Ok(ClientEvent::Security { what, .. }) => eprintln!("⚠ refused: {what}"),
-                        Ok(ClientEvent::KeyChanged { username, .. }) => eprintln!("⚠ {username}'s key changed! Their messages are not trusted until you verify them."),
-                        Ok(_) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => eprintln!("(skipped {n} events)"),
-                        Err(_) => break,
-                    },
-                    _ = tokio::signal::ctrl_c() => break,
-                }
-            }
-        }
-        Command::History { room, after } => {
-            let c = cli.open()?;
-            for item in c.history_all(resolve_room(&c, room).await?, *after).await? {
-                print_incoming(json_out, &item);
-            }
-        }
-        Command::File { action } => {
-            let c = cli.open()?;
-            match action {
-                FileAction::Send { to, path } => {
-                    let size = std::fs::metadata(path)?.len();
-                    let pb = bar(size, "encrypting + uploading");
-                    let pb2 = pb.clone();
-                    let (id, _) = c
-                        .send_file(
-                            resolve_room(&c, to).await?,
-                            path,
-                            Box::new(move |d, _| {
-                                pb2.set_position(d);
-                                true
-                            }),
-                        )
-                        .await?;
-                    pb.finish_and_clear();
-                    out!("Sent {} (file id {id})", path.display());
-                }
-                FileAction::Get {
-                    room,
-                    file_id,
-                    dest,
-                } => {
-                    let room = resolve_room(&c, room).await?;
-                    let id = FileId::from_hex(file_id)
-                        .ok_or_else(|| anyhow::anyhow!("'{file_id}' is not a file id"))?;
-                    let (name, sha) = c
-                        .history_all(room, 0)
-                        .await?
-                        .into_iter()
-                        .find_map(|i| match i {
-                            Incoming::Message(Received {
-                                content:
-                                    MessageContent::File {
-                                        file_id,
-                                        name,
-                                        sha256,
-                                        ..
-                                    },
-                                ..
-                            }) if file_id == id => Some((name, sha256)),
-                            _ => None,
-                        })
-                        .ok_or_else(|| anyhow::anyhow!("no file {id} was shared in that room"))?;
-                    // Never let a sender choose where the file lands.
-                    let safe = Path::new(&name)
-                        .file_name()
-                        .map(|n| n.to_owned())
-                        .unwrap_or_else(|| "download".into());
-                    let dest = dest.clone().unwrap_or_else(|| PathBuf::from(safe));
-                    let pb = bar(0, "downloading + decrypting");
-                    let pb2 = pb.clone();
-                    let d = c
-                        .download_file(
-                            id,
-                            &dest,
-                            Some(&sha),
-                            Box::new(move |done, total| {
-                                pb2.set_length(total);
-                                pb2.set_position(done);
-                                true
-                            }),
-                        )
-                        .await?;
-                    pb.finish_and_clear();
-                    let resumed = if d.resumed_from > 0 {
-                        format!(", resumed at {} bytes", d.resumed_from)
-                    } else {
-                        String::new()
-                    };
-                    out!(
-                        "Saved {} ({} bytes, SHA-256 verified{resumed})",
-                        dest.display(),
-                        d.size
-                    );
-                }
-            }
-        }
+        Command::Init { username } => cmd_init(&cli, username).await,
+        Command::Join { invite, username } => cmd_join(&cli, invite, username.as_deref()).await,
+        Command::Login => cmd_login(&cli).await,
+        Command::Friends { action } => cmd_friends(&cli, json_out, action).await,
+        Command::Rooms { action } => cmd_rooms(&cli, json_out, action).await,
+        Command::Send { to, text } => cmd_send(&cli, json_out, to, text).await,
+        Command::Tail { count } => cmd_tail(&cli, json_out, *count).await,
+        Command::History { room, after } => cmd_history(&cli, json_out, room, *after).await,
+        Command::File { action } => cmd_file(&cli, action).await,
         Command::Verify { username, confirm } => {
-            let c = cli.open()?;
-            let (contact, number, qr) = c.safety_number(username).await?;
-            if *confirm {
-                c.set_verified(contact.user_id, true)?;
-            }
-            let verified = *confirm || contact.verified;
+            cmd_verify(&cli, json_out, username, *confirm).await
+        }
+        Command::Export { file } => cmd_export(&cli, file).await,
+        Command::Import { file } => cmd_import(&cli, file).await,
+        Command::Status => cmd_status(&cli, json_out).await,
+        Command::Invite { hours } => cmd_invite(&cli, json_out, *hours).await,
+    }
+}
+
+/// `onionchat init`.
+async fn cmd_init(cli: &Cli, username: &str) -> anyhow::Result<()> {
+    let pass = cli.passphrase(true)?;
+    Client::init(&cli.dir(), pass.as_bytes(), username, |m| eprintln!("{m}")).await?;
+    out!("Profile created in {}", cli.dir().display());
+    Ok(())
+}
+
+/// `onionchat join`.
+async fn cmd_join(cli: &Cli, invite: &str, username: Option<&str>) -> anyhow::Result<()> {
+    let link = InviteLink::parse(invite)?;
+    let dir = cli.dir();
+    let exists = onionchat_client::profile::Profile::exists(&dir);
+    let username = match (username, exists) {
+        (Some(u), _) => u.to_string(),
+        (None, true) => String::new(),
+        (None, false) => anyhow::bail!("pass --username to create a profile while joining"),
+    };
+    let pass = cli.passphrase(!exists)?;
+    let mut data = onionchat_client::profile::VaultData::default();
+    data.address = link.address.clone();
+    data.auth_key = link.auth_key.clone();
+    let connector = connector_for(&data, &cli.tor())?;
+    let c = Client::join(&dir, pass.as_bytes(), &link, &username, connector, |m| {
+        eprintln!("{m}")
+    })
+    .await?;
+    out!(
+        "Joined {} as {} (your fingerprint: {})",
+        link.address,
+        c.username(),
+        c.fingerprint()
+    );
+    Ok(())
+}
+
+/// `onionchat login`.
+async fn cmd_login(cli: &Cli) -> anyhow::Result<()> {
+    let c = cli.open()?;
+    let s = c.login().await?;
+    out!(
+        "Logged in as {} until unix time {}",
+        s.user.username,
+        s.expires_at / 1000
+    );
+    Ok(())
+}
+
+/// `onionchat friends`.
+async fn cmd_friends(cli: &Cli, json_out: bool, action: &FriendsAction) -> anyhow::Result<()> {
+    let c = cli.open()?;
+    match action {
+        FriendsAction::Add { username } => {
+            c.send_friend_request(username).await?;
+            out!("Friend request sent to {username}");
+        }
+        FriendsAction::Accept { who } => {
+            let id = request_id(&c, who).await?;
+            let room = c.accept_friend_request(id).await?;
+            out!("You are now friends (room {})", room.id);
+        }
+        FriendsAction::Decline { who } => {
+            let id = request_id(&c, who).await?;
+            c.decline_friend_request(id).await?;
+            out!("Declined");
+        }
+        FriendsAction::List => {
+            let friends = c.friends().await?;
+            let reqs = c.friend_requests().await?;
             if json_out {
                 out!(
                     "{}",
-                    json!({"username": contact.username, "safety_number": number, "qr": qr, "fingerprint": contact.fingerprint.to_hex(), "verified": verified})
+                    json!({
+                        "friends": friends.iter().map(|f| json!({"username": f.user.username, "user_id": f.user.user_id.0, "room": f.room_id.to_hex(), "verified": c.contact(f.user.user_id).is_some_and(|x| x.verified)})).collect::<Vec<_>>(),
+                        "incoming": reqs.incoming.iter().map(|r| json!({"id": r.id.0, "from": r.from.username})).collect::<Vec<_>>(),
+                        "outgoing": reqs.outgoing.iter().map(|r| json!({"id": r.id.0, "to": r.to.username})).collect::<Vec<_>>(),
+                    })
                 );
             } else {
-                out!("Safety number with {}:\n\n  {number}\n", contact.username);
-                out!(
-                    "Compare it with what {} sees (in person or on a call).",
-                    contact.username
-                );
-                out!(
-                    "{}",
-                    if verified {
-                        "Marked as verified."
+                for f in &friends {
+                    let v = if c.contact(f.user.user_id).is_some_and(|x| x.verified) {
+                        "verified"
                     } else {
-                        "If it matches, run again with --confirm."
-                    }
-                );
-            }
-        }
-        Command::Export { file } => {
-            let c = cli.open()?;
-            c.export(file)?;
-            out!(
-                "Profile exported to {} (protected by your passphrase)",
-                file.display()
-            );
-        }
-        Command::Import { file } => {
-            let pass = cli.passphrase(false)?;
-            onionchat_client::profile::Profile::import(file, &cli.dir(), pass.as_bytes())?;
-            out!("Profile imported into {}", cli.dir().display());
-        }
-        Command::Status => {
-            let c = cli.open()?;
-            let ok = c.login().await.is_ok();
-            let node = c.node_status().await.ok();
-            if json_out {
-                out!(
-                    "{}",
-                    json!({"username": c.username(), "user_id": c.me().0, "fingerprint": c.fingerprint().to_hex(), "node_reachable": ok, "node": node.as_ref().map(|s| json!({"users": s.users, "online_users": s.online_users, "rooms": s.rooms, "messages_total": s.messages_total}))})
-                );
-            } else {
-                out!("Profile:     {}", cli.dir().display());
-                out!("Username:    {} (user {})", c.username(), c.me());
-                out!("Fingerprint: {}", c.fingerprint());
-                out!(
-                    "Node:        {}",
-                    if ok {
-                        "reachable, logged in"
-                    } else {
-                        "NOT reachable"
-                    }
-                );
-                if let Some(s) = node {
+                        "not verified"
+                    };
+                    out!("{}  ({v}, room {})", f.user.username, f.room_id);
+                }
+                for r in &reqs.incoming {
                     out!(
-                        "Node status: {} users ({} online), {} rooms, {} messages",
-                        s.users,
-                        s.online_users,
-                        s.rooms,
-                        s.messages_total
+                        "request #{} from {} — accept with: onionchat friends accept {}",
+                        r.id,
+                        r.from.username,
+                        r.from.username
+                    );
+                }
+                for r in &reqs.outgoing {
+                    out!("request #{} to {} (waiting)", r.id, r.to.username);
+                }
+                if friends.is_empty() && reqs.incoming.is_empty() && reqs.outgoing.is_empty() {
+                    out!("No friends yet. Add one with: onionchat friends add <username>");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `onionchat rooms`.
+async fn cmd_rooms(cli: &Cli, json_out: bool, action: &RoomsAction) -> anyhow::Result<()> {
+    let c = cli.open()?;
+    match action {
+        RoomsAction::List => {
+            let rooms = c.rooms().await?;
+            if json_out {
+                out!(
+                    "{}",
+                    serde_json::Value::Array(rooms.iter().map(room_json).collect())
+                );
+            } else {
+                for r in &rooms {
+                    let names: Vec<String> = r
+                        .members
+                        .iter()
+                        .map(|m| {
+                            c.contact(*m).map(|x| x.username).unwrap_or_else(|| {
+                                if *m == c.me() {
+                                    c.username()
+                                } else {
+                                    format!("user {m}")
+                                }
+                            })
+                        })
+                        .collect();
+                    out!(
+                        "{}  {:?}  {}  (epoch {}, {} messages)",
+                        r.id,
+                        r.kind,
+                        names.join(", "),
+                        r.epoch,
+                        r.last_seq
                     );
                 }
             }
         }
-        Command::Invite { hours } => {
-            let c = cli.open()?;
-            let inv = c.create_invite(Some(hours * 3600), None).await?;
-            let link = c.invite_link(&inv.code);
-            if json_out {
-                out!(
-                    "{}",
-                    json!({"code": inv.code, "link": link.to_string(), "expires_at": inv.expires_at})
-                );
-            } else {
-                out!("{link}");
-            }
+        RoomsAction::Create { members } => {
+            let names: Vec<&str> = members.iter().map(String::as_str).collect();
+            let r = c.create_group(&names).await?;
+            out!("Created group {}", r.id);
         }
+        RoomsAction::Add { room, members } => {
+            let names: Vec<&str> = members.iter().map(String::as_str).collect();
+            let r = c.add_members(resolve_room(&c, room).await?, &names).await?;
+            out!("Members updated; new key epoch {}", r.epoch);
+        }
+        RoomsAction::Remove { room, members } => {
+            let names: Vec<&str> = members.iter().map(String::as_str).collect();
+            let r = c
+                .remove_members(resolve_room(&c, room).await?, &names)
+                .await?;
+            out!(
+                "Removed; new key epoch {} (removed members cannot read new messages)",
+                r.epoch
+            );
+        }
+        RoomsAction::Leave { room } => {
+            c.leave(resolve_room(&c, room).await?).await?;
+            out!("You left the room");
+        }
+    }
+    Ok(())
+}
+
+/// `onionchat send`.
+async fn cmd_send(cli: &Cli, json_out: bool, to: &str, text: &str) -> anyhow::Result<()> {
+    let c = cli.open()?;
+    let ack = c.send_text(resolve_room(&c, to).await?, text).await?;
+    if json_out {
+        out!(
+            "{}",
+            json!({"seq": ack.seq, "server_time": ack.server_time})
+        );
+    } else {
+        out!("Sent (#{})", ack.seq);
+    }
+    Ok(())
+}
+
+/// `onionchat tail`.
+async fn cmd_tail(cli: &Cli, json_out: bool, count: Option<usize>) -> anyhow::Result<()> {
+    let c = cli.open()?;
+    let mut events = c.subscribe();
+    let _live = c.start_live();
+    let mut seen = 0usize;
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ClientEvent::Message(item)) => {
+                    print_incoming(json_out, &item);
+                    seen += 1;
+                    if count.is_some_and(|n| seen >= n) {
+                        break;
+                    }
+                }
+                Ok(ClientEvent::Connection(ConnectionState::Disconnected)) if !json_out => eprintln!("(connection lost; reconnecting…)"),
+                Ok(ClientEvent::Membership { text, .. }) if !json_out => out!("— {text}"),
+                Ok(ClientEvent::Security { what, .. }) => eprintln!("⚠ refused: {what}"),
+                Ok(ClientEvent::KeyChanged { username, .. }) => eprintln!("⚠ {username}'s key changed! Their messages are not trusted until you verify them."),
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => eprintln!("(skipped {n} events)"),
+                Err(_) => break,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    Ok(())
+}
+
+/// `onionchat history`.
+async fn cmd_history(cli: &Cli, json_out: bool, room: &str, after: u64) -> anyhow::Result<()> {
+    let c = cli.open()?;
+    for item in c.history_all(resolve_room(&c, room).await?, after).await? {
+        print_incoming(json_out, &item);
+    }
+    Ok(())
+}
+
+/// `onionchat file`.
+async fn cmd_file(cli: &Cli, action: &FileAction) -> anyhow::Result<()> {
+    let c = cli.open()?;
+    match action {
+        FileAction::Send { to, path } => {
+            let size = std::fs::metadata(path)?.len();
+            let pb = bar(size, "encrypting + uploading");
+            let pb2 = pb.clone();
+            let (id, _) = c
+                .send_file(
+                    resolve_room(&c, to).await?,
+                    path,
+                    Box::new(move |d, _| {
+                        pb2.set_position(d);
+                        true
+                    }),
+                )
+                .await?;
+            pb.finish_and_clear();
+            out!("Sent {} (file id {id})", path.display());
+        }
+        FileAction::Get {
+            room,
+            file_id,
+            dest,
+        } => {
+            let room = resolve_room(&c, room).await?;
+            let id = FileId::from_hex(file_id)
+                .ok_or_else(|| anyhow::anyhow!("'{file_id}' is not a file id"))?;
+            let (name, sha) = c
+                .history_all(room, 0)
+                .await?
+                .into_iter()
+                .find_map(|i| match i {
+                    Incoming::Message(Received {
+                        content:
+                            MessageContent::File {
+                                file_id,
+                                name,
+                                sha256,
+                                ..
+                            },
+                        ..
+                    }) if file_id == id => Some((name, sha256)),
+                    _ => None,
+                })
+                .ok_or_else(|| anyhow::anyhow!("no file {id} was shared in that room"))?;
+            // Never let a sender choose where the file lands.
+            let safe = Path::new(&name)
+                .file_name()
+                .map(|n| n.to_owned())
+                .unwrap_or_else(|| "download".into());
+            let dest = dest.clone().unwrap_or_else(|| PathBuf::from(safe));
+            let pb = bar(0, "downloading + decrypting");
+            let pb2 = pb.clone();
+            let d = c
+                .download_file(
+                    id,
+                    &dest,
+                    Some(&sha),
+                    Box::new(move |done, total| {
+                        pb2.set_length(total);
+                        pb2.set_position(done);
+                        true
+                    }),
+                )
+                .await?;
+            pb.finish_and_clear();
+            let resumed = if d.resumed_from > 0 {
+                format!(", resumed at {} bytes", d.resumed_from)
+            } else {
+                String::new()
+            };
+            out!(
+                "Saved {} ({} bytes, SHA-256 verified{resumed})",
+                dest.display(),
+                d.size
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `onionchat verify`.
+async fn cmd_verify(
+    cli: &Cli,
+    json_out: bool,
+    username: &str,
+    confirm: bool,
+) -> anyhow::Result<()> {
+    let c = cli.open()?;
+    let (contact, number, qr) = c.safety_number(username).await?;
+    if confirm {
+        c.set_verified(contact.user_id, true)?;
+    }
+    let verified = confirm || contact.verified;
+    if json_out {
+        out!(
+            "{}",
+            json!({"username": contact.username, "safety_number": number, "qr": qr, "fingerprint": contact.fingerprint.to_hex(), "verified": verified})
+        );
+    } else {
+        out!("Safety number with {}:\n\n  {number}\n", contact.username);
+        out!(
+            "Compare it with what {} sees (in person or on a call).",
+            contact.username
+        );
+        out!(
+            "{}",
+            if verified {
+                "Marked as verified."
+            } else {
+                "If it matches, run again with --confirm."
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `onionchat export`.
+async fn cmd_export(cli: &Cli, file: &std::path::Path) -> anyhow::Result<()> {
+    let c = cli.open()?;
+    c.export(file)?;
+    out!(
+        "Profile exported to {} (protected by your passphrase)",
+        file.display()
+    );
+    Ok(())
+}
+
+/// `onionchat import`.
+async fn cmd_import(cli: &Cli, file: &std::path::Path) -> anyhow::Result<()> {
+    let pass = cli.passphrase(false)?;
+    onionchat_client::profile::Profile::import(file, &cli.dir(), pass.as_bytes())?;
+    out!("Profile imported into {}", cli.dir().display());
+    Ok(())
+}
+
+/// `onionchat status`.
+async fn cmd_status(cli: &Cli, json_out: bool) -> anyhow::Result<()> {
+    let c = cli.open()?;
+    let ok = c.login().await.is_ok();
+    let node = c.node_status().await.ok();
+    if json_out {
+        out!(
+            "{}",
+            json!({"username": c.username(), "user_id": c.me().0, "fingerprint": c.fingerprint().to_hex(), "node_reachable": ok, "node": node.as_ref().map(|s| json!({"users": s.users, "online_users": s.online_users, "rooms": s.rooms, "messages_total": s.messages_total}))})
+        );
+    } else {
+        out!("Profile:     {}", cli.dir().display());
+        out!("Username:    {} (user {})", c.username(), c.me());
+        out!("Fingerprint: {}", c.fingerprint());
+        out!(
+            "Node:        {}",
+            if ok {
+                "reachable, logged in"
+            } else {
+                "NOT reachable"
+            }
+        );
+        if let Some(s) = node {
+            out!(
+                "Node status: {} users ({} online), {} rooms, {} messages",
+                s.users,
+                s.online_users,
+                s.rooms,
+                s.messages_total
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `onionchat invite`.
+async fn cmd_invite(cli: &Cli, json_out: bool, hours: u64) -> anyhow::Result<()> {
+    let c = cli.open()?;
+    let inv = c.create_invite(Some(hours * 3600), None).await?;
+    let link = c.invite_link(&inv.code);
+    if json_out {
+        out!(
+            "{}",
+            json!({"code": inv.code, "link": link.to_string(), "expires_at": inv.expires_at})
+        );
+    } else {
+        out!("{link}");
     }
     Ok(())
 }
