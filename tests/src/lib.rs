@@ -351,6 +351,13 @@ pub fn open(node: &Node, dir: &Path) -> Arc<Client> {
     Arc::new(Client::open(dir, PASS, move |_| Ok(conn)).expect("open profile"))
 }
 
+/// Write `toml` as the node's config file in `dir`; the flag that loads it.
+pub fn config_arg(dir: &Path, toml: &str) -> String {
+    let p = dir.join("node.toml");
+    std::fs::write(&p, toml).expect("config");
+    format!("--config={}", p.display())
+}
+
 /// Wait until `pred` matches an event, or panic after `secs`.
 pub async fn wait_event<T>(
     rx: &mut tokio::sync::broadcast::Receiver<ClientEvent>,

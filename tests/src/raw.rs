@@ -23,6 +23,36 @@ impl RawResponse {
     }
 }
 
+/// Assert that `r` is the API error `code` with `status`.
+pub fn expect(r: &RawResponse, status: u16, code: ErrorCode) {
+    assert_eq!(
+        (r.status, r.code()),
+        (status, Some(code)),
+        "body: {:?}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
+/// Wait up to `secs` for the node to close `socket`; the close code it
+/// sent (`None`: the connection just ended). Panics, saying `what`, if the
+/// socket is still open.
+pub async fn close_code(socket: &mut RawSocket, secs: u64, what: &str) -> Option<u16> {
+    use futures_util::StreamExt;
+    tokio::time::timeout(std::time::Duration::from_secs(secs), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(c))) => {
+                    break c.map(|c| u16::from(c.code));
+                }
+                Some(Ok(_)) => continue,
+                _ => break None,
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what}: the socket stays open"))
+}
+
 /// Send one request on a fresh connection.
 pub async fn request(
     addr: &str,

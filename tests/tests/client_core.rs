@@ -368,9 +368,7 @@ async fn the_sending_connection_gets_the_ack_instead_of_a_copy() {
 /// session and login stop working, the rest of the box carries on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_removes_a_member() {
-    use futures_util::StreamExt;
     use onionchat_proto::wire::ErrorCode;
-    use tokio_tungstenite::tungstenite::Message;
     let tmp = tempfile::tempdir().expect("tmp");
     let node = Node::start(&tmp.path().join("node"), &[]);
     let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
@@ -391,17 +389,8 @@ async fn the_owner_removes_a_member() {
     ann.remove_account("bob").await.expect("remove");
 
     // Bob's open connection is closed, his token and his key open nothing.
-    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        loop {
-            match live.next().await {
-                Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
-                Some(Ok(_)) => continue,
-                _ => break None,
-            }
-        }
-    })
-    .await
-    .expect("the removed member's socket stays open");
+    let closed =
+        onionchat_tests::raw::close_code(&mut live, 10, "the removed member's connection").await;
     assert_eq!(closed, Some(1008));
     let r = onionchat_tests::raw::get(&node.addr, "/v1/me", Some(&token)).await;
     assert_eq!(r.status, 401);

@@ -1,8 +1,6 @@
 //! Every class of bad input gets the right status and error code, and
 //! nothing that failed validation is stored.
 
-use std::path::Path;
-
 use futures_util::{SinkExt, StreamExt};
 use onionchat_proto::crypto::{IdentityKey, RoomKey, SignContext, message};
 use onionchat_proto::wire::{
@@ -10,24 +8,10 @@ use onionchat_proto::wire::{
     SignupResponse,
 };
 use onionchat_proto::{PROTOCOL_VERSION, encode, now_ms};
+use onionchat_tests::raw::expect;
 use onionchat_tests::raw::{self, RawResponse};
-use onionchat_tests::{Node, join, join_owner};
+use onionchat_tests::{Node, config_arg as config, join, join_owner};
 use tokio_tungstenite::tungstenite::Message;
-
-fn config(dir: &Path, toml: &str) -> String {
-    let p = dir.join("node.toml");
-    std::fs::write(&p, toml).expect("config");
-    format!("--config={}", p.display())
-}
-
-fn expect(r: &RawResponse, status: u16, code: ErrorCode) {
-    assert_eq!(
-        (r.status, r.code()),
-        (status, Some(code)),
-        "body: {:?}",
-        String::from_utf8_lossy(&r.body)
-    );
-}
 
 /// Sign up and log in with a fresh key over raw HTTP.
 async fn raw_user(node: &Node, name: &str, invite: Option<String>) -> (IdentityKey, String) {
@@ -673,17 +657,7 @@ async fn websocket_bad_frames_and_slow_consumers() {
         Some(ServerFrame::Hello { .. })
     ));
     bob.logout().await.expect("logout");
-    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        loop {
-            match live.next().await {
-                Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
-                Some(Ok(_)) => continue,
-                _ => break None,
-            }
-        }
-    })
-    .await
-    .expect("the socket of a logged-out session stays open");
+    let closed = raw::close_code(&mut live, 10, "a logged-out session").await;
     assert_eq!(closed, Some(1008));
 }
 
@@ -856,17 +830,7 @@ async fn bodies_and_sockets_that_go_quiet_are_cut_off() {
 
     // A WebSocket whose client says nothing is closed.
     let mut ws = raw::websocket(&node.addr, &p.bob.token).await;
-    let closed = tokio::time::timeout(std::time::Duration::from_secs(20), async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
-                Some(Ok(_)) => continue,
-                _ => break None,
-            }
-        }
-    })
-    .await
-    .expect("a silent socket stays open");
+    let closed = raw::close_code(&mut ws, 20, "a silent client").await;
     assert_eq!(closed, Some(1001));
 }
 

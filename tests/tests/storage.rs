@@ -10,22 +10,11 @@ use std::time::Duration;
 use onionchat_proto::wire::{ErrorCode, History, MsgId, SendAck, ServerFrame};
 use onionchat_tests::Node;
 use onionchat_tests::pair::Pair;
-use onionchat_tests::raw::{self, RawResponse};
+use onionchat_tests::raw::{self, expect};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(dir: &Path, toml: &str) -> String {
-    let p = dir.join("node.toml");
-    std::fs::write(&p, format!("open_registration = true\n{toml}")).expect("config");
-    format!("--config={}", p.display())
-}
-
-fn expect(r: &RawResponse, status: u16, code: ErrorCode) {
-    assert_eq!(
-        (r.status, r.code()),
-        (status, Some(code)),
-        "body: {:?}",
-        String::from_utf8_lossy(&r.body)
-    );
+    onionchat_tests::config_arg(dir, &format!("open_registration = true\n{toml}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

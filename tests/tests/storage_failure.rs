@@ -28,14 +28,11 @@ async fn a_failed_commit_stops_the_node_and_loses_nothing_acknowledged() {
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
 
-    let cfg = tmp.path().join("node.toml");
-    std::fs::write(
-        &cfg,
+    let cfg_arg = onionchat_tests::config_arg(
+        tmp.path(),
         "[rate]\nmessages_per_sec = 100000.0\nmessage_burst = 100000.0\n\
          requests_per_sec = 100000.0\nrequest_burst = 100000.0\n",
-    )
-    .expect("config");
-    let cfg_arg = format!("--config={}", cfg.display());
+    );
     let data = tmp.path().join("node");
     let mut node = Node::start_through(&wrapper, &data, &[&cfg_arg]);
     let (ann, bob, room) = two_friends(&node, tmp.path()).await;

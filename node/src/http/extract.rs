@@ -131,6 +131,11 @@ impl FromRequestParts<AppState> for Authed {
             return reject(ErrorCode::RateLimited, "too many requests; slow down");
         }
         let record = state.store.user(user)?;
+        // Sessions of a removed account are deleted with it; one that
+        // survived anyway still opens nothing.
+        if record.removed_at.is_some() {
+            return reject(ErrorCode::Unauthorized, "this account was removed");
+        }
         Ok(Authed {
             user,
             record,

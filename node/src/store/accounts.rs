@@ -191,14 +191,6 @@ impl Store {
         if rec.expires_at < now_ms() {
             return Ok(None);
         }
-        // Sessions of a removed account are deleted with it; a record that
-        // survived anyway still opens nothing.
-        if super::get_user(&r, UserId(rec.user_id))?
-            .removed_at
-            .is_some()
-        {
-            return Ok(None);
-        }
         Ok(Some((UserId(rec.user_id), rec.expires_at)))
     }
 

@@ -9,12 +9,12 @@
 //! directions and written owner-only (0600), then renamed into place.
 
 use onionchat_fs::{create_private, private_dir as create_private_dir, sync_parent};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, Key, ReadTransaction, ReadableTable, TableDefinition, TableHandle, Value};
 
-use super::backup_crypt::{BackupError, Opener, Record, Sealer};
+use super::backup_crypt::{BackupError, Opener, Record, Sealer, read_up_to};
 use super::schema::*;
 use super::{Store, db_path, dec};
 use crate::error::Failure;
@@ -180,7 +180,7 @@ impl Store {
             let id = k.value();
             let mut f = std::fs::File::open(self.blob_dir().join(hex::encode(id)))?;
             loop {
-                let n = read_full(&mut f, &mut buf)?;
+                let n = read_up_to(&mut f, &mut buf)?;
                 if n == 0 {
                     break;
                 }
@@ -206,18 +206,6 @@ impl Store {
         })?;
         Ok((summary, out.finish()?))
     }
-}
-
-fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        let m = f.read(&mut buf[n..])?;
-        if m == 0 {
-            break;
-        }
-        n += m;
-    }
-    Ok(n)
 }
 
 /// A relative path inside the data dir, or `None` for anything that could

@@ -217,7 +217,8 @@ pub struct Opener<R: Read> {
     done: bool,
 }
 
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Fill `buf` from `r` as far as it goes; fewer bytes only at the end.
+pub(super) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..])? {

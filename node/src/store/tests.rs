@@ -26,6 +26,18 @@ fn open(dir: &std::path::Path) -> Store {
     Store::open(dir, Arc::new(Hub::default())).expect("open store")
 }
 
+/// Open the store in `dir` again once the dropped one's writer thread has
+/// drained and released the file.
+async fn reopen(dir: &std::path::Path) -> Store {
+    for _ in 0..100 {
+        if let Ok(s) = Store::open(dir, Arc::new(Hub::default())) {
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the store in {} was not released", dir.display())
+}
+
 async fn signup(store: &Store, key: &IdentityKey, name: &str) -> UserId {
     let body = SignupBody {
         v: onionchat_proto::PROTOCOL_VERSION,
@@ -66,15 +78,7 @@ async fn concurrent_writes_share_commits() {
     // Everything is still there after reopening the file (once the writer
     // thread has drained and released it).
     drop(store);
-    let mut reopened = None;
-    for _ in 0..100 {
-        if let Ok(s) = Store::open(tmp.path(), Arc::new(Hub::default())) {
-            reopened = Some(s);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let store = reopened.expect("reopen after the writer released the file");
+    let store = reopen(tmp.path()).await;
     assert_eq!(store.list_invites().expect("list").len(), 300);
 }
 
@@ -200,14 +204,8 @@ async fn idempotent_sends_and_retention() {
     std::fs::write(store.blob_path(done), vec![0u8; done_len as usize]).expect("blob");
     store.complete_file(a, done).await.expect("complete");
     // Reopened: the unfinished one is dropped, usage recounted.
-    let dir = tmp.path().to_path_buf();
     drop(store);
-    let store = loop {
-        if let Ok(s) = Store::open(&dir, Arc::new(Hub::default())) {
-            break s;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let store = reopen(tmp.path()).await;
     assert_eq!(store.blob_bytes().expect("usage"), done_len);
     // Retention takes the finished file: record, usage and blob.
     let removed = store
