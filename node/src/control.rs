@@ -54,6 +54,7 @@ pub struct InviteWithLink {
 fn router(state: AppState) -> Router {
     Router::new()
         .route("/control/status", get(status))
+        .route("/control/check", get(check))
         .route("/control/owner-invite", get(owner_invite))
         .route("/control/invites", get(list).post(create))
         .route("/control/invites/{code}/revoke", post(revoke))
@@ -78,6 +79,17 @@ async fn owner_invite(
 
 async fn status(State(state): State<AppState>) -> Cbor<NodeStatus> {
     Cbor(state.status_snapshot())
+}
+
+/// The store's consistency check (read-only).
+async fn check(
+    State(state): State<AppState>,
+) -> Result<Cbor<crate::store::check::CheckReport>, Failure> {
+    let store = state.store.clone();
+    let report = tokio::task::spawn_blocking(move || store.check())
+        .await
+        .map_err(|e| Failure::Internal(format!("check task: {e}")))??;
+    Ok(Cbor(report))
 }
 
 async fn list(State(state): State<AppState>) -> Result<Cbor<InviteList>, Failure> {

@@ -50,6 +50,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the running node's database and files against each other
+    /// (exits 1 when anything is wrong).
+    Check {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a consistent backup of the running node, encrypted with a
     /// passphrase (it holds the box's onion key).
     Backup {
@@ -409,6 +416,33 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
                 print_status(&s);
+            }
+            Ok(())
+        }
+        Some(Command::Check { json }) => {
+            let r: onionchat_node::store::check::CheckReport =
+                control::call::<(), _>(&data_dir(&cli)?, "GET", "/control/check", None).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "{} rooms, {} messages, {} files ({} bytes), {} uploads in flight",
+                    r.rooms, r.messages, r.files, r.file_bytes, r.uploads_in_flight
+                );
+                for p in &r.problems {
+                    println!("problem: {p}");
+                }
+                println!(
+                    "{}",
+                    if r.is_healthy() {
+                        "healthy"
+                    } else {
+                        "NOT healthy"
+                    }
+                );
+            }
+            if !r.is_healthy() {
+                std::process::exit(1);
             }
             Ok(())
         }

@@ -5,6 +5,7 @@
 //! README test command does this); the harness finds them next to the
 //! test executable's target directory.
 
+pub mod crash;
 pub mod pair;
 pub mod proxy;
 pub mod raw;

@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod backup;
 pub mod backup_crypt;
+pub mod check;
 pub mod files;
 pub mod friends;
 pub mod messages;

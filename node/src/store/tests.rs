@@ -144,6 +144,33 @@ async fn idempotent_sends_and_retention() {
         );
     }
     assert_eq!(seqs, vec![1, 2, 3]);
+    let ok = store.check().expect("check");
+    assert!(ok.is_healthy(), "{ok:?}");
+    assert_eq!((ok.rooms, ok.messages), (1, 3));
+    // A hole in the middle of a room is found (a copy of message 2 is put
+    // back afterwards).
+    let txn = store.db.begin_write().expect("txn");
+    let two = txn
+        .open_table(super::schema::MESSAGES)
+        .expect("table")
+        .remove((room_id.0, 2))
+        .expect("remove")
+        .expect("present")
+        .value()
+        .to_vec();
+    txn.commit().expect("commit");
+    let holed = store.check().expect("check");
+    assert_eq!(holed.problems.len(), 1, "{holed:?}");
+    assert!(
+        holed.problems[0].contains("message 3 follows 1"),
+        "{holed:?}"
+    );
+    let txn = store.db.begin_write().expect("txn");
+    txn.open_table(super::schema::MESSAGES)
+        .expect("table")
+        .insert((room_id.0, 2), two.as_slice())
+        .expect("insert");
+    txn.commit().expect("commit");
     let env = message::seal(&ka, room_id, 1, &key, MsgId::random(), at(), 0, &text).expect("seal");
     let body = message::decode(&env).expect("decode");
     let first = store
@@ -169,6 +196,11 @@ async fn idempotent_sends_and_retention() {
         .await
         .expect("prune");
     assert_eq!(removed, 4);
+    // Retention leaves the counter: the check accepts a run that was cut at
+    // its start, with nothing stored.
+    let after_prune = store.check().expect("check");
+    assert!(after_prune.is_healthy(), "{after_prune:?}");
+    assert_eq!(after_prune.messages, 0);
     assert!(
         store
             .history(b, room_id, 0, 100)
@@ -207,6 +239,28 @@ async fn idempotent_sends_and_retention() {
     drop(store);
     let store = reopen(tmp.path()).await;
     assert_eq!(store.blob_bytes().expect("usage"), done_len);
+    // The consistency check sees a healthy store, then each kind of damage.
+    let healthy = store.check().expect("check");
+    assert!(healthy.is_healthy(), "{healthy:?}");
+    assert_eq!(
+        (healthy.rooms, healthy.files, healthy.file_bytes),
+        (1, 1, done_len)
+    );
+    let orphan = store.blob_dir().join("00112233445566778899aabbccddeeff");
+    std::fs::write(&orphan, b"left behind").expect("orphan");
+    let blob = std::fs::read(store.blob_path(done)).expect("blob");
+    std::fs::write(store.blob_path(done), &blob[..10]).expect("truncate");
+    let damaged = store.check().expect("check");
+    assert_eq!(damaged.problems.len(), 2, "{damaged:?}");
+    assert!(damaged.problems.iter().any(|p| p.contains("orphan")));
+    assert!(
+        damaged
+            .problems
+            .iter()
+            .any(|p| p.contains("blob has 10 bytes"))
+    );
+    std::fs::remove_file(&orphan).expect("rm orphan");
+    std::fs::write(store.blob_path(done), &blob).expect("restore");
     // Retention takes the finished file: record, usage and blob.
     let removed = store
         .prune_files(onionchat_proto::now_ms() + 1000)

@@ -1,0 +1,197 @@
+//! Consistency check of a live store (`onionchat-node check`): the facts a
+//! crash must never break, read in one snapshot.
+//!
+//! What is checked, and why each can only fail through a bug or a broken
+//! disk (never through normal use):
+//! - every room's messages run without gaps up to its sequence counter
+//!   (a commit writes the message and the counter together);
+//! - every stored message and file record decodes;
+//! - every finished file has a blob of exactly its announced length, and
+//!   no blob is left without a record (blobs are renamed into place before
+//!   the record says complete, and start-up removes the rest);
+//! - each member's quota usage equals the sizes of their files (finished
+//!   or reserved by an announcement).
+//!
+//! An upload that is mid-way when the check runs shows up as "in flight",
+//! not as a problem.
+
+use std::collections::{HashMap, HashSet};
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::schema::*;
+use super::{Store, dec};
+use crate::error::Failure;
+
+/// What [`Store::check`] found.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Rooms with a sequence counter.
+    pub rooms: u64,
+    /// Messages stored.
+    pub messages: u64,
+    /// Finished files.
+    pub files: u64,
+    /// Announced files whose bytes have not all arrived.
+    pub uploads_in_flight: u64,
+    /// Bytes of finished files on disk.
+    pub file_bytes: u64,
+    /// Everything that is wrong, one sentence each; empty when healthy.
+    pub problems: Vec<String>,
+}
+
+impl CheckReport {
+    /// True when nothing is wrong.
+    pub fn is_healthy(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Store {
+    /// Check the database and the blobs against each other (read-only; the
+    /// node keeps serving meanwhile).
+    pub fn check(&self) -> Result<CheckReport, Failure> {
+        let mut report = CheckReport::default();
+        let r = self.read()?;
+        self.check_messages(&r, &mut report)?;
+        self.check_files(&r, &mut report)?;
+        Ok(report)
+    }
+
+    fn check_messages(
+        &self,
+        r: &redb::ReadTransaction,
+        report: &mut CheckReport,
+    ) -> Result<(), Failure> {
+        let counters = r.open_table(ROOM_SEQ)?;
+        let messages = r.open_table(MESSAGES)?;
+        let mut rooms_with_counter = HashSet::new();
+        for entry in counters.iter()? {
+            let (room, last) = entry?;
+            let (room, last) = (room.value(), last.value());
+            rooms_with_counter.insert(room);
+            report.rooms += 1;
+            // Retention removes a room's oldest messages, so the stored ones
+            // are a contiguous run that ends at the counter.
+            let mut expected: Option<u64> = None;
+            for m in messages.range((room, 0)..=(room, u64::MAX))? {
+                let (k, v) = m?;
+                let seq = k.value().1;
+                report.messages += 1;
+                if let Some(e) = expected
+                    && seq != e
+                {
+                    report.problems.push(format!(
+                        "room {}: message {seq} follows {} (gap or repeat)",
+                        hex::encode(room),
+                        e - 1
+                    ));
+                }
+                if seq > last {
+                    report.problems.push(format!(
+                        "room {}: message {seq} is beyond the room's counter {last}",
+                        hex::encode(room)
+                    ));
+                }
+                if let Err(e) = dec::<onionchat_proto::wire::StoredMessage>(v.value()) {
+                    report.problems.push(format!(
+                        "room {}: message {seq} does not decode: {e}",
+                        hex::encode(room)
+                    ));
+                }
+                expected = Some(seq + 1);
+            }
+            if let Some(next) = expected
+                && next != last + 1
+            {
+                report.problems.push(format!(
+                    "room {}: the last stored message is {} but the counter says {last}",
+                    hex::encode(room),
+                    next - 1
+                ));
+            }
+        }
+        // Messages of a room without a counter would be unreachable.
+        let mut orphan_rooms = HashSet::new();
+        for m in messages.iter()? {
+            let room = m?.0.value().0;
+            if !rooms_with_counter.contains(&room) && orphan_rooms.insert(room) {
+                report.problems.push(format!(
+                    "room {}: messages stored without a counter",
+                    hex::encode(room)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_files(
+        &self,
+        r: &redb::ReadTransaction,
+        report: &mut CheckReport,
+    ) -> Result<(), Failure> {
+        let mut recorded = HashSet::new();
+        let mut sizes: HashMap<u64, u64> = HashMap::new();
+        for entry in r.open_table(FILES)?.iter()? {
+            let (id, v) = entry?;
+            let id = id.value();
+            recorded.insert(hex::encode(id));
+            let rec: FileRecord = match dec(v.value()) {
+                Ok(rec) => rec,
+                Err(e) => {
+                    report.problems.push(format!(
+                        "file {}: record does not decode: {e}",
+                        hex::encode(id)
+                    ));
+                    continue;
+                }
+            };
+            *sizes.entry(rec.uploader).or_default() += rec.ciphertext_len;
+            if !rec.complete {
+                report.uploads_in_flight += 1;
+                continue;
+            }
+            report.files += 1;
+            let path = self.blob_dir().join(hex::encode(id));
+            match std::fs::metadata(&path) {
+                Ok(m) if m.len() == rec.ciphertext_len => report.file_bytes += m.len(),
+                Ok(m) => report.problems.push(format!(
+                    "file {}: blob has {} bytes, the record says {}",
+                    hex::encode(id),
+                    m.len(),
+                    rec.ciphertext_len
+                )),
+                Err(e) => report.problems.push(format!(
+                    "file {}: finished but its blob is unreadable: {e}",
+                    hex::encode(id)
+                )),
+            }
+        }
+        for entry in std::fs::read_dir(self.blob_dir())? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if entry.file_type()?.is_file() && !recorded.contains(&name) {
+                report
+                    .problems
+                    .push(format!("blob {name} has no file record (orphan)"));
+            }
+        }
+        let mut usage = HashMap::new();
+        for entry in r.open_table(USAGE)?.iter()? {
+            let (user, bytes) = entry?;
+            usage.insert(user.value(), bytes.value());
+        }
+        let users: HashSet<u64> = usage.keys().chain(sizes.keys()).copied().collect();
+        for user in users {
+            let used = usage.get(&user).copied().unwrap_or(0);
+            let files = sizes.get(&user).copied().unwrap_or(0);
+            if used != files {
+                report.problems.push(format!(
+                    "user {user}: quota usage {used} bytes, their files {files} bytes"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
