@@ -62,6 +62,13 @@ impl Failure {
                 ErrorCode::Unavailable,
                 "the node is restarting after a storage failure; nothing was stored, try again shortly",
             ),
+            // The disk filled between the free-space check and the write
+            // (a file's bytes, say, while something else used the card):
+            // the same answer as the floor's, and the node carries on.
+            Failure::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => ApiError::new(
+                ErrorCode::StorageFull,
+                "the box's storage is full; nothing was stored — ask its owner to free space",
+            ),
             _ => ApiError::new(ErrorCode::Internal, "the node failed; nothing was stored"),
         }
     }

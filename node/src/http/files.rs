@@ -70,7 +70,10 @@ pub(super) async fn upload(
             ),
         );
     }
-    state.store.space().check(rec.ciphertext_len)?;
+    // Held until the bytes are in (or the upload failed); dropping it
+    // measures the disk again, so a write that hit a full card (ENOSPC,
+    // answered as `storage_full`) is seen by the next request at once.
+    let _room = state.store.reserve_space(rec.ciphertext_len)?;
     let tmp = state.store.upload_path(id).with_extension(format!(
         "{}.part",
         hex::encode(onionchat_proto::crypto::random_array::<4>())

@@ -119,6 +119,12 @@ impl Store {
         &self.space
     }
 
+    /// Keep room for `bytes` of a file while they arrive (checked against
+    /// a fresh measurement and other uploads in progress).
+    pub fn reserve_space(&self, bytes: u64) -> Result<space::SpaceReservation, Failure> {
+        self.space.reserve(bytes)
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir

@@ -51,6 +51,25 @@ pub struct DiskSpace {
     floor_bytes: AtomicU64,
     floor_percent: AtomicU64,
     cached: Mutex<Option<(Instant, Usage)>>,
+    /// Bytes promised to uploads whose bytes are still arriving: several
+    /// uploads that each fit must not together overrun the floor.
+    promised: AtomicU64,
+    reserving: Mutex<()>,
+}
+
+/// Room kept for one upload's bytes while they arrive; given back when
+/// dropped (the bytes are then on disk, or the upload failed).
+pub struct SpaceReservation {
+    space: std::sync::Arc<DiskSpace>,
+    bytes: u64,
+}
+
+impl Drop for SpaceReservation {
+    fn drop(&mut self) {
+        self.space.promised.fetch_sub(self.bytes, Ordering::Relaxed);
+        // The disk changed by up to `bytes`: measure again next time.
+        self.space.invalidate();
+    }
 }
 
 impl DiskSpace {
@@ -61,6 +80,8 @@ impl DiskSpace {
             floor_bytes: AtomicU64::new(DEFAULT_FLOOR_BYTES),
             floor_percent: AtomicU64::new(DEFAULT_FLOOR_PERCENT),
             cached: Mutex::new(None),
+            promised: AtomicU64::new(0),
+            reserving: Mutex::new(()),
         }
     }
 
@@ -87,6 +108,28 @@ impl DiskSpace {
         Some(u)
     }
 
+    /// Check with a fresh measurement that `bytes` fit above the floor
+    /// (besides what other uploads were promised), and keep them promised
+    /// until the reservation is dropped.
+    pub fn reserve(self: &std::sync::Arc<Self>, bytes: u64) -> Result<SpaceReservation, Failure> {
+        // One at a time, so two uploads cannot both take the last room.
+        let _one_at_a_time = self.reserving.lock().unwrap_or_else(|p| p.into_inner());
+        self.invalidate();
+        self.check(bytes)?;
+        self.promised.fetch_add(bytes, Ordering::Relaxed);
+        Ok(SpaceReservation {
+            space: self.clone(),
+            bytes,
+        })
+    }
+
+    /// Forget the last measurement: a write just failed for lack of space,
+    /// so the next check must look again rather than trust a second-old
+    /// figure.
+    pub fn invalidate(&self) {
+        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Bytes available to the node, if the filesystem answers.
     pub fn available(&self) -> Option<u64> {
         self.usage().map(|u| u.available)
@@ -96,9 +139,12 @@ impl DiskSpace {
     /// floor. A filesystem that cannot be measured is not refused (the
     /// commit itself will say so if it is really full).
     pub fn check(&self, extra: u64) -> Result<(), Failure> {
-        let Some(u) = self.usage() else {
+        let Some(mut u) = self.usage() else {
             return Ok(());
         };
+        u.available = u
+            .available
+            .saturating_sub(self.promised.load(Ordering::Relaxed));
         let floor = floor_for(
             u.total,
             self.floor_bytes.load(Ordering::Relaxed),
@@ -153,6 +199,24 @@ mod tests {
         assert_eq!(err.to_api_error().code, ErrorCode::StorageFull);
         space.set_floor(u64::MAX, 0);
         assert!(space.check(0).is_err(), "a floor above the disk refuses");
+        // Reservations count against what is free until they are dropped.
+        // (Margins of 64 MiB: other programs use this disk meanwhile.)
+        let space = std::sync::Arc::new(space);
+        space.set_floor(0, 0);
+        let mib = 1024 * 1024;
+        let most = space
+            .usage()
+            .expect("usage")
+            .available
+            .saturating_sub(64 * mib);
+        let first = space.reserve(most).expect("all but 64 MiB fits");
+        let err = space
+            .reserve(128 * mib)
+            .err()
+            .expect("128 MiB more does not");
+        assert_eq!(err.to_api_error().code, ErrorCode::StorageFull);
+        drop(first);
+        space.reserve(128 * mib).expect("fits once given back");
         space.set_floor(0, 100);
         let whole = floor_for(u.total, 0, 100);
         assert_eq!(space.check(0).is_err(), u.available < whole);
