@@ -68,26 +68,40 @@ pub enum CodecError {
     Schema {
         /// Rust type that was expected.
         what: &'static str,
-        /// Underlying serde error.
+        /// What the CBOR library said.
         #[source]
-        source: serde_cbor::Error,
+        source: CborError,
     },
     /// A value could not be serialized (should not happen for our types).
     #[error("could not encode {what}: {source}")]
     Encode {
         /// Rust type being encoded.
         what: &'static str,
-        /// Underlying serde error.
+        /// What the CBOR library said.
         #[source]
-        source: serde_cbor::Error,
+        source: CborError,
     },
 }
 
+/// The CBOR library's own error, kept opaque: which library reads CBOR
+/// (today `serde_cbor`, unmaintained; see deny.toml) is not part of this
+/// crate's API, so replacing it breaks no caller.
+#[derive(Debug)]
+pub struct CborError(serde_cbor::Error);
+
+impl std::fmt::Display for CborError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for CborError {}
+
 /// Encode a value as CBOR.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    serde_cbor::to_vec(value).map_err(|source| CodecError::Encode {
+    serde_cbor::to_vec(value).map_err(|e| CodecError::Encode {
         what: std::any::type_name::<T>(),
-        source,
+        source: CborError(e),
     })
 }
 
@@ -105,9 +119,9 @@ pub fn decode_with<T: DeserializeOwned>(bytes: &[u8], limits: Limits) -> Result<
         });
     }
     check_structure(bytes, limits.max_depth)?;
-    serde_cbor::from_slice(bytes).map_err(|source| CodecError::Schema {
+    serde_cbor::from_slice(bytes).map_err(|e| CodecError::Schema {
         what: std::any::type_name::<T>(),
-        source,
+        source: CborError(e),
     })
 }
 
