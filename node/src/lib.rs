@@ -56,6 +56,7 @@ pub struct Ready {
 
 /// The invite link for `code`, once the transport knows its address.
 pub fn invite_link(state: &AppState, code: &str) -> Option<String> {
+    #[cfg_attr(not(feature = "onion"), allow(unused_mut))]
     let (address, mut auth_key) = state.status.invite_base()?;
     #[cfg(feature = "onion")]
     if let Some(keys) = state

@@ -45,8 +45,19 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) async fn upgrade(
     State(state): State<AppState>,
     auth: Authed,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    // axum's own rejection is plain text; every error is `{code, message}`.
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            return crate::error::Failure::reject(
+                ErrorCode::Invalid,
+                format!("this endpoint takes a WebSocket upgrade: {e}"),
+            )
+            .into_response();
+        }
+    };
     let key = match auth.key() {
         Ok(k) => std::sync::Arc::new(k),
         Err(e) => return e.into_response(),

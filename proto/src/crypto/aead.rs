@@ -28,6 +28,7 @@ pub fn open(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], ct: &[u8]) -> Option<V
 /// A keyed AES-256-GCM instance for many operations under one key (file
 /// chunks): the key schedule is computed once and output is appended to a
 /// caller's buffer without extra copies.
+#[derive(Clone)]
 pub struct Gcm(Aes256Gcm);
 
 impl Gcm {

@@ -227,7 +227,9 @@ pub fn decode_header(header: &Signed) -> Result<FileHeaderBody, OpenError> {
     Ok(body)
 }
 
-/// Decrypts a file stream, verifying the header first.
+/// Decrypts a file stream, verifying the header first. A clone continues
+/// from the same place (a reader can try a stretch and go back).
+#[derive(Clone)]
 pub struct FileOpener {
     cipher: Gcm,
     prefix: [u8; 7],
