@@ -851,6 +851,63 @@ async fn bench_tor() {
     );
 }
 
+/// 500 WebSocket clients for 60 s (see `onionchat_tests::load`):
+/// `onionchat-bench load [CLIENTS] [SECONDS]`.
+async fn bench_load() {
+    use onionchat_tests::load::{LoadOptions, node_config, run};
+    let arg = |i: usize, default: u64| {
+        std::env::args()
+            .nth(i)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(default)
+    };
+    let clients = arg(2, 500) as usize;
+    let secs = arg(3, 60);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = onionchat_tests::config_arg(tmp.path(), node_config());
+    let node = Node::start(&tmp.path().join("node"), &[&cfg]);
+    let cache = std::env::var_os("HOME")
+        .map(|h| std::path::PathBuf::from(h).join(".cache/onionchat/bench-keys"));
+    let opts = LoadOptions {
+        clients,
+        slow: clients / 25,
+        vanishing: clients / 25,
+        duration: Duration::from_secs(secs),
+        send_every: Duration::from_secs(2),
+        key_cache: cache,
+    };
+    let r = run(&node, &opts).await;
+    println!(
+        "| clients (slow, vanishing) | rooms (sizes) | sent / acked | deliveries (expected) | delivery p50 / p99 / max | slow cut off | vanished mid-frame | node RSS before / peak | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} ({}, {}) | {} ({}–{}) | {} / {} | {} ({}) | {:.1} / {:.1} / {:.1} ms | {} of {} | {} | {:.1} / {:.1} MiB | {} |",
+        r.clients,
+        opts.slow,
+        opts.vanishing,
+        r.rooms,
+        r.room_sizes.0,
+        r.room_sizes.1,
+        r.sent,
+        r.acked,
+        r.delivered,
+        r.expected_deliveries,
+        r.latency_ms.0,
+        r.latency_ms.1,
+        r.latency_ms.2,
+        r.slow_cut_off,
+        opts.slow,
+        r.vanished,
+        r.rss_kib.0 as f64 / 1024.0,
+        r.rss_kib.1 as f64 / 1024.0,
+        r.errors.len()
+    );
+    for e in r.errors.iter().take(20) {
+        println!("error: {e}");
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -862,7 +919,8 @@ fn main() {
             "node" => bench_node().await,
             "client" => bench_client().await,
             "tor" => bench_tor().await,
-            _ => eprintln!("usage: onionchat-bench node|client|tor"),
+            "load" => bench_load().await,
+            _ => eprintln!("usage: onionchat-bench node|client|tor|load"),
         }
     });
 }
