@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use onionchat_proto::crypto::roster::{first_roster, roster_hash, sign_roster};
-use onionchat_proto::crypto::{IdentityKey, RoomKey, SignContext, at_rest, room_key};
+use onionchat_proto::crypto::{IdentityKey, RoomKey, at_rest, room_key};
+use onionchat_proto::encode;
 use onionchat_proto::wire::{
-    AcceptFriendRequest, ClientFrame, CreateRoom, FriendRequest, FriendRequestCreate, MessageBody,
-    MsgId, Room, RoomId, RoomKind, RosterMember, ServerFrame, UserId, UserInfo,
+    AcceptFriendRequest, CreateRoom, FriendRequest, FriendRequestCreate, MsgId, Room, RoomId,
+    RoomKind, RosterMember, ServerFrame, UserId, UserInfo,
 };
-use onionchat_proto::{PROTOCOL_VERSION, encode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -281,31 +281,45 @@ async fn set_up(addr: &str, keys: Vec<IdentityKey>) -> Vec<Vec<Member>> {
     rooms
 }
 
-/// Signed send frames for one member (the node verifies every signature,
-/// so each is real; made before the clock starts).
-fn frames(m: &Member, n: usize) -> Frames {
+/// Signed send frames for one member (made before the clock starts):
+/// short messages, and in a `busy` room every tenth one long (a pasted
+/// text, a long story: 60 KiB), so that what a stalled member is owed
+/// outgrows what the node will hold for them.
+fn frames(key: &IdentityKey, room: RoomId, n: usize, busy: bool) -> Frames {
     (1..=n as u64)
         .map(|counter| {
-            let msg_id = MsgId::random();
-            let body = MessageBody {
-                v: PROTOCOL_VERSION,
-                room_id: m.room,
-                epoch: 1,
-                sender_fp: m.key.fingerprint(),
-                msg_id,
-                sent_at: 0,
-                stream: 1,
-                counter,
-                nonce: onionchat_proto::crypto::random_array::<12>().to_vec(),
-                ciphertext: vec![0x42; 300],
+            let len = if busy && counter % 10 == 0 {
+                60 * 1024
+            } else {
+                300
             };
-            let env = m.key.sign_body(SignContext::Message, &body).expect("sign");
-            (
-                msg_id,
-                encode(&ClientFrame::Send { envelope: env }).expect("enc"),
-            )
+            raw::send_frame(key, room, counter, len)
         })
         .collect()
+}
+
+/// A WebSocket whose owner never reads, with a small receive window (a
+/// phone on a bad link, a laptop whose lid closed): what the node sends
+/// piles up on its side.
+async fn stalled_socket(addr: &str, token: &str) -> raw::RawSocket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let stream = socket
+        .connect(addr.parse().expect("socket address"))
+        .await
+        .expect("connect");
+    let mut req = format!("ws://{addr}/v1/ws")
+        .into_client_request()
+        .expect("request");
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    tokio_tungstenite::client_async(req, stream)
+        .await
+        .expect("upgrade")
+        .0
 }
 
 /// Connect, send the start of a frame, and drop the connection.
@@ -348,16 +362,29 @@ pub async fn run(node: &Node, opts: &LoadOptions) -> LoadReport {
         ),
         ..LoadReport::default()
     };
-    // Roles: spread the difficult clients over the rooms (the last member
-    // of a room is never its only sender).
+    // Roles. Clients that stop reading sit in the busiest rooms (most
+    // traffic to hold back, and most people they could hold up), one per
+    // room at most; clients that vanish are spread over the rest.
     let mut everyone: Vec<(Member, usize)> = Vec::new();
+    let mut sizes = Vec::new();
     for (r, members) in rooms.into_iter().enumerate() {
+        sizes.push((members.len(), r));
         everyone.extend(members.into_iter().map(|m| (m, r)));
     }
-    let step = everyone.len() / (opts.slow + opts.vanishing).max(1);
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
     let mut role = vec![0u8; everyone.len()]; // 0 good, 1 slow, 2 vanishing
-    for k in 0..opts.slow + opts.vanishing {
-        role[(k * step + step / 2).min(everyone.len() - 1)] = if k < opts.slow { 1 } else { 2 };
+    for &(_, r) in sizes.iter().take(opts.slow) {
+        // The last member of the room (never its creator).
+        if let Some(i) = everyone.iter().rposition(|(_, room)| *room == r) {
+            role[i] = 1;
+        }
+    }
+    let busy: std::collections::HashSet<usize> =
+        sizes.iter().take(opts.slow).map(|&(_, r)| r).collect();
+    let free: Vec<usize> = (0..everyone.len()).filter(|i| role[*i] == 0).collect();
+    let step = free.len() / opts.vanishing.max(1);
+    for k in 0..opts.vanishing {
+        role[free[(k * step + step / 2).min(free.len() - 1)]] = 2;
     }
     let good_in_room = {
         let mut c: HashMap<usize, u64> = HashMap::new();
@@ -372,10 +399,10 @@ pub async fn run(node: &Node, opts: &LoadOptions) -> LoadReport {
     let t = Instant::now();
     let mut prepared: Vec<Option<Frames>> = Vec::new();
     {
-        let members: Vec<(Arc<IdentityKey>, RoomId, bool)> = everyone
+        let members: Vec<(Arc<IdentityKey>, RoomId, bool, bool)> = everyone
             .iter()
             .enumerate()
-            .map(|(i, (m, _))| (m.key.clone(), m.room, role[i] == 0))
+            .map(|(i, (m, r))| (m.key.clone(), m.room, role[i] == 0, busy.contains(r)))
             .collect();
         let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
         let chunk = members.len().div_ceil(cores);
@@ -385,19 +412,8 @@ pub async fn run(node: &Node, opts: &LoadOptions) -> LoadReport {
                 .map(|part| {
                     s.spawn(move || {
                         part.iter()
-                            .map(|(key, room, good)| {
-                                good.then(|| {
-                                    frames(
-                                        &Member {
-                                            name: String::new(),
-                                            id: UserId(0),
-                                            key: key.clone(),
-                                            token: String::new(),
-                                            room: *room,
-                                        },
-                                        per_client,
-                                    )
-                                })
+                            .map(|(key, room, good, busy)| {
+                                good.then(|| frames(key, *room, per_client, *busy))
                             })
                             .collect()
                     })
@@ -435,7 +451,7 @@ pub async fn run(node: &Node, opts: &LoadOptions) -> LoadReport {
     let mut tasks = Vec::new();
     for (i, ((m, room_index), frames)) in everyone.into_iter().zip(prepared).enumerate() {
         match role[i] {
-            1 => slow.push(raw::websocket(&addr, &m.token).await),
+            1 => slow.push(stalled_socket(&addr, &m.token).await),
             2 => {
                 let (addr, token, vanished) = (addr.clone(), m.token.clone(), vanished.clone());
                 tasks.push(tokio::spawn(async move {

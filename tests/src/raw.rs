@@ -257,3 +257,32 @@ pub fn direct_roster(
     let hash = roster_hash(&signed);
     (signed, hash)
 }
+
+/// A `send` frame for `room`, signed by `key` as counter `counter` of
+/// stream 1, with `len` bytes standing in for the ciphertext (the node
+/// verifies the signature, as it must, and cannot read the contents).
+pub fn send_frame(
+    key: &onionchat_proto::crypto::IdentityKey,
+    room: onionchat_proto::wire::RoomId,
+    counter: u64,
+    len: usize,
+) -> (onionchat_proto::wire::MsgId, Vec<u8>) {
+    use onionchat_proto::wire::{ClientFrame, MessageBody, MsgId};
+    let msg_id = MsgId::random();
+    let body = MessageBody {
+        v: onionchat_proto::PROTOCOL_VERSION,
+        room_id: room,
+        epoch: 1,
+        sender_fp: key.fingerprint(),
+        msg_id,
+        sent_at: 0,
+        stream: 1,
+        counter,
+        nonce: onionchat_proto::crypto::random_array::<12>().to_vec(),
+        ciphertext: vec![0x42; len],
+    };
+    let envelope = key
+        .sign_body(onionchat_proto::crypto::SignContext::Message, &body)
+        .expect("sign");
+    (msg_id, encode(&ClientFrame::Send { envelope }))
+}

@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use onionchat_proto::crypto::IdentityKey;
+use onionchat_proto::encode;
 use onionchat_proto::wire::{
-    AcceptFriendRequest, ClientFrame, FriendRequest, FriendRequestCreate, MessageBody, MsgId, Room,
-    RoomId, ServerFrame,
+    AcceptFriendRequest, FriendRequest, FriendRequestCreate, MsgId, Room, RoomId, ServerFrame,
 };
-use onionchat_proto::{PROTOCOL_VERSION, encode};
 use onionchat_tests::raw;
 use onionchat_tests::{Node, percentile, rss_kib};
 use tokio::sync::Mutex;
@@ -123,28 +122,7 @@ async fn make_users(addr: &str, n: usize) -> Vec<User> {
 }
 
 fn envelope(user: &User, counter: u64) -> (MsgId, Vec<u8>) {
-    let msg_id = MsgId::random();
-    let body = MessageBody {
-        v: PROTOCOL_VERSION,
-        room_id: user.room,
-        epoch: 1,
-        sender_fp: user.key.fingerprint(),
-        msg_id,
-        sent_at: 0,
-        stream: 1,
-        counter,
-        nonce: onionchat_proto::crypto::random_array::<12>().to_vec(),
-        ciphertext: vec![0x42; 200],
-    };
-    // The node verifies each signature (as it must), so each is real.
-    let env = user
-        .key
-        .sign_body(onionchat_proto::crypto::SignContext::Message, &body)
-        .expect("sign");
-    (
-        msg_id,
-        encode(&ClientFrame::Send { envelope: env }).expect("enc"),
-    )
+    raw::send_frame(&user.key, user.room, counter, 200)
 }
 
 /// Signed send frames for `user`, made on every core (RSA signing is what
