@@ -1,12 +1,16 @@
 //! Live delivery to connected WebSocket sessions.
 //!
-//! Each connection has a bounded outgoing queue. A frame is encoded once
-//! and shared by every recipient. If a connection's queue is full, the
-//! connection is told to close ("slow consumer") instead of buffering
-//! without bound; the client reconnects and catches up from history.
+//! Each connection has a bounded outgoing queue, bounded twice: in frames
+//! and in bytes. A frame is encoded once and shared by every recipient,
+//! but a connection that has not sent it yet keeps it alive, so a stalled
+//! reader in a busy room would pin up to [`CONN_QUEUE`] frames of up to
+//! 160 KiB each (tens of MiB on a box with 512) if only frames were
+//! counted. If either bound is reached, the connection is told to close
+//! ("slow consumer") instead of buffering more; the client reconnects and
+//! catches up from history.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use onionchat_proto::wire::{RoomId, ServerFrame, UserId};
@@ -14,6 +18,10 @@ use tokio::sync::{Notify, mpsc};
 
 /// Frames one connection may have queued before it counts as too slow.
 pub const CONN_QUEUE: usize = 256;
+
+/// Bytes one connection may have queued before it counts as too slow (a
+/// few seconds of a busy room over Tor; a dozen maximum-size messages).
+pub const CONN_QUEUE_BYTES: usize = 2 * 1024 * 1024;
 
 /// A frame to publish after a commit.
 #[derive(Debug, Clone)]
@@ -58,6 +66,8 @@ pub struct Outgoing {
 struct Conn {
     id: u64,
     tx: mpsc::Sender<Outgoing>,
+    /// Bytes in `tx` not yet taken by the connection's writer.
+    queued: Arc<AtomicUsize>,
     kick: Arc<Notify>,
     /// Hash of the session token the connection was opened with.
     session: [u8; 32],
@@ -75,6 +85,28 @@ pub enum PresenceChange {
     None,
 }
 
+/// A connection's queue of frames to write, counting the bytes in it.
+pub struct Inbox {
+    rx: mpsc::Receiver<Outgoing>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Inbox {
+    /// The next frame (`None` once the hub dropped the connection).
+    pub async fn recv(&mut self) -> Option<Outgoing> {
+        let out = self.rx.recv().await?;
+        self.queued.fetch_sub(out.bytes.len(), Ordering::Relaxed);
+        Some(out)
+    }
+
+    /// The next frame if one is waiting.
+    pub fn try_recv(&mut self) -> Result<Outgoing, mpsc::error::TryRecvError> {
+        let out = self.rx.try_recv()?;
+        self.queued.fetch_sub(out.bytes.len(), Ordering::Relaxed);
+        Ok(out)
+    }
+}
+
 /// The registry of live connections.
 #[derive(Default)]
 pub struct Hub {
@@ -88,7 +120,7 @@ pub struct Registration {
     /// Id within the hub.
     pub id: u64,
     /// Frames to write to the socket.
-    pub rx: mpsc::Receiver<Outgoing>,
+    pub rx: Inbox,
     /// Notified when the connection is too slow and must close.
     pub kick: Arc<Notify>,
     /// Notified when its session ends (logout): the connection must close.
@@ -103,6 +135,7 @@ impl Hub {
     pub fn register(&self, user: UserId, session: [u8; 32]) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(CONN_QUEUE);
+        let queued = Arc::new(AtomicUsize::new(0));
         let kick = Arc::new(Notify::new());
         let ended = Arc::new(Notify::new());
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
@@ -115,6 +148,7 @@ impl Hub {
         list.push(Conn {
             id,
             tx,
+            queued: queued.clone(),
             kick: kick.clone(),
             session,
             ended: ended.clone(),
@@ -122,7 +156,7 @@ impl Hub {
         self.sessions.fetch_add(1, Ordering::Relaxed);
         Registration {
             id,
-            rx,
+            rx: Inbox { rx, queued },
             kick,
             ended,
             presence,
@@ -214,9 +248,11 @@ impl Hub {
                         bytes: bytes.clone(),
                         delivers,
                     };
-                    if conn.tx.try_send(out).is_err() {
+                    let queued = conn.queued.fetch_add(bytes.len(), Ordering::Relaxed);
+                    if queued + bytes.len() > CONN_QUEUE_BYTES || conn.tx.try_send(out).is_err() {
                         // Full (or closing): too slow to keep up. Close it;
                         // the client resumes from history.
+                        conn.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
                         conn.kick.notify_one();
                     }
                 }
@@ -271,5 +307,60 @@ mod tests {
             frame(ann_other.rx.try_recv().expect("other")),
             typing(room, bob)
         );
+    }
+
+    #[test]
+    fn a_reader_that_stops_is_cut_off_by_bytes_before_frames() {
+        let hub = Hub::default();
+        let (ann, bob) = (UserId(1), UserId(2));
+        let mut stalled = hub.register(bob, [2; 32]);
+        let mut reading = hub.register(ann, [1; 32]);
+        // A long message (60 KiB of text) over and over: far fewer than
+        // CONN_QUEUE frames fill CONN_QUEUE_BYTES.
+        let long = ServerFrame::Error {
+            msg_id: None,
+            error: onionchat_proto::wire::ApiError::new(
+                onionchat_proto::wire::ErrorCode::Invalid,
+                "x".repeat(60 * 1024),
+            ),
+        };
+        let per = onionchat_proto::encode(&long).expect("encode").len();
+        let fits = CONN_QUEUE_BYTES / per;
+        assert!(fits + 1 < CONN_QUEUE, "the byte bound is the one tested");
+        for _ in 0..fits {
+            hub.publish(vec![Event::new(vec![bob], long.clone())]);
+        }
+        assert!(
+            futures_poll_ready(&stalled.kick).is_none(),
+            "not kicked while within its byte budget"
+        );
+        hub.publish(vec![Event::new(vec![bob, ann], long.clone())]);
+        assert!(
+            futures_poll_ready(&stalled.kick).is_some(),
+            "kicked once its queue holds more than CONN_QUEUE_BYTES"
+        );
+        // The one that reads got its copy and is not kicked; taking frames
+        // gives budget back.
+        assert!(reading.rx.try_recv().is_ok());
+        assert!(futures_poll_ready(&reading.kick).is_none());
+        let mut drained = 0;
+        while stalled.rx.try_recv().is_ok() {
+            drained += 1;
+        }
+        assert_eq!(drained, fits);
+        hub.publish(vec![Event::new(vec![bob], long)]);
+        assert!(stalled.rx.try_recv().is_ok(), "room again once read");
+    }
+
+    /// Whether `kick` was notified (consumes the notification).
+    fn futures_poll_ready(kick: &Notify) -> Option<()> {
+        let notified = kick.notified();
+        let mut notified = std::pin::pin!(notified);
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        match notified.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(()) => Some(()),
+            std::task::Poll::Pending => None,
+        }
     }
 }

@@ -67,7 +67,9 @@ pub(super) async fn upgrade(
         .max_frame_size(MAX_WS_FRAME)
         .read_buffer_size(16 * 1024)
         .write_buffer_size(16 * 1024)
-        .max_write_buffer_size(MAX_WS_FRAME * 4)
+        // One frame of the largest size beyond the write buffer: a peer that
+        // stops reading costs at most this plus its queue (hub.rs).
+        .max_write_buffer_size(MAX_WS_FRAME + 32 * 1024)
         .on_upgrade(move |socket| session(state, auth, key, socket))
 }
 
@@ -219,7 +221,7 @@ async fn write_loop(
     state: AppState,
     user: UserId,
     mut sink: SplitSink<WebSocket, Message>,
-    mut hub_rx: mpsc::Receiver<Outgoing>,
+    mut hub_rx: crate::hub::Inbox,
     mut replies: mpsc::Receiver<Reply>,
     mut close: oneshot::Receiver<Closing>,
     gone: CancellationToken,
