@@ -131,8 +131,19 @@ fn default_state_dir() -> Result<std::path::PathBuf> {
 mod tests {
     #[test]
     fn tors_default_state_is_private_to_the_user() {
+        // In the user's own cache directory (not a shared one like /tmp:
+        // Tor's state there would be readable by, or planted by, others).
         let dir = super::default_state_dir().expect("a home directory");
-        assert!(!dir.starts_with(std::env::temp_dir()), "{}", dir.display());
+        let cache = directories::BaseDirs::new()
+            .expect("a home directory")
+            .cache_dir()
+            .to_path_buf();
+        assert!(
+            dir.starts_with(&cache),
+            "{} is outside {}",
+            dir.display(),
+            cache.display()
+        );
         assert!(dir.ends_with("tor"));
     }
 }
