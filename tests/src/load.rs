@@ -19,8 +19,8 @@ use onionchat_proto::crypto::roster::{first_roster, roster_hash, sign_roster};
 use onionchat_proto::crypto::{IdentityKey, RoomKey, at_rest, room_key};
 use onionchat_proto::encode;
 use onionchat_proto::wire::{
-    AcceptFriendRequest, CreateRoom, FriendRequest, FriendRequestCreate, MsgId, Room, RoomId,
-    RoomKind, RosterMember, ServerFrame, UserId, UserInfo,
+    CreateRoom, FriendRequest, FriendRequestCreate, MsgId, RoomId, RoomKind, RosterMember,
+    ServerFrame, UserId, UserInfo,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -201,33 +201,15 @@ async fn set_up(addr: &str, keys: Vec<IdentityKey>) -> Vec<Vec<Member>> {
             )
             .await;
             let req: FriendRequest = onionchat_proto::decode(&r.body).expect("request");
-            let room_id = RoomId::random();
-            let rk = RoomKey::generate();
-            let (roster, hash) = raw::direct_roster(
-                room_id,
+            let room = raw::accept_direct(
+                addr,
+                &m.token,
+                req.id,
                 (m.id, &m.name, &m.key),
                 (creator.id, &creator.name, &creator.key),
-            );
-            let grants = [(m.id, &m.key), (creator.id, &creator.key)]
-                .iter()
-                .map(|(to, k)| {
-                    room_key::make_grant(&m.key, room_id, 1, hash, *to, k.public(), &rk)
-                        .expect("grant")
-                })
-                .collect();
-            let r = post(
-                addr,
-                &format!("/v1/friends/requests/{}/accept", req.id),
-                &m.token,
-                encode(&AcceptFriendRequest {
-                    room_id,
-                    roster,
-                    key_grants: grants,
-                })
-                .expect("enc"),
             )
             .await;
-            direct = Some(onionchat_proto::decode::<Room>(&r.body).expect("room").id);
+            direct = Some(room.id);
         }
         let room = if size == 2 {
             direct.expect("the 1:1 room")
@@ -302,24 +284,13 @@ fn frames(key: &IdentityKey, room: RoomId, n: usize, busy: bool) -> Frames {
 /// phone on a bad link, a laptop whose lid closed): what the node sends
 /// piles up on its side.
 async fn stalled_socket(addr: &str, token: &str) -> raw::RawSocket {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
     let stream = socket
         .connect(addr.parse().expect("socket address"))
         .await
         .expect("connect");
-    let mut req = format!("ws://{addr}/v1/ws")
-        .into_client_request()
-        .expect("request");
-    req.headers_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    tokio_tungstenite::client_async(req, stream)
-        .await
-        .expect("upgrade")
-        .0
+    raw::websocket_over(stream, addr, token).await
 }
 
 /// Connect, send the start of a frame, and drop the connection.

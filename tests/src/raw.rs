@@ -191,9 +191,15 @@ pub type RawSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 /// Open `/v1/ws` as the holder of `token`.
 pub async fn websocket(addr: &str, token: &str) -> RawSocket {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
+    websocket_over(stream, addr, token).await
+}
+
+/// Open `/v1/ws` over `stream`, already connected to `addr` (a socket with
+/// options of its own, e.g. a small receive window).
+pub async fn websocket_over(stream: tokio::net::TcpStream, addr: &str, token: &str) -> RawSocket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut req = format!("ws://{addr}/v1/ws")
         .into_client_request()
         .expect("req");
@@ -285,4 +291,40 @@ pub fn send_frame(
         .sign_body(onionchat_proto::crypto::SignContext::Message, &body)
         .expect("sign");
     (msg_id, encode(&ClientFrame::Send { envelope }))
+}
+
+/// `accepter` (holding `token`) accepts friend request `request` from
+/// `other` with a fresh 1:1 room: the first roster signed by the accepter
+/// and epoch-1 grants for both. The room as the node returns it.
+pub async fn accept_direct(
+    addr: &str,
+    token: &str,
+    request: onionchat_proto::wire::RequestId,
+    accepter: Party<'_>,
+    other: Party<'_>,
+) -> onionchat_proto::wire::Room {
+    use onionchat_proto::crypto::{RoomKey, room_key::make_grant};
+    use onionchat_proto::wire::{AcceptFriendRequest, RoomId};
+    let room_id = RoomId::random();
+    let key = RoomKey::generate();
+    let (roster, hash) = direct_roster(room_id, accepter, other);
+    let key_grants = [accepter, other]
+        .iter()
+        .map(|(user, _, k)| {
+            make_grant(accepter.2, room_id, 1, hash, *user, k.public(), &key).expect("grant")
+        })
+        .collect();
+    let r = post_cbor(
+        addr,
+        &format!("/v1/friends/requests/{request}/accept"),
+        Some(token),
+        encode(&AcceptFriendRequest {
+            room_id,
+            roster,
+            key_grants,
+        }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "accept: {:?}", r.code());
+    onionchat_proto::decode(&r.body).expect("room")
 }

@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use onionchat_proto::crypto::IdentityKey;
 use onionchat_proto::encode;
-use onionchat_proto::wire::{
-    AcceptFriendRequest, FriendRequest, FriendRequestCreate, MsgId, Room, RoomId, ServerFrame,
-};
+use onionchat_proto::wire::{FriendRequest, FriendRequestCreate, MsgId, RoomId, ServerFrame};
 use onionchat_tests::raw;
 use onionchat_tests::{Node, percentile, rss_kib};
 use tokio::sync::Mutex;
@@ -75,39 +73,14 @@ async fn make_users(addr: &str, n: usize) -> Vec<User> {
         )
         .await;
         let req: FriendRequest = onionchat_proto::decode(&r.body).expect("request");
-        let room_id = RoomId::random();
-        let rk = onionchat_proto::crypto::RoomKey::generate();
-        let (roster, hash) = raw::direct_roster(
-            room_id,
+        let room = raw::accept_direct(
+            addr,
+            &hub_token,
+            req.id,
             (hub_info.user_id, "hub", &hub_key),
             (me.user_id, &name, &key),
-        );
-        let grant = |to, k: &IdentityKey| {
-            onionchat_proto::crypto::room_key::make_grant(
-                &hub_key,
-                room_id,
-                1,
-                hash,
-                to,
-                k.public(),
-                &rk,
-            )
-            .expect("grant")
-        };
-        let grants = vec![grant(hub_info.user_id, &hub_key), grant(me.user_id, &key)];
-        let r = raw::post_cbor(
-            addr,
-            &format!("/v1/friends/requests/{}/accept", req.id),
-            Some(&hub_token),
-            encode(&AcceptFriendRequest {
-                room_id,
-                roster,
-                key_grants: grants,
-            })
-            .expect("enc"),
         )
         .await;
-        let room: Room = onionchat_proto::decode(&r.body).expect("room");
         users.push(User {
             key: Arc::new(key),
             token,
