@@ -158,13 +158,13 @@ pub fn file_stream(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let s = setup::sender();
     let file = setup::file();
-    let key_for = |epoch: u32| (epoch == 1).then(|| file.room_key.clone());
     match mode % 3 {
         // A header from the fuzzer: never opens (nobody signed it).
         0 => {
             if let Ok(header) = decode::<Signed>(rest) {
+                let s = setup::sender();
+                let key_for = |epoch: u32| (epoch == 1).then(|| file.room_key.clone());
                 assert!(
                     FileOpener::start(&header, s.key.public(), file.room_id, key_for).is_err(),
                     "a forged file header opened"
@@ -247,7 +247,6 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         &MessageContent::Text { text: "hi".into() },
     )
     .expect("seal");
-    let enc = |v: &dyn erased::Encode| v.encode();
     let mut out: Vec<(&'static str, Vec<u8>)> = vec![
         (
             "client_frame",
@@ -307,14 +306,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     out
 }
 
-/// Encoding behind a trait object, so `seeds` can list mixed types.
-mod erased {
-    pub trait Encode {
-        fn encode(&self) -> Vec<u8>;
-    }
-    impl<T: serde::Serialize> Encode for T {
-        fn encode(&self) -> Vec<u8> {
-            onionchat_proto::encode(self).expect("encode a seed")
-        }
-    }
+/// A seed's bytes.
+fn enc<T: Serialize>(value: &T) -> Vec<u8> {
+    encode(value).expect("encode a seed")
 }

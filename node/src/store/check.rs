@@ -64,64 +64,53 @@ impl Store {
         r: &redb::ReadTransaction,
         report: &mut CheckReport,
     ) -> Result<(), Failure> {
-        let counters = r.open_table(ROOM_SEQ)?;
-        let messages = r.open_table(MESSAGES)?;
-        let mut rooms_with_counter = HashSet::new();
-        for entry in counters.iter()? {
+        let mut counters = HashMap::new();
+        for entry in r.open_table(ROOM_SEQ)?.iter()? {
             let (room, last) = entry?;
-            let (room, last) = (room.value(), last.value());
-            rooms_with_counter.insert(room);
-            report.rooms += 1;
-            // Retention removes a room's oldest messages, so the stored ones
-            // are a contiguous run that ends at the counter.
-            let mut expected: Option<u64> = None;
-            for m in messages.range((room, 0)..=(room, u64::MAX))? {
-                let (k, v) = m?;
-                let seq = k.value().1;
-                report.messages += 1;
-                if let Some(e) = expected
-                    && seq != e
-                {
-                    report.problems.push(format!(
-                        "room {}: message {seq} follows {} (gap or repeat)",
-                        hex::encode(room),
-                        e - 1
-                    ));
-                }
-                if seq > last {
-                    report.problems.push(format!(
-                        "room {}: message {seq} is beyond the room's counter {last}",
-                        hex::encode(room)
-                    ));
-                }
-                if let Err(e) = dec::<onionchat_proto::wire::StoredMessage>(v.value()) {
-                    report.problems.push(format!(
-                        "room {}: message {seq} does not decode: {e}",
-                        hex::encode(room)
-                    ));
-                }
-                expected = Some(seq + 1);
-            }
-            if let Some(next) = expected
-                && next != last + 1
-            {
-                report.problems.push(format!(
-                    "room {}: the last stored message is {} but the counter says {last}",
-                    hex::encode(room),
-                    next - 1
-                ));
-            }
+            counters.insert(room.value(), last.value());
         }
-        // Messages of a room without a counter would be unreachable.
-        let mut orphan_rooms = HashSet::new();
-        for m in messages.iter()? {
-            let room = m?.0.value().0;
-            if !rooms_with_counter.contains(&room) && orphan_rooms.insert(room) {
+        report.rooms = counters.len() as u64;
+        // One pass in key order, (room, seq): the room being read and the
+        // last seq seen in it. Retention removes a room's oldest messages,
+        // so each room's stored ones are a contiguous run ending at its
+        // counter.
+        let mut run: Option<([u8; 16], u64)> = None;
+        for m in r.open_table(MESSAGES)?.iter()? {
+            let (k, v) = m?;
+            let (room, seq) = k.value();
+            report.messages += 1;
+            match run {
+                Some((current, prev)) if current == room => {
+                    if seq != prev + 1 {
+                        report.problems.push(format!(
+                            "room {}: message {seq} follows {prev} (gap or repeat)",
+                            hex::encode(room)
+                        ));
+                    }
+                }
+                _ => {
+                    if let Some((done, last)) = run {
+                        run_ends(&counters, done, last, report);
+                    }
+                    if !counters.contains_key(&room) {
+                        // Unreachable: nothing says where the room stands.
+                        report.problems.push(format!(
+                            "room {}: messages stored without a counter",
+                            hex::encode(room)
+                        ));
+                    }
+                }
+            }
+            if let Err(e) = dec::<onionchat_proto::wire::StoredMessage>(v.value()) {
                 report.problems.push(format!(
-                    "room {}: messages stored without a counter",
+                    "room {}: message {seq} does not decode: {e}",
                     hex::encode(room)
                 ));
             }
+            run = Some((room, seq));
+        }
+        if let Some((done, last)) = run {
+            run_ends(&counters, done, last, report);
         }
         Ok(())
     }
@@ -193,5 +182,22 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// A room's stored messages end at `last`: that must be its counter.
+fn run_ends(
+    counters: &HashMap<[u8; 16], u64>,
+    room: [u8; 16],
+    last: u64,
+    report: &mut CheckReport,
+) {
+    if let Some(&counter) = counters.get(&room)
+        && counter != last
+    {
+        report.problems.push(format!(
+            "room {}: the last stored message is {last} but the counter says {counter}",
+            hex::encode(room)
+        ));
     }
 }

@@ -126,7 +126,7 @@ impl DiskSpace {
     /// Forget the last measurement: a write just failed for lack of space,
     /// so the next check must look again rather than trust a second-old
     /// figure.
-    pub fn invalidate(&self) {
+    fn invalidate(&self) {
         *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
