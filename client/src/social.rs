@@ -27,6 +27,22 @@ impl Client {
         Ok(list.friends)
     }
 
+    /// Friends and their 1:1 rooms for a UI: a friend whose key changed is
+    /// listed with `false` (and a `KeyChanged` event) instead of failing the
+    /// whole list, so the window can show them with a warning.
+    pub async fn friends_checked(&self) -> Result<Vec<(Friend, bool)>> {
+        let list: FriendList = self.call::<(), _>(Method::GET, "/v1/friends", None).await?;
+        let mut out = Vec::with_capacity(list.friends.len());
+        for f in list.friends {
+            match self.check_pin(&f.user) {
+                Ok(_) => out.push((f, true)),
+                Err(ClientError::KeyChanged { .. }) => out.push((f, false)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     /// Ask `username` to be friends.
     pub async fn send_friend_request(&self, username: &str) -> Result<FriendRequest> {
         self.user(username).await?;

@@ -409,6 +409,7 @@ pub async fn join_via_tor(
             state_dir: Some(dir.with_extension("tor")),
             network_config: Some(net.arti_config.clone()),
             progress: false,
+            on_bootstrap: None,
         };
         let connector = connector_for(&data, &tor)?;
         match onionchat_client::Client::join(dir, crate::PASS, &link, name, connector, |_| {}).await

@@ -192,6 +192,7 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
         state_dir: Some(tmp.path().join("eve.tor")),
         network_config: Some(net.arti_config.clone()),
         progress: false,
+        on_bootstrap: None,
     };
     let connector = connector_for(&data, &tor).expect("connector");
     let attempt = tokio::time::timeout(

@@ -216,6 +216,7 @@ impl Cli {
             state_dir: Some(self.dir().join("tor")),
             network_config: self.tor_network.clone(),
             progress: !self.json,
+            on_bootstrap: None,
         }
     }
 

@@ -19,6 +19,7 @@ pub struct ArtiConnector {
     auth_key: Option<[u8; 32]>,
     config: TorClientConfig,
     progress: bool,
+    on_bootstrap: Option<super::BootstrapSink>,
     client: tokio::sync::OnceCell<Arc<TorClient<Runtime>>>,
 }
 
@@ -52,6 +53,7 @@ impl ArtiConnector {
             config: onionchat_tor::arti_config(&dir, tor.network_config.as_deref())
                 .map_err(|e| ClientError::Connect(e.to_string()))?,
             progress: tor.progress,
+            on_bootstrap: tor.on_bootstrap.clone(),
             client: tokio::sync::OnceCell::new(),
         })
     }
@@ -64,13 +66,18 @@ impl ArtiConnector {
                     .config(self.config.clone())
                     .create_unbootstrapped()
                     .map_err(std::io::Error::other)?;
-                if self.progress {
+                if self.progress || self.on_bootstrap.is_some() {
                     let mut events = client.bootstrap_events();
+                    let (print, sink) = (self.progress, self.on_bootstrap.clone());
                     tokio::spawn(async move {
                         let mut last = 0u8;
                         while let Some(ev) = events.next().await {
                             let p = (ev.as_frac() * 100.0).round().clamp(0.0, 100.0) as u8;
-                            if p >= last.saturating_add(20) || (p == 100 && last != 100) {
+                            if let Some(sink) = &sink {
+                                sink(p, ev.to_string());
+                            }
+                            if print && (p >= last.saturating_add(20) || (p == 100 && last != 100))
+                            {
                                 eprintln!("Tor: {p}% — {ev}");
                                 last = p;
                             }

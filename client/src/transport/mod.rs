@@ -85,8 +85,11 @@ pub fn connector_for(
     Ok(std::sync::Arc::new(TcpConnector::new(data.address.clone())))
 }
 
+/// Receives Tor bootstrap progress: percent done and what Arti is doing.
+pub type BootstrapSink = std::sync::Arc<dyn Fn(u8, String) + Send + Sync>;
+
 /// Tor settings of the client.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct TorOptions {
     /// Arti state and cache directory (default: the user's cache dir,
     /// `~/.cache/onionchat/tor` on Linux).
@@ -95,4 +98,17 @@ pub struct TorOptions {
     pub network_config: Option<std::path::PathBuf>,
     /// Print bootstrap progress to stderr.
     pub progress: bool,
+    /// Also report bootstrap progress here (a GUI's progress bar).
+    pub on_bootstrap: Option<BootstrapSink>,
+}
+
+impl std::fmt::Debug for TorOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TorOptions")
+            .field("state_dir", &self.state_dir)
+            .field("network_config", &self.network_config)
+            .field("progress", &self.progress)
+            .field("on_bootstrap", &self.on_bootstrap.is_some())
+            .finish()
+    }
 }

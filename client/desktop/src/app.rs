@@ -1,0 +1,198 @@
+//! The top level: which screen is up, the one `update`/`view` pair iced
+//! calls, keyboard shortcuts and desktop notifications.
+
+use std::path::PathBuf;
+
+use iced::{Element, Subscription, Task, Theme};
+
+use crate::screen::home::{self, Home};
+use crate::screen::start::{self, Start};
+use crate::session::Places;
+
+/// How the app was started.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Profiles, Tor state and network.
+    pub places: Places,
+    /// Where received files are saved.
+    pub downloads_dir: PathBuf,
+    /// Show desktop notifications for new messages while unfocused.
+    pub notifications: bool,
+}
+
+impl Options {
+    /// The user's standard places.
+    pub fn standard() -> Options {
+        let downloads_dir = directories::UserDirs::new()
+            .and_then(|d| d.download_dir().map(PathBuf::from))
+            .or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()))
+            .unwrap_or_else(|| PathBuf::from("."));
+        Options {
+            places: Places::standard(),
+            downloads_dir,
+            notifications: true,
+        }
+    }
+}
+
+/// The screen that is up.
+pub enum Screen {
+    /// Unlock, join or import.
+    Start(Box<Start>),
+    /// Signed in.
+    Home(Box<Home>),
+}
+
+/// The app's messages.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// The start screen.
+    Start(start::Message),
+    /// The home screen.
+    Home(home::Message),
+    /// Ctrl+K.
+    Jump,
+    /// The window gained or lost focus.
+    Focus(bool),
+}
+
+/// The desktop app.
+pub struct App {
+    options: Options,
+    screen: Screen,
+    focused: bool,
+}
+
+impl App {
+    /// Boot: the start screen.
+    pub fn new(options: Options) -> (App, Task<Message>) {
+        let screen = Screen::Start(Box::new(Start::new(options.places.clone())));
+        (
+            App {
+                options,
+                screen,
+                focused: true,
+            },
+            Task::none(),
+        )
+    }
+
+    /// The window title.
+    pub fn title(&self) -> String {
+        match &self.screen {
+            Screen::Start(_) => "OnionChat".into(),
+            Screen::Home(h) => format!("OnionChat — {}", h.profile()),
+        }
+    }
+
+    /// The screen that is up.
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    /// Handle a message.
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        match (message, &mut self.screen) {
+            (Message::Start(m), Screen::Start(s)) => {
+                let (task, outcome) = s.update(m);
+                let task = task.map(Message::Start);
+                match outcome {
+                    start::Outcome::None => task,
+                    start::Outcome::Opened(opened) => {
+                        let (home, t) = Home::start(opened, self.options.downloads_dir.clone());
+                        self.screen = Screen::Home(Box::new(home));
+                        Task::batch([task, t.map(Message::Home)])
+                    }
+                }
+            }
+            (Message::Home(m), Screen::Home(h)) => {
+                let (task, outcome) = h.update(m);
+                let task = task.map(Message::Home);
+                match outcome {
+                    home::Outcome::None => task,
+                    home::Outcome::Lock => {
+                        let profile = h.profile().to_string();
+                        self.screen = Screen::Start(Box::new(Start::unlocking(
+                            self.options.places.clone(),
+                            &profile,
+                        )));
+                        // The old session's tasks end with it.
+                        Task::none()
+                    }
+                    home::Outcome::Notify(who, body) => {
+                        if self.options.notifications && !self.focused {
+                            crate::notify::show(&who, &body);
+                        }
+                        task
+                    }
+                }
+            }
+            (Message::Jump, Screen::Home(h)) => {
+                h.update(home::Message::OpenJump).0.map(Message::Home)
+            }
+            (Message::Focus(f), _) => {
+                self.focused = f;
+                Task::none()
+            }
+            // A message for a screen that is gone (a late answer after
+            // locking): nothing to do.
+            _ => Task::none(),
+        }
+    }
+
+    /// Draw the window.
+    pub fn view(&self) -> Element<'_, Message> {
+        match &self.screen {
+            Screen::Start(s) => s.view().map(Message::Start),
+            Screen::Home(h) => h.view().map(Message::Home),
+        }
+    }
+
+    /// Keyboard shortcuts and window focus.
+    pub fn subscription(&self) -> Subscription<Message> {
+        use iced::keyboard::{self, Key};
+        let keys = keyboard::listen().filter_map(|event| match event {
+            keyboard::Event::KeyPressed { key, modifiers, .. }
+                if modifiers.command() && key == Key::Character("k".into()) =>
+            {
+                Some(Message::Jump)
+            }
+            _ => None,
+        });
+        let focus = iced::event::listen_with(|event, _status, _window| match event {
+            iced::Event::Window(iced::window::Event::Focused) => Some(Message::Focus(true)),
+            iced::Event::Window(iced::window::Event::Unfocused) => Some(Message::Focus(false)),
+            _ => None,
+        });
+        Subscription::batch([keys, focus])
+    }
+
+    /// Light or dark, as the system says.
+    pub fn theme(&self) -> Theme {
+        Theme::Light
+    }
+}
+
+/// After the window has drawn, save a screenshot of it as PNG at `path`
+/// and exit (`--screenshot`, for the smoke test under Xvfb).
+pub fn screenshot_then_exit(path: PathBuf) -> Task<Message> {
+    Task::future(tokio::time::sleep(std::time::Duration::from_millis(1500)))
+        .then(|()| iced::window::latest())
+        .then(|id| match id {
+            Some(id) => iced::window::screenshot(id),
+            None => {
+                eprintln!("no window to take a screenshot of");
+                Task::none()
+            }
+        })
+        .then(move |shot| {
+            let saved =
+                image::RgbaImage::from_raw(shot.size.width, shot.size.height, shot.rgba.to_vec())
+                    .ok_or_else(|| "the screenshot has the wrong size".to_string())
+                    .and_then(|img| img.save(&path).map_err(|e| e.to_string()));
+            if let Err(e) = saved {
+                eprintln!("cannot save the screenshot to {}: {e}", path.display());
+            }
+            iced::exit()
+        })
+}

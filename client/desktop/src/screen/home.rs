@@ -1,0 +1,1485 @@
+//! The signed-in window: the sidebar (connection state, the owner's box,
+//! friend requests, friends and groups) and the main pane (a chat, or a
+//! panel: verification, the owner's view, adding a friend, a new group).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use iced::futures::stream::{self, StreamExt};
+use iced::widget::{button, column, container, row, scrollable, text, text_editor, text_input};
+use iced::{Center, Element, Fill, Task};
+use jiff::tz::TimeZone;
+use onionchat_client::live::LiveHandle;
+use onionchat_client::{Client, ClientEvent, ConnectionState, Contact, Incoming};
+use onionchat_proto::wire::{
+    FileId, Friend, FriendRequest, FriendRequestState, Invite, MessageContent, NodeStatus,
+    ReadMarkers, RequestId, Room, RoomId, RoomKind, UserId,
+};
+
+use super::chat::{self, ChatView, Timeline};
+use super::owner::{self, Owner};
+use super::verify::{self, KeyChange, Verify};
+use crate::session::{self, Opened};
+use crate::style;
+
+/// Where the box connection stands, as the window shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Link {
+    /// Tor is bootstrapping (percent, what it does).
+    Tor(u8, String),
+    /// Connecting to the box.
+    Connecting,
+    /// Live.
+    Connected,
+    /// Lost; the core retries on its own.
+    Offline,
+}
+
+/// What the main pane shows.
+enum Pane {
+    Welcome,
+    Chat(RoomId),
+    Verify(Box<Verify>),
+    Owner,
+    AddFriend,
+    NewGroup,
+    Members(RoomId),
+    Jump,
+}
+
+/// Friends, requests and rooms, loaded together.
+#[derive(Debug, Clone, Default)]
+pub struct Overview {
+    friends: Vec<(Friend, bool)>,
+    incoming: Vec<FriendRequest>,
+    outgoing: Vec<FriendRequest>,
+    rooms: Vec<Room>,
+}
+
+/// Messages of the home screen.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// Something the client core reported.
+    Event(ClientEvent),
+    /// Tor bootstrap progress.
+    Tor(u8, String),
+    /// Friends, requests and rooms arrived.
+    Loaded(Result<Overview, String>),
+    /// The owner's status and invites arrived (`Err` = not the owner).
+    OwnerLoaded(Result<(NodeStatus, Vec<Invite>), String>),
+    /// Reload everything now.
+    Retry,
+    /// Open a room.
+    OpenRoom(RoomId),
+    /// Open the owner's view.
+    OpenOwner,
+    /// Open "add a friend".
+    OpenAddFriend,
+    /// Open "new group".
+    OpenNewGroup,
+    /// Open a group's members.
+    OpenMembers(RoomId),
+    /// Open verification for a contact.
+    OpenVerify(String),
+    /// Jump to a chat by name (Ctrl+K).
+    OpenJump,
+    /// The jump box's text.
+    JumpQuery(String),
+    /// Enter in the jump box: open the first match.
+    JumpGo,
+    /// A page of history arrived (room, `after`).
+    History(RoomId, u64, Result<Vec<Incoming>, String>),
+    /// Read markers arrived.
+    Markers(Result<ReadMarkers, String>),
+    /// The chat view.
+    Chat(chat::Message),
+    /// A send finished.
+    Sent(RoomId, Result<u64, String>),
+    /// "Add a friend" name typed.
+    FriendName(String),
+    /// Send the friend request.
+    SendRequest,
+    /// Accept a request.
+    Accept(RequestId),
+    /// Decline a request.
+    Decline(RequestId),
+    /// Group member names typed.
+    GroupNames(String),
+    /// Create the group.
+    CreateGroup,
+    /// Members to add/remove typed.
+    MemberNames(String),
+    /// Add the typed members to the group.
+    AddMembers(RoomId),
+    /// Remove the typed members from the group.
+    RemoveMembers(RoomId),
+    /// Leave the group.
+    Leave(RoomId),
+    /// An action finished: `Ok(text)` is shown as a note, `Err` as an error.
+    Done(Result<String, String>),
+    /// A room action finished: open the room.
+    RoomDone(Result<Room, String>),
+    /// The verification data arrived.
+    VerifyLoaded(Result<(Contact, String, String), String>),
+    /// The verification panel.
+    Verify(verify::Message),
+    /// A new key was accepted.
+    KeyAccepted(Result<Contact, String>),
+    /// The owner panel.
+    Owner(owner::Message),
+    /// An invite was made (its link).
+    InviteMade(Result<String, String>),
+    /// Path for a file to send typed.
+    FilePath(String),
+    /// Send the file at the typed path.
+    SendFile,
+    /// Upload/download progress (done, total).
+    Transfer(u64, u64),
+    /// A file finished.
+    TransferDone(Result<String, String>),
+    /// Dismiss the note or error.
+    Dismiss,
+    /// Lock the profile (back to the start screen).
+    Lock,
+    /// Export path typed.
+    ExportPath(String),
+    /// Export the profile to the typed path.
+    Export,
+}
+
+/// What the app must do after an update.
+pub enum Outcome {
+    /// Nothing.
+    None,
+    /// Lock: back to the start screen.
+    Lock,
+    /// Show a desktop notification (title, body).
+    Notify(String, String),
+}
+
+/// The home screen's state.
+pub struct Home {
+    profile: String,
+    client: Arc<Client>,
+    me: UserId,
+    username: String,
+    live: Option<LiveHandle>,
+    link: Link,
+    overview: Overview,
+    loaded: bool,
+    online: HashSet<UserId>,
+    timelines: HashMap<RoomId, Timeline>,
+    pane: Pane,
+    composer: text_editor::Content,
+    sending: bool,
+    friend_name: String,
+    group_names: String,
+    member_names: String,
+    jump: String,
+    file_path: String,
+    transfer: Option<(u64, u64)>,
+    export_path: String,
+    key_changes: BTreeMap<u64, KeyChange>,
+    owner: Option<Owner>,
+    note: Option<Result<String, String>>,
+    downloads_dir: PathBuf,
+    tz: TimeZone,
+    /// Shown for a room whose timeline is not there yet.
+    no_timeline: Timeline,
+}
+
+fn err<T>(r: onionchat_client::Result<T>) -> Result<T, String> {
+    r.map_err(|e| e.to_string())
+}
+
+impl Home {
+    /// Go online with an unlocked profile: start the live session and load
+    /// friends, requests and rooms.
+    pub fn start(opened: Opened, downloads_dir: PathBuf) -> (Home, Task<Message>) {
+        let Opened {
+            profile,
+            client,
+            tor_progress,
+        } = opened;
+        // Subscribe before the live session starts, so its first
+        // "connecting" is not missed.
+        let events = session::events(&client).map(Message::Event);
+        let live = client.start_live();
+        let mut feeds = vec![events.boxed()];
+        let tor_progress = tor_progress.lock().ok().and_then(|mut p| p.take());
+        if let Some(rx) = tor_progress {
+            feeds.push(
+                session::receiver_stream(rx)
+                    .map(|(p, w)| Message::Tor(p, w))
+                    .boxed(),
+            );
+        }
+        let home = Home {
+            profile,
+            me: client.me(),
+            username: client.username(),
+            client,
+            live: Some(live),
+            link: Link::Connecting,
+            overview: Overview::default(),
+            loaded: false,
+            online: HashSet::new(),
+            timelines: HashMap::new(),
+            pane: Pane::Welcome,
+            composer: text_editor::Content::new(),
+            sending: false,
+            friend_name: String::new(),
+            group_names: String::new(),
+            member_names: String::new(),
+            jump: String::new(),
+            file_path: String::new(),
+            transfer: None,
+            export_path: String::new(),
+            key_changes: BTreeMap::new(),
+            owner: None,
+            note: None,
+            downloads_dir,
+            tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
+            no_timeline: Timeline::default(),
+        };
+        let task = Task::batch([Task::run(stream::select_all(feeds), |m| m), home.load()]);
+        (home, task)
+    }
+
+    /// Name of the open profile.
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    /// The connection as shown.
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// The client (tests look behind the window with it).
+    pub fn client(&self) -> &Arc<Client> {
+        &self.client
+    }
+
+    /// The open room, if a chat is open.
+    pub fn current_room(&self) -> Option<RoomId> {
+        match self.pane {
+            Pane::Chat(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The timeline of a room, if loaded.
+    pub fn timeline(&self, room: RoomId) -> Option<&Timeline> {
+        self.timelines.get(&room)
+    }
+
+    /// Whether the overview (friends, rooms) has loaded.
+    pub fn loaded(&self) -> bool {
+        self.loaded
+    }
+
+    fn load(&self) -> Task<Message> {
+        let c = self.client.clone();
+        let overview = Task::perform(
+            async move {
+                let friends = err(c.friends_checked().await)?;
+                let requests = err(c.friend_requests().await)?;
+                let rooms = err(c.rooms().await)?;
+                let pending = |r: &FriendRequest| r.state == FriendRequestState::Pending;
+                Ok(Overview {
+                    friends,
+                    incoming: requests.incoming.into_iter().filter(pending).collect(),
+                    outgoing: requests.outgoing.into_iter().filter(pending).collect(),
+                    rooms,
+                })
+            },
+            Message::Loaded,
+        );
+        let c = self.client.clone();
+        let owner = Task::perform(
+            async move {
+                let status = err(c.node_status().await)?;
+                let mut invites = err(c.invites().await)?;
+                invites.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+                Ok((status, invites))
+            },
+            Message::OwnerLoaded,
+        );
+        Task::batch([overview, owner])
+    }
+
+    fn load_history(&mut self, room: RoomId, after: u64) -> Task<Message> {
+        self.timelines.entry(room).or_default().loading = true;
+        let c = self.client.clone();
+        Task::perform(
+            async move {
+                err(c
+                    .history(room, after, chat::PAGE)
+                    .await
+                    .map(|(items, _)| items))
+            },
+            move |r| Message::History(room, after, r),
+        )
+    }
+
+    fn room(&self, id: RoomId) -> Option<&Room> {
+        self.overview.rooms.iter().find(|r| r.id == id)
+    }
+
+    /// The other person in a 1:1 room.
+    fn peer(&self, room: RoomId) -> Option<&(Friend, bool)> {
+        self.overview
+            .friends
+            .iter()
+            .find(|(f, _)| f.room_id == room)
+    }
+
+    /// Names of a room's members as its members signed them.
+    fn member_names(&self, room: RoomId) -> Vec<String> {
+        if let Some(r) = self.client.verified_roster(room) {
+            return r.body.members.iter().map(|m| m.username.clone()).collect();
+        }
+        self.room(room)
+            .map(|r| r.members.iter().map(|u| self.client.name_of(*u)).collect())
+            .unwrap_or_default()
+    }
+
+    fn title(&self, room: RoomId) -> String {
+        if let Some((f, _)) = self.peer(room) {
+            return f.user.username.clone();
+        }
+        let others: Vec<String> = self
+            .member_names(room)
+            .into_iter()
+            .filter(|n| *n != self.username)
+            .collect();
+        if others.is_empty() {
+            "Group (only you)".into()
+        } else {
+            format!("Group: {}", others.join(", "))
+        }
+    }
+
+    /// Why sending to `room` is blocked, if it is.
+    fn blocked(&self, room: RoomId) -> Option<String> {
+        if let Some(r) = self.client.verified_roster(room) {
+            for m in &r.body.members {
+                if let Some(change) = self.key_changes.get(&m.user.0) {
+                    return Some(format!(
+                        "⚠ {}'s key changed. Sending is paused until you check it: open Verify next to {} in the sidebar.",
+                        change.username, change.username
+                    ));
+                }
+            }
+        }
+        if let Some((f, ok)) = self.peer(room)
+            && (!ok || self.key_changes.contains_key(&f.user.user_id.0))
+        {
+            let name = &f.user.username;
+            return Some(format!(
+                "⚠ {name}'s key changed. Sending is paused until you check it: open Verify next to {name} in the sidebar."
+            ));
+        }
+        None
+    }
+
+    fn note(&mut self, r: Result<String, String>) {
+        self.note = Some(r);
+    }
+
+    fn open_room(&mut self, room: RoomId) -> Task<Message> {
+        self.pane = Pane::Chat(room);
+        self.composer = text_editor::Content::new();
+        self.file_path.clear();
+        let t = self.timelines.entry(room).or_default();
+        t.unread = 0;
+        let mut tasks = vec![];
+        if !t.loaded && !t.loading {
+            let last = self
+                .overview
+                .rooms
+                .iter()
+                .find(|r| r.id == room)
+                .map(|r| r.last_seq)
+                .unwrap_or(0)
+                .max(t.last_seq());
+            tasks.push(self.load_history(room, last.saturating_sub(u64::from(chat::PAGE))));
+        }
+        let c = self.client.clone();
+        tasks.push(Task::perform(
+            async move { err(c.markers(room).await) },
+            Message::Markers,
+        ));
+        tasks.push(self.mark_read(room));
+        Task::batch(tasks)
+    }
+
+    fn mark_read(&self, room: RoomId) -> Task<Message> {
+        let Some(seq) = self
+            .timelines
+            .get(&room)
+            .map(Timeline::last_seq)
+            .filter(|s| *s > 0)
+        else {
+            return Task::none();
+        };
+        let c = self.client.clone();
+        Task::future(async move {
+            // Read markers are a courtesy to the sender: a failure is not
+            // worth interrupting the user for.
+            if let Err(e) = c.mark_read(room, seq).await {
+                tracing::debug!(error = %e, "could not mark read");
+            }
+        })
+        .discard()
+    }
+
+    /// Handle a message.
+    pub fn update(&mut self, message: Message) -> (Task<Message>, Outcome) {
+        let task = match message {
+            Message::Event(ev) => return self.on_event(ev),
+            Message::Tor(p, what) => {
+                if !matches!(self.link, Link::Connected) {
+                    self.link = Link::Tor(p, what);
+                }
+                Task::none()
+            }
+            Message::Loaded(Ok(o)) => {
+                self.overview = o;
+                self.loaded = true;
+                if let Some(Err(_)) = &self.note {
+                    self.note = None;
+                }
+                Task::none()
+            }
+            Message::Loaded(Err(e)) => {
+                self.note(Err(e));
+                Task::none()
+            }
+            Message::OwnerLoaded(Ok((status, invites))) => {
+                let owner = self.owner.get_or_insert_with(Owner::default);
+                owner.status = Some(status);
+                owner.invites = invites;
+                owner.busy = false;
+                Task::none()
+            }
+            Message::OwnerLoaded(Err(_)) => Task::none(),
+            Message::Retry => self.load(),
+            Message::OpenRoom(room) => self.open_room(room),
+            Message::OpenOwner => {
+                self.pane = Pane::Owner;
+                self.load()
+            }
+            Message::OpenAddFriend => {
+                self.pane = Pane::AddFriend;
+                Task::none()
+            }
+            Message::OpenNewGroup => {
+                self.pane = Pane::NewGroup;
+                Task::none()
+            }
+            Message::OpenMembers(room) => {
+                self.pane = Pane::Members(room);
+                self.member_names.clear();
+                Task::none()
+            }
+            Message::OpenJump => {
+                self.pane = Pane::Jump;
+                self.jump.clear();
+                iced::widget::operation::focus("jump")
+            }
+            Message::JumpQuery(q) => {
+                self.jump = q;
+                Task::none()
+            }
+            Message::JumpGo => match self.jump_matches().first() {
+                Some((room, _)) => {
+                    let room = *room;
+                    self.open_room(room)
+                }
+                None => Task::none(),
+            },
+            Message::OpenVerify(name) => {
+                // A changed key refuses the safety number: show the change.
+                let changed = self
+                    .key_changes
+                    .iter()
+                    .find(|(_, c)| c.username == name)
+                    .map(|(u, c)| (UserId(*u), c.clone()));
+                if let Some((user_id, change)) = changed {
+                    let contact = Contact {
+                        user_id,
+                        username: name,
+                        fingerprint: change.pinned,
+                        verified: false,
+                    };
+                    self.pane = Pane::Verify(Box::new(Verify::new(
+                        contact,
+                        String::new(),
+                        "",
+                        Some(change),
+                    )));
+                    return (Task::none(), Outcome::None);
+                }
+                let c = self.client.clone();
+                Task::perform(
+                    async move { err(c.safety_number(&name).await) },
+                    Message::VerifyLoaded,
+                )
+            }
+            Message::VerifyLoaded(Ok((contact, number, qr))) => {
+                self.pane = Pane::Verify(Box::new(Verify::new(contact, number, &qr, None)));
+                Task::none()
+            }
+            Message::VerifyLoaded(Err(e)) => {
+                self.note(Err(e));
+                Task::none()
+            }
+            Message::Verify(m) => self.on_verify(m),
+            Message::KeyAccepted(Ok(contact)) => {
+                self.key_changes.remove(&contact.user_id.0);
+                self.note(Ok(format!(
+                    "You now trust {}'s new key. Compare the safety number when you can.",
+                    contact.username
+                )));
+                let name = contact.username.clone();
+                Task::batch([self.load(), Task::done(Message::OpenVerify(name))])
+            }
+            Message::KeyAccepted(Err(e)) => {
+                self.note(Err(e));
+                Task::none()
+            }
+            Message::Owner(m) => self.on_owner(m),
+            Message::InviteMade(Ok(link)) => {
+                let owner = self.owner.get_or_insert_with(Owner::default);
+                owner.busy = false;
+                owner.show_invite(link);
+                self.load()
+            }
+            Message::InviteMade(Err(e)) => {
+                if let Some(o) = &mut self.owner {
+                    o.busy = false;
+                }
+                self.note(Err(e));
+                Task::none()
+            }
+            Message::History(room, after, Ok(items)) => {
+                let t = self.timelines.entry(room).or_default();
+                t.add_page(items, after);
+                if self.current_room() == Some(room) {
+                    self.mark_read(room)
+                } else {
+                    Task::none()
+                }
+            }
+            Message::History(room, _, Err(e)) => {
+                self.timelines.entry(room).or_default().loading = false;
+                self.note(Err(e));
+                Task::none()
+            }
+            Message::Markers(Ok(m)) => {
+                let t = self.timelines.entry(m.room_id).or_default();
+                for s in m.members {
+                    t.read.insert(s.user, s.read_seq);
+                    t.delivered.insert(s.user, s.delivered_seq);
+                }
+                Task::none()
+            }
+            Message::Markers(Err(_)) => Task::none(),
+            Message::Chat(m) => self.on_chat(m),
+            Message::Sent(room, r) => {
+                self.sending = false;
+                match r {
+                    Ok(seq) => {
+                        let t = self.timelines.entry(room).or_default();
+                        // Our own message comes back through the live
+                        // session; if it went over HTTP, fetch it.
+                        if seq > t.last_seq() {
+                            let c = self.client.clone();
+                            let after = t.last_seq();
+                            Task::perform(
+                                async move {
+                                    err(c.history(room, after, chat::PAGE).await.map(|(i, _)| i))
+                                },
+                                move |r| Message::History(room, after, r),
+                            )
+                        } else {
+                            Task::none()
+                        }
+                    }
+                    Err(e) => {
+                        self.note(Err(format!("Not sent: {e}")));
+                        Task::none()
+                    }
+                }
+            }
+            Message::FriendName(s) => {
+                self.friend_name = s;
+                Task::none()
+            }
+            Message::SendRequest => {
+                let name = self.friend_name.trim().to_string();
+                if name.is_empty() {
+                    self.note(Err("Type the name of the person to add.".into()));
+                    return (Task::none(), Outcome::None);
+                }
+                let c = self.client.clone();
+                self.friend_name.clear();
+                Task::perform(
+                    async move {
+                        err(c.send_friend_request(&name).await)
+                            .map(|_| format!("Friend request sent to {name}."))
+                    },
+                    Message::Done,
+                )
+            }
+            Message::Accept(id) => {
+                let c = self.client.clone();
+                Task::perform(
+                    async move { err(c.accept_friend_request(id).await) },
+                    Message::RoomDone,
+                )
+            }
+            Message::Decline(id) => {
+                let c = self.client.clone();
+                Task::perform(
+                    async move {
+                        err(c.decline_friend_request(id).await)
+                            .map(|_| "Request declined.".to_string())
+                    },
+                    Message::Done,
+                )
+            }
+            Message::GroupNames(s) => {
+                self.group_names = s;
+                Task::none()
+            }
+            Message::CreateGroup => {
+                let names = split_names(&self.group_names);
+                if names.is_empty() {
+                    self.note(Err("Name at least one friend for the group.".into()));
+                    return (Task::none(), Outcome::None);
+                }
+                self.group_names.clear();
+                let c = self.client.clone();
+                Task::perform(
+                    async move {
+                        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                        err(c.create_group(&refs).await)
+                    },
+                    Message::RoomDone,
+                )
+            }
+            Message::MemberNames(s) => {
+                self.member_names = s;
+                Task::none()
+            }
+            Message::AddMembers(room) | Message::RemoveMembers(room)
+                if split_names(&self.member_names).is_empty() =>
+            {
+                let _ = room;
+                self.note(Err("Type one or more names, separated by commas.".into()));
+                Task::none()
+            }
+            Message::AddMembers(room) => {
+                let names = split_names(&std::mem::take(&mut self.member_names));
+                let c = self.client.clone();
+                Task::perform(
+                    async move {
+                        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                        err(c.add_members(room, &refs).await)
+                    },
+                    Message::RoomDone,
+                )
+            }
+            Message::RemoveMembers(room) => {
+                let names = split_names(&std::mem::take(&mut self.member_names));
+                let c = self.client.clone();
+                Task::perform(
+                    async move {
+                        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                        err(c.remove_members(room, &refs).await)
+                    },
+                    Message::RoomDone,
+                )
+            }
+            Message::Leave(room) => {
+                let c = self.client.clone();
+                self.pane = Pane::Welcome;
+                Task::perform(
+                    async move { err(c.leave(room).await).map(|_| "You left the group.".to_string()) },
+                    Message::Done,
+                )
+            }
+            Message::Done(r) => {
+                self.note(r);
+                self.load()
+            }
+            Message::RoomDone(Ok(room)) => {
+                let id = room.id;
+                if !self.overview.rooms.iter().any(|r| r.id == id) {
+                    self.overview.rooms.push(room);
+                }
+                Task::batch([self.load(), self.open_room(id)])
+            }
+            Message::RoomDone(Err(e)) => {
+                self.note(Err(e));
+                self.load()
+            }
+            Message::FilePath(s) => {
+                self.file_path = s;
+                Task::none()
+            }
+            Message::SendFile => self.send_file(),
+            Message::Transfer(done, total) => {
+                self.transfer = Some((done, total));
+                Task::none()
+            }
+            Message::TransferDone(r) => {
+                self.transfer = None;
+                self.note(r);
+                Task::none()
+            }
+            Message::Dismiss => {
+                self.note = None;
+                Task::none()
+            }
+            Message::Lock => return (Task::none(), Outcome::Lock),
+            Message::ExportPath(s) => {
+                self.export_path = s;
+                Task::none()
+            }
+            Message::Export => {
+                let path = PathBuf::from(self.export_path.trim());
+                if path.as_os_str().is_empty() {
+                    self.note(Err("Type where to save the export.".into()));
+                } else {
+                    let r = err(self.client.export(&path)).map(|_| {
+                        format!(
+                            "Profile exported to {} — it is protected by your passphrase. Import it on the other computer.",
+                            path.display()
+                        )
+                    });
+                    self.note(r);
+                }
+                Task::none()
+            }
+        };
+        (task, Outcome::None)
+    }
+
+    fn on_event(&mut self, ev: ClientEvent) -> (Task<Message>, Outcome) {
+        let mut outcome = Outcome::None;
+        let task = match ev {
+            ClientEvent::Connection(state) => {
+                let was = self.link.clone();
+                self.link = match state {
+                    ConnectionState::Connecting => match &was {
+                        Link::Tor(p, w) => Link::Tor(*p, w.clone()),
+                        _ => Link::Connecting,
+                    },
+                    ConnectionState::Connected => Link::Connected,
+                    ConnectionState::Disconnected => Link::Offline,
+                };
+                if state == ConnectionState::Connected && was != Link::Connected {
+                    self.load()
+                } else {
+                    Task::none()
+                }
+            }
+            ClientEvent::Message(item) => {
+                let room = match &item {
+                    Incoming::Message(r) => r.room_id,
+                    Incoming::Missing { room_id, .. } | Incoming::Rejected { room_id, .. } => {
+                        *room_id
+                    }
+                };
+                let open = self.current_room() == Some(room);
+                let notify = match &item {
+                    Incoming::Message(r) if r.sender != self.me => Some((
+                        r.sender_name.clone(),
+                        match &r.content {
+                            MessageContent::Text { text } => text.chars().take(120).collect(),
+                            MessageContent::File { name, .. } => format!("sent a file: {name}"),
+                        },
+                    )),
+                    _ => None,
+                };
+                let t = self.timelines.entry(room).or_default();
+                let sender = match &item {
+                    Incoming::Message(r) => Some(r.sender),
+                    _ => None,
+                };
+                if t.add(item) {
+                    if let Some(s) = sender {
+                        t.typing.remove(&s);
+                    }
+                    if !open {
+                        t.unread += 1;
+                    }
+                    if let Some((who, body)) = notify {
+                        outcome = Outcome::Notify(who, body);
+                    }
+                }
+                if open {
+                    self.mark_read(room)
+                } else {
+                    Task::none()
+                }
+            }
+            ClientEvent::Typing { room_id, user } => {
+                if user != self.me {
+                    let until = onionchat_proto::now_ms() + 6_000;
+                    self.timelines
+                        .entry(room_id)
+                        .or_default()
+                        .typing
+                        .insert(user, until);
+                }
+                Task::none()
+            }
+            ClientEvent::Presence { user, online } => {
+                if online {
+                    self.online.insert(user);
+                } else {
+                    self.online.remove(&user);
+                }
+                Task::none()
+            }
+            ClientEvent::Receipt {
+                room_id,
+                user,
+                delivered_seq,
+                read_seq,
+            } => {
+                let t = self.timelines.entry(room_id).or_default();
+                t.delivered.insert(user, delivered_seq);
+                t.read.insert(user, read_seq);
+                Task::none()
+            }
+            ClientEvent::File(_) | ClientEvent::FileDeleted { .. } => Task::none(),
+            ClientEvent::Room(_) | ClientEvent::FriendRequest(_) => self.load(),
+            ClientEvent::RoomLeft(room) => {
+                if self.current_room() == Some(room) {
+                    self.pane = Pane::Welcome;
+                }
+                self.note(Ok("You were removed from a group.".into()));
+                self.load()
+            }
+            ClientEvent::KeyChanged {
+                user,
+                username,
+                pinned,
+                seen,
+            } => {
+                self.key_changes.insert(
+                    user.0,
+                    KeyChange {
+                        username,
+                        pinned,
+                        seen,
+                    },
+                );
+                Task::none()
+            }
+            ClientEvent::Membership { room_id, text } => {
+                self.timelines
+                    .entry(room_id)
+                    .or_default()
+                    .notice(text, false);
+                Task::none()
+            }
+            ClientEvent::Security { room_id, what } => {
+                match room_id {
+                    Some(r) => self
+                        .timelines
+                        .entry(r)
+                        .or_default()
+                        .notice(format!("⚠ Refused: {what}"), true),
+                    None => self.note(Err(format!("⚠ Refused: {what}"))),
+                }
+                Task::none()
+            }
+        };
+        (task, outcome)
+    }
+
+    fn on_chat(&mut self, m: chat::Message) -> Task<Message> {
+        let Some(room) = self.current_room() else {
+            return Task::none();
+        };
+        match m {
+            chat::Message::Edit(action) => {
+                let typed = action.is_edit();
+                self.composer.perform(action);
+                if typed {
+                    let c = self.client.clone();
+                    return Task::future(async move { c.typing(room).await }).discard();
+                }
+                Task::none()
+            }
+            chat::Message::Send => {
+                let body = self.composer.text();
+                let body = body.trim_end_matches('\n');
+                if body.trim().is_empty() || self.sending {
+                    return Task::none();
+                }
+                if let Some(why) = self.blocked(room) {
+                    self.note(Err(why));
+                    return Task::none();
+                }
+                let body = body.to_string();
+                self.composer = text_editor::Content::new();
+                self.sending = true;
+                let c = self.client.clone();
+                Task::perform(
+                    async move { err(c.send_text(room, &body).await).map(|ack| ack.seq) },
+                    move |r| Message::Sent(room, r),
+                )
+            }
+            chat::Message::LoadOlder => {
+                match self
+                    .timelines
+                    .get(&room)
+                    .and_then(Timeline::older_page_after)
+                {
+                    Some(after) => self.load_history(room, after),
+                    None => Task::none(),
+                }
+            }
+            chat::Message::SaveFile(file_id) => self.save_file(room, file_id),
+        }
+    }
+
+    fn send_file(&mut self) -> Task<Message> {
+        let Some(room) = self.current_room() else {
+            return Task::none();
+        };
+        if let Some(why) = self.blocked(room) {
+            self.note(Err(why));
+            return Task::none();
+        }
+        let path = PathBuf::from(self.file_path.trim());
+        if !path.is_file() {
+            self.note(Err(format!("There is no file at {}.", path.display())));
+            return Task::none();
+        }
+        self.file_path.clear();
+        let c = self.client.clone();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let done_tx = tx.clone();
+        tokio::spawn(async move {
+            let progress_tx = tx.clone();
+            let progress: onionchat_client::files::Progress = Box::new(move |done, total| {
+                let _ = progress_tx.send(Message::Transfer(done, total));
+                true
+            });
+            let r = err(c.send_file(room, &path, progress).await).map(|_| {
+                format!(
+                    "Sent {}.",
+                    path.file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default()
+                )
+            });
+            let _ = done_tx.send(Message::TransferDone(r));
+        });
+        Task::run(session::receiver_stream(rx), |m| m)
+    }
+
+    fn save_file(&mut self, room: RoomId, file_id: FileId) -> Task<Message> {
+        let Some((name, sha)) = self.timelines.get(&room).and_then(|t| {
+            t.entries().find_map(|e| match e {
+                chat::Entry::Message {
+                    content:
+                        MessageContent::File {
+                            file_id: f,
+                            name,
+                            sha256,
+                            ..
+                        },
+                    ..
+                } if *f == file_id => Some((name.clone(), sha256.clone())),
+                _ => None,
+            })
+        }) else {
+            return Task::none();
+        };
+        // The sender chose the name: keep only its last part.
+        let safe = std::path::Path::new(&name)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .filter(|n| !n.starts_with('.'))
+            .unwrap_or_else(|| "download".into());
+        let dest = self.downloads_dir.join(safe);
+        let c = self.client.clone();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let progress_tx = tx.clone();
+            let progress: onionchat_client::files::Progress = Box::new(move |done, total| {
+                let _ = progress_tx.send(Message::Transfer(done, total));
+                true
+            });
+            let r = err(c.download_file(file_id, &dest, Some(&sha), progress).await)
+                .map(|_| format!("Saved to {}.", dest.display()));
+            let _ = tx.send(Message::TransferDone(r));
+        });
+        Task::run(session::receiver_stream(rx), |m| m)
+    }
+
+    fn on_verify(&mut self, m: verify::Message) -> Task<Message> {
+        let Pane::Verify(v) = &mut self.pane else {
+            return Task::none();
+        };
+        match m {
+            verify::Message::SetVerified(yes) => {
+                match self.client.set_verified(v.contact.user_id, yes) {
+                    Ok(()) => v.contact.verified = yes,
+                    Err(e) => self.note = Some(Err(e.to_string())),
+                }
+                Task::none()
+            }
+            verify::Message::AcceptNewKey => {
+                let name = v.contact.username.clone();
+                let c = self.client.clone();
+                Task::perform(
+                    async move { err(c.accept_new_key(&name).await) },
+                    Message::KeyAccepted,
+                )
+            }
+            verify::Message::Close => {
+                self.pane = Pane::Welcome;
+                Task::none()
+            }
+        }
+    }
+
+    fn on_owner(&mut self, m: owner::Message) -> Task<Message> {
+        match m {
+            owner::Message::MakeInvite => {
+                if let Some(o) = &mut self.owner {
+                    o.busy = true;
+                }
+                let c = self.client.clone();
+                Task::perform(
+                    async move {
+                        let inv = err(c.create_invite(None, None).await)?;
+                        Ok(c.invite_link(&inv.code).to_string())
+                    },
+                    Message::InviteMade,
+                )
+            }
+            owner::Message::Revoke(code) => {
+                let c = self.client.clone();
+                Task::perform(
+                    async move {
+                        err(c.revoke_invite(&code).await).map(|_| "Invite revoked.".to_string())
+                    },
+                    Message::Done,
+                )
+            }
+            owner::Message::Refresh => self.load(),
+            owner::Message::Close => {
+                self.pane = Pane::Welcome;
+                Task::none()
+            }
+        }
+    }
+
+    /// Rooms whose title contains the jump box's text.
+    fn jump_matches(&self) -> Vec<(RoomId, String)> {
+        let q = self.jump.trim().to_lowercase();
+        self.overview
+            .rooms
+            .iter()
+            .map(|r| (r.id, self.title(r.id)))
+            .filter(|(_, t)| t.to_lowercase().contains(&q))
+            .collect()
+    }
+
+    /// Draw the window.
+    pub fn view(&self) -> Element<'_, Message> {
+        let main: Element<'_, Message> = match &self.pane {
+            Pane::Welcome => container(
+                column![
+                    text(format!("Hello, {}.", self.username)).size(24),
+                    text("Pick a friend or a group on the left, or add a friend.")
+                        .color(style::QUIET),
+                    text("Ctrl+K jumps to a chat.").size(12).color(style::QUIET),
+                ]
+                .spacing(8),
+            )
+            .center(Fill)
+            .into(),
+            Pane::Chat(room) => self.chat_view(*room),
+            Pane::Verify(v) => v.view().map(Message::Verify),
+            Pane::Owner => match &self.owner {
+                Some(o) => o.view().map(Message::Owner),
+                None => text("Loading…").into(),
+            },
+            Pane::AddFriend => panel(
+                "Add a friend",
+                column![
+                    text("Their name on this box:"),
+                    text_input("name", &self.friend_name)
+                        .id("friend-name")
+                        .on_input(Message::FriendName)
+                        .on_submit(Message::SendRequest),
+                    button("Send friend request").on_press(Message::SendRequest),
+                ]
+                .spacing(8),
+            ),
+            Pane::NewGroup => panel(
+                "New group",
+                column![
+                    text("Friends to add (names, separated by commas):"),
+                    text_input("bob, carol", &self.group_names)
+                        .id("group-names")
+                        .on_input(Message::GroupNames)
+                        .on_submit(Message::CreateGroup),
+                    button("Create group").on_press(Message::CreateGroup),
+                ]
+                .spacing(8),
+            ),
+            Pane::Members(room) => {
+                let room = *room;
+                let mut names = column![].spacing(2);
+                for n in self.member_names(room) {
+                    names = names.push(text(n));
+                }
+                panel(
+                    "Members",
+                    column![
+                        names,
+                        text_input("names, separated by commas", &self.member_names)
+                            .id("member-names")
+                            .on_input(Message::MemberNames),
+                        row![
+                            button("Add").on_press(Message::AddMembers(room)),
+                            button("Remove")
+                                .style(button::danger)
+                                .on_press(Message::RemoveMembers(room)),
+                            button("Leave the group")
+                                .style(button::secondary)
+                                .on_press(Message::Leave(room)),
+                            button("Back to the chat")
+                                .style(button::text)
+                                .on_press(Message::OpenRoom(room)),
+                        ]
+                        .spacing(8),
+                        text("Removing someone gives the group a new key they do not get.")
+                            .size(12)
+                            .color(style::QUIET),
+                    ]
+                    .spacing(8),
+                )
+            }
+            Pane::Jump => {
+                let mut list = column![].spacing(4);
+                for (room, title) in self.jump_matches() {
+                    list = list.push(
+                        button(text(title))
+                            .style(button::text)
+                            .on_press(Message::OpenRoom(room)),
+                    );
+                }
+                panel(
+                    "Jump to a chat",
+                    column![
+                        text_input("name", &self.jump)
+                            .id("jump")
+                            .on_input(Message::JumpQuery)
+                            .on_submit(Message::JumpGo),
+                        list,
+                    ]
+                    .spacing(8),
+                )
+            }
+        };
+        let mut right = column![].spacing(0);
+        if let Some(note) = &self.note {
+            let (t, tint) = match note {
+                Ok(t) => (t.clone(), style::GOOD),
+                Err(t) => (t.clone(), style::DANGER),
+            };
+            right = right.push(
+                container(
+                    row![
+                        text(t).width(Fill),
+                        button("✕").style(button::text).on_press(Message::Dismiss)
+                    ]
+                    .align_y(Center),
+                )
+                .padding(8)
+                .style(style::panel(tint)),
+            );
+        }
+        if let Some((done, total)) = self.transfer {
+            right = right.push(
+                column![
+                    text(format!(
+                        "Transferring… {} of {}",
+                        crate::format::size(done),
+                        crate::format::size(total)
+                    )),
+                    iced::widget::progress_bar(0.0..=total.max(1) as f32, done as f32),
+                ]
+                .padding(8),
+            );
+        }
+        right = right.push(main);
+        row![
+            container(self.sidebar())
+                .width(260)
+                .height(Fill)
+                .style(style::sidebar),
+            container(right).width(Fill).height(Fill),
+        ]
+        .into()
+    }
+
+    fn chat_view(&self, room: RoomId) -> Element<'_, Message> {
+        let timeline = self.timelines.get(&room).unwrap_or(&self.no_timeline);
+        let now = onionchat_proto::now_ms();
+        let typing = timeline
+            .typing
+            .iter()
+            .filter(|(_, until)| **until > now)
+            .map(|(u, _)| self.client.name_of(*u))
+            .collect();
+        let is_group = self.room(room).is_some_and(|r| r.kind == RoomKind::Group);
+        let view = ChatView {
+            room,
+            title: self.title(room),
+            members: self.member_names(room).join(", "),
+            timeline,
+            composer: &self.composer,
+            blocked: self.blocked(room),
+            me: self.me,
+            tz: &self.tz,
+            typing,
+            sending: self.sending,
+        }
+        .view()
+        .map(Message::Chat);
+        let mut tools = row![
+            text_input("Send a file: its path", &self.file_path)
+                .id("file-path")
+                .on_input(Message::FilePath)
+                .on_submit(Message::SendFile),
+            button("Send file")
+                .on_press_maybe(self.transfer.is_none().then_some(Message::SendFile)),
+        ]
+        .spacing(8)
+        .padding([0, 12]);
+        if is_group {
+            tools = tools.push(
+                button("Members")
+                    .style(button::secondary)
+                    .on_press(Message::OpenMembers(room)),
+            );
+        }
+        column![view, tools].padding([0, 0]).spacing(4).into()
+    }
+
+    fn sidebar(&self) -> Element<'_, Message> {
+        let (label, tint) = match &self.link {
+            Link::Tor(p, _) => (format!("Starting Tor… {p}%"), style::PENDING),
+            Link::Connecting => ("Connecting to your box…".to_string(), style::PENDING),
+            Link::Connected => ("● Connected".to_string(), style::GOOD),
+            Link::Offline => ("Offline — retrying".to_string(), style::DANGER),
+        };
+        let mut status = row![text(label).color(tint).width(Fill)].align_y(Center);
+        if self.link == Link::Offline {
+            status = status.push(
+                button("Retry")
+                    .style(button::secondary)
+                    .on_press(Message::Retry),
+            );
+        }
+        let mut c = column![
+            text(format!("{} ({})", self.username, self.profile)).size(16),
+            status,
+        ]
+        .spacing(6)
+        .padding(10);
+        if let Link::Tor(p, what) = &self.link {
+            c = c.push(iced::widget::progress_bar(0.0..=100.0, f32::from(*p)));
+            c = c.push(text(what.clone()).size(11).color(style::QUIET));
+        }
+        if self.owner.is_some() {
+            c = c.push(
+                button("Your box")
+                    .style(button::secondary)
+                    .width(Fill)
+                    .on_press(Message::OpenOwner),
+            );
+        }
+        if !self.overview.incoming.is_empty() {
+            c = c.push(text("Friend requests").size(14));
+            for r in &self.overview.incoming {
+                c = c.push(
+                    column![
+                        text(format!("{} wants to be friends", r.from.username)),
+                        row![
+                            button("Accept").on_press(Message::Accept(r.id)),
+                            button("Decline")
+                                .style(button::secondary)
+                                .on_press(Message::Decline(r.id)),
+                        ]
+                        .spacing(6),
+                    ]
+                    .spacing(4),
+                );
+            }
+        }
+        for r in &self.overview.outgoing {
+            c = c.push(
+                text(format!("Waiting for {} to accept", r.to.username))
+                    .size(12)
+                    .color(style::QUIET),
+            );
+        }
+        c = c.push(text("Friends").size(14));
+        if self.loaded && self.overview.friends.is_empty() {
+            c = c.push(text("No friends yet.").size(12).color(style::QUIET));
+        }
+        for (f, _) in &self.overview.friends {
+            let id = f.user.user_id;
+            let online = self.online.contains(&id);
+            let verified = self.client.contact(id).is_some_and(|c| c.verified);
+            let changed = self.key_changes.contains_key(&id.0)
+                || self
+                    .overview
+                    .friends
+                    .iter()
+                    .any(|(g, ok)| g.user.user_id == id && !ok);
+            let unread = self
+                .timelines
+                .get(&f.room_id)
+                .map(|t| t.unread)
+                .unwrap_or(0);
+            let mut name = String::new();
+            name.push_str(if online { "● " } else { "○ " });
+            name.push_str(&f.user.username);
+            if verified {
+                name.push_str(" ✔");
+            }
+            if unread > 0 {
+                name.push_str(&format!(" ({unread})"));
+            }
+            let mut r = row![
+                button(text(name))
+                    .style(if self.current_room() == Some(f.room_id) {
+                        button::primary
+                    } else {
+                        button::text
+                    })
+                    .width(Fill)
+                    .on_press(Message::OpenRoom(f.room_id)),
+            ]
+            .align_y(Center);
+            r = r.push(
+                button(text(if changed { "⚠ Verify" } else { "Verify" }).size(12))
+                    .style(if changed {
+                        button::danger
+                    } else {
+                        button::text
+                    })
+                    .on_press(Message::OpenVerify(f.user.username.clone())),
+            );
+            c = c.push(r);
+        }
+        c = c.push(text("Groups").size(14));
+        for r in self
+            .overview
+            .rooms
+            .iter()
+            .filter(|r| r.kind == RoomKind::Group)
+        {
+            let unread = self.timelines.get(&r.id).map(|t| t.unread).unwrap_or(0);
+            let mut title = self.title(r.id);
+            if unread > 0 {
+                title.push_str(&format!(" ({unread})"));
+            }
+            c = c.push(
+                button(text(title))
+                    .style(if self.current_room() == Some(r.id) {
+                        button::primary
+                    } else {
+                        button::text
+                    })
+                    .width(Fill)
+                    .on_press(Message::OpenRoom(r.id)),
+            );
+        }
+        c = c.push(
+            row![
+                button("Add a friend")
+                    .style(button::secondary)
+                    .on_press(Message::OpenAddFriend),
+                button("New group")
+                    .style(button::secondary)
+                    .on_press(Message::OpenNewGroup),
+            ]
+            .spacing(6),
+        );
+        c = c.push(
+            column![
+                text("This profile").size(14),
+                text_input("export to… (a file path)", &self.export_path)
+                    .id("export-path")
+                    .on_input(Message::ExportPath)
+                    .on_submit(Message::Export),
+                row![
+                    button("Export profile")
+                        .style(button::secondary)
+                        .on_press(Message::Export),
+                    button("Lock / switch")
+                        .style(button::secondary)
+                        .on_press(Message::Lock),
+                ]
+                .spacing(6),
+            ]
+            .spacing(4),
+        );
+        scrollable(c).into()
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        // Stop the live session (it saves the sync cursors).
+        self.live.take();
+    }
+}
+
+fn panel<'a>(title: &'a str, body: impl Into<Element<'a, Message>>) -> Element<'a, Message> {
+    container(column![text(title).size(20), body.into()].spacing(12))
+        .padding(16)
+        .width(Fill)
+        .into()
+}
+
+/// "bob, carol  dave" → ["bob", "carol", "dave"].
+fn split_names(s: &str) -> Vec<String> {
+    s.split([',', ' ', ';'])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_split_on_commas_and_spaces() {
+        assert_eq!(
+            super::split_names(" bob, carol  dave;"),
+            vec!["bob", "carol", "dave"]
+        );
+        assert!(super::split_names(" , ").is_empty());
+    }
+}

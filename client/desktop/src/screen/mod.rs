@@ -1,0 +1,13 @@
+//! The app's screens. Each keeps its own state, messages, `update` and
+//! `view`; [`crate::app`] switches between them.
+//!
+//! - [`start`]: unlock a profile, join a box from an invite (text or QR
+//!   picture), or import a profile from another computer;
+//! - [`home`]: the signed-in window — contacts, rooms, the open chat and the
+//!   side panels ([`chat`], [`verify`], [`owner`]).
+
+pub mod chat;
+pub mod home;
+pub mod owner;
+pub mod start;
+pub mod verify;

@@ -1,0 +1,434 @@
+//! The first screen: unlock a profile, join a box with an invite (pasted or
+//! read from a picture of the box's QR code), or import a profile.
+
+use std::path::PathBuf;
+
+use iced::widget::{button, column, container, pick_list, progress_bar, row, text, text_input};
+use iced::{Center, Element, Fill, Task};
+use zeroize::Zeroizing;
+
+use crate::session::{self, JoinEvent, Opened, Places};
+use crate::style;
+
+/// Which form is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Unlock an existing profile.
+    Unlock,
+    /// Join a box with an invite (creates a profile).
+    Join,
+    /// Import a profile exported on another computer.
+    Import,
+}
+
+/// What the screen is doing.
+#[derive(Debug, Clone, PartialEq)]
+enum Status {
+    Idle,
+    Working { step: String, tor: Option<u8> },
+    Failed(String),
+}
+
+/// The start screen's state.
+pub struct Start {
+    places: Places,
+    mode: Mode,
+    profiles: Vec<String>,
+    selected: Option<String>,
+    passphrase: Zeroizing<String>,
+    invite: String,
+    picture: String,
+    username: String,
+    new_passphrase: Zeroizing<String>,
+    new_passphrase_again: Zeroizing<String>,
+    import_file: String,
+    status: Status,
+}
+
+/// Messages of the start screen.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// Switch form.
+    Show(Mode),
+    /// Pick a profile to unlock.
+    Select(String),
+    /// Unlock passphrase typed.
+    Passphrase(String),
+    /// Unlock pressed.
+    Unlock,
+    /// Unlocking finished.
+    Unlocked(Result<Opened, String>),
+    /// Invite link typed or pasted.
+    Invite(String),
+    /// Picture path typed.
+    Picture(String),
+    /// Read the invite from the picture.
+    ReadPicture,
+    /// Username typed.
+    Username(String),
+    /// New passphrase typed.
+    NewPassphrase(String),
+    /// New passphrase repeated.
+    NewPassphraseAgain(String),
+    /// Join pressed.
+    Join,
+    /// Progress of a join.
+    Joining(JoinEvent),
+    /// Path of a profile export typed.
+    ImportFile(String),
+    /// Import pressed.
+    Import,
+    /// Import finished (the new profile's name).
+    Imported(Result<String, String>),
+}
+
+/// What the app must do after an update.
+pub enum Outcome {
+    /// Nothing beyond the task.
+    None,
+    /// A profile is open: go to the home screen.
+    Opened(Opened),
+}
+
+impl Start {
+    /// The start screen: unlock if there are profiles, else join.
+    pub fn new(places: Places) -> Start {
+        let profiles = places.profiles();
+        Start {
+            mode: if profiles.is_empty() {
+                Mode::Join
+            } else {
+                Mode::Unlock
+            },
+            selected: profiles.first().cloned(),
+            profiles,
+            places,
+            passphrase: Zeroizing::default(),
+            invite: String::new(),
+            picture: String::new(),
+            username: String::new(),
+            new_passphrase: Zeroizing::default(),
+            new_passphrase_again: Zeroizing::default(),
+            import_file: String::new(),
+            status: Status::Idle,
+        }
+    }
+
+    /// The start screen with `profile` preselected (after locking it).
+    pub fn unlocking(places: Places, profile: &str) -> Start {
+        let mut s = Start::new(places);
+        if s.profiles.iter().any(|p| p == profile) {
+            s.selected = Some(profile.to_string());
+            s.mode = Mode::Unlock;
+        }
+        s
+    }
+
+    /// Which form is up.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    fn busy(&self) -> bool {
+        matches!(self.status, Status::Working { .. })
+    }
+
+    fn fail(&mut self, why: impl Into<String>) -> (Task<Message>, Outcome) {
+        self.status = Status::Failed(why.into());
+        (Task::none(), Outcome::None)
+    }
+
+    /// Handle a message.
+    pub fn update(&mut self, message: Message) -> (Task<Message>, Outcome) {
+        match message {
+            Message::Show(mode) => {
+                if !self.busy() {
+                    self.mode = mode;
+                    self.status = Status::Idle;
+                }
+            }
+            Message::Select(p) => self.selected = Some(p),
+            Message::Passphrase(p) => self.passphrase = Zeroizing::new(p),
+            Message::Unlock => {
+                if self.busy() {
+                    return (Task::none(), Outcome::None);
+                }
+                let Some(name) = self.selected.clone() else {
+                    return self.fail("Choose a profile first.");
+                };
+                if self.passphrase.is_empty() {
+                    return self.fail("Enter the passphrase of this profile.");
+                }
+                self.status = Status::Working {
+                    step: "Unlocking your profile…".into(),
+                    tor: None,
+                };
+                let pass = std::mem::take(&mut self.passphrase);
+                return (
+                    Task::perform(
+                        session::unlock(self.places.clone(), name, pass),
+                        Message::Unlocked,
+                    ),
+                    Outcome::None,
+                );
+            }
+            Message::Unlocked(Ok(opened)) => {
+                self.status = Status::Idle;
+                return (Task::none(), Outcome::Opened(opened));
+            }
+            Message::Unlocked(Err(e)) => return self.fail(e),
+            Message::Invite(s) => self.invite = s,
+            Message::Picture(s) => self.picture = s,
+            Message::ReadPicture => {
+                match crate::invite::from_picture(&PathBuf::from(self.picture.trim())) {
+                    Ok(link) => {
+                        self.invite = link.to_string();
+                        self.status = Status::Idle;
+                    }
+                    Err(e) => return self.fail(e.to_string()),
+                }
+            }
+            Message::Username(s) => self.username = s,
+            Message::NewPassphrase(s) => self.new_passphrase = Zeroizing::new(s),
+            Message::NewPassphraseAgain(s) => self.new_passphrase_again = Zeroizing::new(s),
+            Message::Join => return self.join(),
+            Message::Joining(JoinEvent::Step(step)) => {
+                if let Status::Working { step: s, .. } = &mut self.status {
+                    *s = step;
+                }
+            }
+            Message::Joining(JoinEvent::Tor(p, what)) => {
+                self.status = Status::Working {
+                    step: format!("Connecting to Tor: {what}"),
+                    tor: Some(p),
+                };
+            }
+            Message::Joining(JoinEvent::Done(Ok(opened))) => {
+                self.status = Status::Idle;
+                self.profiles = self.places.profiles();
+                return (Task::none(), Outcome::Opened(opened));
+            }
+            Message::Joining(JoinEvent::Done(Err(e))) => {
+                self.profiles = self.places.profiles();
+                return self.fail(e);
+            }
+            Message::ImportFile(s) => self.import_file = s,
+            Message::Import => {
+                if self.busy() {
+                    return (Task::none(), Outcome::None);
+                }
+                let file = PathBuf::from(self.import_file.trim());
+                if !file.is_file() {
+                    return self.fail("Choose the exported profile file (it ends in .onionchat).");
+                }
+                if self.passphrase.is_empty() {
+                    return self.fail("Enter the passphrase the profile was exported with.");
+                }
+                let stem = file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                let name = session::profile_name(&stem, &self.profiles);
+                self.status = Status::Working {
+                    step: "Importing the profile…".into(),
+                    tor: None,
+                };
+                let pass = Zeroizing::new(self.passphrase.to_string());
+                return (
+                    Task::perform(
+                        session::import(self.places.clone(), name, file, pass),
+                        Message::Imported,
+                    ),
+                    Outcome::None,
+                );
+            }
+            Message::Imported(Ok(name)) => {
+                self.profiles = self.places.profiles();
+                self.selected = Some(name);
+                self.mode = Mode::Unlock;
+                // The same passphrase unlocks it: go straight on.
+                self.status = Status::Idle;
+                return self.update(Message::Unlock);
+            }
+            Message::Imported(Err(e)) => return self.fail(e),
+        }
+        (Task::none(), Outcome::None)
+    }
+
+    fn join(&mut self) -> (Task<Message>, Outcome) {
+        if self.busy() {
+            return (Task::none(), Outcome::None);
+        }
+        let invite = match crate::invite::from_text(&self.invite) {
+            Ok(link) => link,
+            Err(e) => return self.fail(e.to_string()),
+        };
+        let username = self.username.trim().to_string();
+        if let Err(why) = onionchat_proto::wire::validate_username(&username) {
+            return self.fail(format!("Choose another name: {why}."));
+        }
+        if self.new_passphrase.chars().count() < 8 {
+            return self.fail("Choose a passphrase of at least 8 characters.");
+        }
+        if *self.new_passphrase != *self.new_passphrase_again {
+            return self.fail("The two passphrases differ.");
+        }
+        let name = session::profile_name(&username, &self.profiles);
+        self.status = Status::Working {
+            step: "Starting…".into(),
+            tor: None,
+        };
+        let pass = Zeroizing::new(self.new_passphrase.to_string());
+        (
+            Task::run(
+                session::join(self.places.clone(), name, invite, username, pass),
+                Message::Joining,
+            ),
+            Outcome::None,
+        )
+    }
+
+    /// Draw the screen.
+    pub fn view(&self) -> Element<'_, Message> {
+        let tabs = row![
+            tab(
+                "Your profiles",
+                Mode::Unlock,
+                self.mode,
+                !self.profiles.is_empty()
+            ),
+            tab("Join a box", Mode::Join, self.mode, true),
+            tab("Import a profile", Mode::Import, self.mode, true),
+        ]
+        .spacing(8);
+        let form = match self.mode {
+            Mode::Unlock => self.unlock_form(),
+            Mode::Join => self.join_form(),
+            Mode::Import => self.import_form(),
+        };
+        let status: Element<'_, Message> = match &self.status {
+            Status::Idle => column![].into(),
+            Status::Working { step, tor } => {
+                let mut c = column![text(step.clone())].spacing(6);
+                if let Some(p) = tor {
+                    c = c.push(progress_bar(0.0..=100.0, f32::from(*p)));
+                }
+                container(c)
+                    .padding(10)
+                    .style(style::panel(style::PENDING))
+                    .width(Fill)
+                    .into()
+            }
+            Status::Failed(why) => container(text(why.clone()))
+                .padding(10)
+                .style(style::panel(style::DANGER))
+                .width(Fill)
+                .into(),
+        };
+        let content = column![
+            text("OnionChat").size(32),
+            text("Private chat through your own box at home.").color(style::QUIET),
+            tabs,
+            form,
+            status,
+        ]
+        .spacing(16)
+        .max_width(520);
+        container(content).center(Fill).padding(24).into()
+    }
+
+    fn unlock_form(&self) -> Element<'_, Message> {
+        let busy = self.busy();
+        column![
+            text("Profile"),
+            pick_list(
+                self.profiles.as_slice(),
+                self.selected.as_ref(),
+                Message::Select
+            ),
+            text("Passphrase"),
+            text_input("Passphrase", &self.passphrase)
+                .id("unlock-passphrase")
+                .secure(true)
+                .on_input_maybe((!busy).then_some(Message::Passphrase))
+                .on_submit(Message::Unlock),
+            button("Unlock").on_press_maybe((!busy).then_some(Message::Unlock)),
+        ]
+        .spacing(8)
+        .into()
+    }
+
+    fn join_form(&self) -> Element<'_, Message> {
+        let busy = self.busy();
+        let input =
+            |placeholder: &str, id: &'static str, value: &str, on: fn(String) -> Message| {
+                text_input(placeholder, value)
+                    .id(id)
+                    .on_input_maybe((!busy).then_some(on))
+                    .on_submit(Message::Join)
+            };
+        column![
+            text("Invite from the box's screen"),
+            input("onionchat://…", "invite", &self.invite, Message::Invite),
+            row![
+                text_input("…or the path of a picture of the QR code", &self.picture)
+                    .id("picture")
+                    .on_input_maybe((!busy).then_some(Message::Picture))
+                    .on_submit(Message::ReadPicture),
+                button("Read QR code").on_press_maybe((!busy).then_some(Message::ReadPicture)),
+            ]
+            .spacing(8)
+            .align_y(Center),
+            text("Your name (others see it)"),
+            input("e.g. ann", "username", &self.username, Message::Username),
+            text("A passphrase that locks this profile on this computer"),
+            input(
+                "at least 8 characters",
+                "new-passphrase",
+                &self.new_passphrase,
+                Message::NewPassphrase
+            )
+            .secure(true),
+            input(
+                "the same passphrase again",
+                "new-passphrase-again",
+                &self.new_passphrase_again,
+                Message::NewPassphraseAgain
+            )
+            .secure(true),
+            button("Join").on_press_maybe((!busy).then_some(Message::Join)),
+        ]
+        .spacing(8)
+        .into()
+    }
+
+    fn import_form(&self) -> Element<'_, Message> {
+        let busy = self.busy();
+        column![
+            text("Use this account on another computer: export it there (menu → Export profile), copy the file here."),
+            text("Exported profile file"),
+            text_input("/path/to/ann.onionchat", &self.import_file)
+                .id("import-file")
+                .on_input_maybe((!busy).then_some(Message::ImportFile)),
+            text("Its passphrase"),
+            text_input("Passphrase", &self.passphrase)
+                .id("import-passphrase")
+                .secure(true)
+                .on_input_maybe((!busy).then_some(Message::Passphrase))
+                .on_submit(Message::Import),
+            button("Import").on_press_maybe((!busy).then_some(Message::Import)),
+        ]
+        .spacing(8)
+        .into()
+    }
+}
+
+fn tab(label: &str, mode: Mode, current: Mode, enabled: bool) -> Element<'_, Message> {
+    let b = button(text(label))
+        .on_press_maybe((enabled && mode != current).then_some(Message::Show(mode)));
+    if mode == current {
+        b.style(button::primary).into()
+    } else {
+        b.style(button::secondary).into()
+    }
+}
