@@ -204,7 +204,9 @@ impl Client {
     }
 
     /// Our rooms, each checked against what its members signed (a room
-    /// that fails is left out and reported as a `Security` event).
+    /// that fails is left out and reported as a `Security` event; one with a
+    /// member whose key changed is left out and reported as `KeyChanged` —
+    /// the other rooms, and the live session, carry on).
     pub async fn rooms(&self) -> Result<Vec<Room>> {
         let list: RoomList = self.call::<(), _>(Method::GET, "/v1/rooms", None).await?;
         let mut out = Vec::with_capacity(list.rooms.len());
@@ -214,7 +216,7 @@ impl Client {
                     self.remember_room(&r);
                     out.push(r);
                 }
-                Err(ClientError::Untrusted(_)) => {}
+                Err(ClientError::Untrusted(_) | ClientError::KeyChanged { .. }) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -21,6 +21,7 @@ pub mod display;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod presence;
 pub mod ratelimit;
 pub mod serve;
 pub mod state;

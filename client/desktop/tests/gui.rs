@@ -50,7 +50,7 @@ fn onboarding_from_an_invite_then_unlocking_on_the_next_start() {
     assert!(ui.screenshot("join"));
     join(&mut ui, &invite, "ann", PASSPHRASE, PASSPHRASE);
     wait_connected(&mut ui);
-    assert!(ui.sees("ann (ann)"), "{:?}", ui.texts());
+    assert!(ui.sees("ann"), "{:?}", ui.texts());
     // The owner invite made ann the owner: the box's own view is there.
     assert!(ui.sees("Your box"));
     assert_eq!(ui.home().client().username(), "ann");
@@ -174,6 +174,10 @@ fn two_people_become_friends_and_chat_both_ways() {
     bob.wait_for_text("hello bob 👋", 20);
     // bob had the chat open: ann's message is read, and ann sees that.
     ann.wait_for_text("· read", 20);
+    // Both are online, and each sees the other so (bob came online after
+    // ann, ann after bob: the node tells a new connection who is online).
+    ann.wait_for_text("● bob", 20);
+    bob.wait_for_text("● ann", 20);
     assert!(ann.screenshot("chat"));
     assert!(bob.screenshot("chat-bob"));
 }
@@ -216,4 +220,241 @@ fn the_owner_makes_an_invite_that_works() {
     ui.click("Refresh");
     ui.wait_for_text("2 members", 20);
     let _ = Arc::new(carol);
+}
+
+/// ann (owner) in a window, with friends made through the core: each name
+/// in `friends` joins with an invite from ann and befriends her.
+fn owner_with_friends(
+    tmp: &std::path::Path,
+    node: &Node,
+    friends: &[&str],
+) -> (Ui, Vec<Arc<Client>>) {
+    let setup = Ui::new(options(&tmp.join("ann")));
+    let clients = setup.block_on(async {
+        let ann = onionchat_tests::join_owner(node, &tmp.join("ann/profiles/ann")).await;
+        let mut out = Vec::new();
+        for name in friends {
+            let inv = ann.create_invite(None, None).await.expect("invite");
+            let c = onionchat_tests::join(
+                node,
+                &tmp.join(name),
+                name,
+                &ann.invite_link(&inv.code).to_string(),
+            )
+            .await;
+            let req = ann.send_friend_request(name).await.expect("request");
+            c.accept_friend_request(req.id).await.expect("accept");
+            out.push(c);
+        }
+        out
+    });
+    // The core clients live on this runtime: keep it (and them) alive.
+    let mut ui = setup;
+    ui.restart(options(&tmp.join("ann")));
+    unlock(&mut ui, PASSPHRASE);
+    wait_connected(&mut ui);
+    (ui, clients)
+}
+
+#[test]
+fn a_group_with_a_removed_member() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (mut ann, friends) = owner_with_friends(tmp.path(), &node, &["bob", "carol"]);
+    let (bob, carol) = (friends[0].clone(), friends[1].clone());
+
+    ann.click("New group");
+    ann.type_into("group-names", "bob, carol");
+    ann.click("Create group");
+    ann.wait_for_text("Group: bob, carol", 30);
+    let group = ann.home().current_room().expect("the new group is open");
+    ann.type_into("composer", "hello group");
+    ann.enter_in("composer");
+    ann.wait_until("the message shown", 20, |ui| ui.sees("hello group"));
+    let got = ann.block_on(async { carol.history_all(group, 0).await.expect("carol reads") });
+    assert_eq!(onionchat_tests::texts(&got), vec!["hello group"]);
+
+    ann.click("Members");
+    ann.type_into("member-names", "carol");
+    ann.click("Remove");
+    // The members list and the room's title follow the signed roster.
+    ann.wait_for_text("Group: bob", 30);
+    ann.wait_until("carol gone from the title", 30, |ui| {
+        !ui.sees("Group: bob, carol")
+    });
+    ann.type_into("composer", "after carol left");
+    ann.enter_in("composer");
+    ann.wait_until("the message shown", 20, |ui| ui.sees("after carol left"));
+
+    ann.block_on(async {
+        assert_eq!(
+            onionchat_tests::texts(&bob.history_all(group, 0).await.expect("bob reads")),
+            vec!["hello group", "after carol left"]
+        );
+        let err = carol
+            .history_all(group, 0)
+            .await
+            .expect_err("carol was removed");
+        assert_eq!(
+            err.code(),
+            Some(onionchat_proto::wire::ErrorCode::Forbidden)
+        );
+    });
+}
+
+#[test]
+fn files_go_with_progress_can_be_cancelled_and_are_saved_whole() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (mut ann, friends) = owner_with_friends(tmp.path(), &node, &["bob"]);
+    let bob = friends[0].clone();
+
+    ann.wait_for_text("○ bob", 20);
+    ann.click_containing("bob");
+    ann.wait_for_text("No messages yet. Say hello!", 20);
+    let room = ann.home().current_room().expect("chat open");
+
+    // A big file, cancelled as soon as it is under way: nothing arrives.
+    let big = tmp.path().join("holiday.mov");
+    onionchat_tests::make_file(&big, 64 * 1024 * 1024, 1);
+    ann.type_into("file-path", big.to_str().expect("utf-8"));
+    ann.click("Send file");
+    ann.wait_until("the upload under way", 30, |ui| {
+        ui.progress.iter().any(|(done, _)| *done > 0)
+    });
+    ann.click("Cancel");
+    ann.wait_for_text("Transfer cancelled.", 60);
+    ann.click("✕");
+
+    // A smaller one goes through, with progress up to the whole size.
+    ann.progress.clear();
+    let report = tmp.path().join("report.pdf");
+    onionchat_tests::make_file(&report, 3 * 1024 * 1024 + 17, 2);
+    ann.type_into("file-path", report.to_str().expect("utf-8"));
+    ann.click("Send file");
+    ann.wait_for_text("Sent report.pdf.", 60);
+    let size = 3 * 1024 * 1024 + 17;
+    assert_eq!(
+        ann.progress.last(),
+        Some(&(size, size)),
+        "{:?}",
+        ann.progress
+    );
+    assert!(
+        ann.progress.len() > 1,
+        "one progress report: {:?}",
+        ann.progress
+    );
+    ann.wait_for_text("📎 report.pdf (3.1 MB)", 20);
+
+    // bob saw exactly one file message: the cancelled upload left nothing.
+    let files = ann.block_on(async {
+        let items = bob.history_all(room, 0).await.expect("bob reads");
+        items
+            .into_iter()
+            .filter_map(|i| match i {
+                onionchat_client::Incoming::Message(m) => match m.content {
+                    onionchat_proto::wire::MessageContent::File { name, .. } => Some(name),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(files, vec!["report.pdf".to_string()]);
+
+    // Saving it (here ann saves her own upload) writes the whole file.
+    ann.click("Save");
+    ann.wait_for_text("Saved to", 60);
+    let saved = tmp.path().join("ann/downloads/report.pdf");
+    assert_eq!(
+        onionchat_tests::sha256_file(&saved),
+        onionchat_tests::sha256_file(&report)
+    );
+}
+
+#[test]
+fn a_changed_key_blocks_sending_until_the_user_looks_at_it() {
+    use onionchat_tests::proxy::{HostileNode, swap_key};
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    // ann reaches her box through someone who can swap keys (her profile's
+    // address is the proxy's); bob talks to the box directly.
+    let setup = Ui::new(options(&tmp.path().join("ann")));
+    let (proxy, bob, mallory) = setup.block_on(async {
+        let proxy = HostileNode::start(node.addr.clone()).await;
+        let owner = InviteLink::parse(node.owner_invite.as_deref().expect("invite")).expect("link");
+        let via_proxy = InviteLink {
+            address: proxy.addr.clone(),
+            ..owner
+        };
+        let ann = Client::join(
+            &tmp.path().join("ann/profiles/ann"),
+            PASS,
+            &via_proxy,
+            "ann",
+            proxy.connector(),
+            |_| {},
+        )
+        .await
+        .expect("ann joins");
+        let inv = ann.create_invite(None, None).await.expect("invite");
+        let bob = onionchat_tests::join(
+            &node,
+            &tmp.path().join("bob"),
+            "bob",
+            &InviteLink {
+                address: node.addr.clone(),
+                ..ann.invite_link(&inv.code)
+            }
+            .to_string(),
+        )
+        .await;
+        let req = ann.send_friend_request("bob").await.expect("request");
+        bob.accept_friend_request(req.id).await.expect("accept");
+        let mallory = onionchat_proto::crypto::IdentityKey::generate().expect("keygen");
+        (proxy, bob, mallory)
+    });
+    let mut ann = setup;
+    ann.restart(options(&tmp.path().join("ann")));
+    unlock(&mut ann, PASSPHRASE);
+    wait_connected(&mut ann);
+    ann.wait_for_text("○ bob", 20);
+    ann.click_containing("bob");
+    ann.wait_for_text("No messages yet. Say hello!", 20);
+    let room = ann.home().current_room().expect("chat open");
+    ann.type_into("composer", "before");
+    ann.enter_in("composer");
+    ann.wait_until("sent", 20, |ui| ui.sees("before"));
+
+    // The box starts handing out another key for bob.
+    proxy.attack(swap_key("bob", mallory.public().spki_der().to_vec()));
+    ann.click("Verify");
+    ann.wait_for_text("bob's key changed.", 20);
+    ann.click("Close");
+    ann.click_containing("bob");
+    ann.wait_for_text("⚠ bob's key changed. Sending is paused", 20);
+    // There is no composer to send with.
+    assert!(ann.interact(|s| s.find(iced::widget::Id::new("composer")).is_err()));
+    assert!(ann.screenshot("key-changed"));
+
+    // Looking at it: the panel says what happened; accepting re-pins.
+    proxy.honest();
+    ann.click("⚠ Verify");
+    ann.wait_for_text("I checked it with them: accept the new key", 20);
+    ann.click("I checked it with them: accept the new key");
+    ann.wait_for_text("You now trust bob's new key.", 20);
+    // The panel now shows the new safety number to compare.
+    ann.wait_for_text("They match: mark as verified", 20);
+    ann.click("Close");
+    ann.click_containing("bob");
+    ann.wait_until("the composer back", 20, |ui| {
+        ui.interact(|s| s.find(iced::widget::Id::new("composer")).is_ok())
+    });
+    ann.type_into("composer", "after");
+    ann.enter_in("composer");
+    ann.wait_until("sent", 20, |ui| ui.sees("after"));
+    let got = ann.block_on(async { bob.history_all(room, 0).await.expect("bob reads") });
+    assert_eq!(onionchat_tests::texts(&got), vec!["before", "after"]);
 }

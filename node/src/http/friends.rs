@@ -47,12 +47,12 @@ pub(super) async fn accept(
     Path(id): Path<String>,
     Cbor(body): Cbor<AcceptFriendRequest>,
 ) -> Result<Cbor<Room>, Failure> {
-    Ok(Cbor(
-        state
-            .store
-            .accept_friend_request(auth.user, request_id(&id)?, body)
-            .await?,
-    ))
+    let room = state
+        .store
+        .accept_friend_request(auth.user, request_id(&id)?, body)
+        .await?;
+    crate::presence::introduce(&state, &room.members);
+    Ok(Cbor(room))
 }
 
 pub(super) async fn decline(

@@ -29,6 +29,7 @@ pub(super) async fn create_room(
     Cbor(body): Cbor<CreateRoom>,
 ) -> Result<(StatusCode, Cbor<Room>), Failure> {
     let room = state.store.create_room(auth.user, body).await?;
+    crate::presence::introduce(&state, &room.members);
     Ok((StatusCode::CREATED, Cbor(room)))
 }
 
@@ -56,9 +57,10 @@ pub(super) async fn rekey(
     Path(id): Path<String>,
     Cbor(body): Cbor<Rekey>,
 ) -> Result<Cbor<Room>, Failure> {
-    Ok(Cbor(
-        state.store.rekey(auth.user, room_id(&id)?, body).await?,
-    ))
+    let room = state.store.rekey(auth.user, room_id(&id)?, body).await?;
+    // New members may not have shared a room with the others before.
+    crate::presence::introduce(&state, &room.members);
+    Ok(Cbor(room))
 }
 
 pub(super) async fn leave(

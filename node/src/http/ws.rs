@@ -102,23 +102,6 @@ impl Replies {
     }
 }
 
-async fn announce_presence(state: &AppState, user: UserId, online: bool) {
-    if !state.config.presence {
-        return;
-    }
-    match state.store.contacts_of(user) {
-        Ok(to) => state.hub.publish(vec![Event::new(
-            to,
-            ServerFrame::Presence {
-                user,
-                online,
-                last_seen: now_ms(),
-            },
-        )]),
-        Err(e) => tracing::warn!(error = %e, "presence lookup failed"),
-    }
-}
-
 /// A frame read from the socket, waiting for a permit.
 enum Inbound {
     Binary(bytes::Bytes),
@@ -143,8 +126,9 @@ async fn session(
         presence,
     } = state.hub.register(user, auth.token_hash);
     if presence == PresenceChange::Online {
-        announce_presence(&state, user, true).await;
+        crate::presence::announce(&state, user, true);
     }
+    crate::presence::tell_who_is_online(&state, user);
     let (sink, mut stream) = socket.split();
     let (reply_tx, reply_rx) = mpsc::channel(MAX_IN_FLIGHT);
     let replies = Replies(reply_tx);
@@ -209,7 +193,7 @@ async fn session(
     let _ = close_tx.send(closing);
     let _ = writer.await;
     if state.hub.unregister(user, conn) == PresenceChange::Offline {
-        announce_presence(&state, user, false).await;
+        crate::presence::announce(&state, user, false);
     }
 }
 

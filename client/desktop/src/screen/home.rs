@@ -120,8 +120,9 @@ pub enum Message {
     Done(Result<String, String>),
     /// A room action finished: open the room.
     RoomDone(Result<Room, String>),
-    /// The verification data arrived.
-    VerifyLoaded(Result<(Contact, String, String), String>),
+    /// The verification data arrived; a changed key comes back as the
+    /// change itself.
+    VerifyLoaded(Result<(Contact, String, String), VerifyRefused>),
     /// The verification panel.
     Verify(verify::Message),
     /// A new key was accepted.
@@ -138,6 +139,8 @@ pub enum Message {
     Transfer(u64, u64),
     /// A file finished.
     TransferDone(Result<String, String>),
+    /// Stop the file transfer under way.
+    CancelTransfer,
     /// Dismiss the note or error.
     Dismiss,
     /// Lock the profile (back to the start screen).
@@ -146,6 +149,15 @@ pub enum Message {
     ExportPath(String),
     /// Export the profile to the typed path.
     Export,
+}
+
+/// Why the safety number could not be shown.
+#[derive(Debug, Clone)]
+pub enum VerifyRefused {
+    /// Their key changed (account, what changed).
+    KeyChanged(UserId, KeyChange),
+    /// Anything else, in words.
+    Other(String),
 }
 
 /// What the app must do after an update.
@@ -178,7 +190,9 @@ pub struct Home {
     member_names: String,
     jump: String,
     file_path: String,
+    /// The file transfer under way: (done, total) and its cancel switch.
     transfer: Option<(u64, u64)>,
+    cancel: Arc<std::sync::atomic::AtomicBool>,
     export_path: String,
     key_changes: BTreeMap<u64, KeyChange>,
     owner: Option<Owner>,
@@ -235,6 +249,7 @@ impl Home {
             jump: String::new(),
             file_path: String::new(),
             transfer: None,
+            cancel: Arc::default(),
             export_path: String::new(),
             key_changes: BTreeMap::new(),
             owner: None,
@@ -525,7 +540,24 @@ impl Home {
                 }
                 let c = self.client.clone();
                 Task::perform(
-                    async move { err(c.safety_number(&name).await) },
+                    async move {
+                        c.safety_number(&name).await.map_err(|e| match e {
+                            onionchat_client::ClientError::KeyChanged {
+                                user,
+                                username,
+                                pinned,
+                                seen,
+                            } => VerifyRefused::KeyChanged(
+                                user,
+                                KeyChange {
+                                    username,
+                                    pinned,
+                                    seen,
+                                },
+                            ),
+                            other => VerifyRefused::Other(other.to_string()),
+                        })
+                    },
                     Message::VerifyLoaded,
                 )
             }
@@ -533,7 +565,23 @@ impl Home {
                 self.pane = Pane::Verify(Box::new(Verify::new(contact, number, &qr, None)));
                 Task::none()
             }
-            Message::VerifyLoaded(Err(e)) => {
+            Message::VerifyLoaded(Err(VerifyRefused::KeyChanged(user_id, change))) => {
+                self.key_changes.insert(user_id.0, change.clone());
+                let contact = Contact {
+                    user_id,
+                    username: change.username.clone(),
+                    fingerprint: change.pinned,
+                    verified: false,
+                };
+                self.pane = Pane::Verify(Box::new(Verify::new(
+                    contact,
+                    String::new(),
+                    "",
+                    Some(change),
+                )));
+                Task::none()
+            }
+            Message::VerifyLoaded(Err(VerifyRefused::Other(e))) => {
                 self.note(Err(e));
                 Task::none()
             }
@@ -739,7 +787,16 @@ impl Home {
             }
             Message::TransferDone(r) => {
                 self.transfer = None;
-                self.note(r);
+                let cancelled = self.cancel.swap(false, std::sync::atomic::Ordering::SeqCst);
+                self.note(if cancelled && r.is_err() {
+                    Ok("Transfer cancelled.".into())
+                } else {
+                    r
+                });
+                Task::none()
+            }
+            Message::CancelTransfer => {
+                self.cancel.store(true, std::sync::atomic::Ordering::SeqCst);
                 Task::none()
             }
             Message::Dismiss => {
@@ -968,13 +1025,15 @@ impl Home {
         }
         self.file_path.clear();
         let c = self.client.clone();
+        let cancel = self.cancel.clone();
+        self.transfer = Some((0, 0));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let done_tx = tx.clone();
         tokio::spawn(async move {
             let progress_tx = tx.clone();
             let progress: onionchat_client::files::Progress = Box::new(move |done, total| {
                 let _ = progress_tx.send(Message::Transfer(done, total));
-                true
+                !cancel.load(std::sync::atomic::Ordering::SeqCst)
             });
             let r = err(c.send_file(room, &path, progress).await).map(|_| {
                 format!(
@@ -1013,14 +1072,23 @@ impl Home {
             .map(|n| n.to_string_lossy().to_string())
             .filter(|n| !n.starts_with('.'))
             .unwrap_or_else(|| "download".into());
+        if let Err(e) = std::fs::create_dir_all(&self.downloads_dir) {
+            self.note(Err(format!(
+                "Cannot create {}: {e}",
+                self.downloads_dir.display()
+            )));
+            return Task::none();
+        }
         let dest = self.downloads_dir.join(safe);
         let c = self.client.clone();
+        let cancel = self.cancel.clone();
+        self.transfer = Some((0, 0));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let progress_tx = tx.clone();
             let progress: onionchat_client::files::Progress = Box::new(move |done, total| {
                 let _ = progress_tx.send(Message::Transfer(done, total));
-                true
+                !cancel.load(std::sync::atomic::Ordering::SeqCst)
             });
             let r = err(c.download_file(file_id, &dest, Some(&sha), progress).await)
                 .map(|_| format!("Saved to {}.", dest.display()));
@@ -1116,7 +1184,7 @@ impl Home {
             Pane::Chat(room) => self.chat_view(*room),
             Pane::Verify(v) => v.view().map(Message::Verify),
             Pane::Owner => match &self.owner {
-                Some(o) => o.view().map(Message::Owner),
+                Some(o) => o.view(|u| self.client.name_of(u)).map(Message::Owner),
                 None => text("Loading…").into(),
             },
             Pane::AddFriend => panel(
@@ -1219,11 +1287,18 @@ impl Home {
         if let Some((done, total)) = self.transfer {
             right = right.push(
                 column![
-                    text(format!(
-                        "Transferring… {} of {}",
-                        crate::format::size(done),
-                        crate::format::size(total)
-                    )),
+                    row![
+                        text(format!(
+                            "Transferring… {} of {}",
+                            crate::format::size(done),
+                            crate::format::size(total)
+                        ))
+                        .width(Fill),
+                        button("Cancel")
+                            .style(button::secondary)
+                            .on_press(Message::CancelTransfer),
+                    ]
+                    .align_y(Center),
                     iced::widget::progress_bar(0.0..=total.max(1) as f32, done as f32),
                 ]
                 .padding(8),
@@ -1300,7 +1375,12 @@ impl Home {
             );
         }
         let mut c = column![
-            text(format!("{} ({})", self.username, self.profile)).size(16),
+            text(if self.username == self.profile {
+                self.username.clone()
+            } else {
+                format!("{} (profile {})", self.username, self.profile)
+            })
+            .size(16),
             status,
         ]
         .spacing(6)
@@ -1437,7 +1517,7 @@ impl Home {
                     button("Export profile")
                         .style(button::secondary)
                         .on_press(Message::Export),
-                    button("Lock / switch")
+                    button("Switch profile")
                         .style(button::secondary)
                         .on_press(Message::Lock),
                 ]

@@ -41,8 +41,11 @@ impl Owner {
             .map(|qr| (link, qr));
     }
 
-    /// Draw it.
-    pub fn view(&self) -> Element<'_, Message> {
+    /// Draw it; `name_of` names the accounts that used invites.
+    pub fn view(
+        &self,
+        name_of: impl Fn(onionchat_proto::wire::UserId) -> String,
+    ) -> Element<'_, Message> {
         let mut c = column![text("Your box").size(20)].spacing(12);
         if let Some(s) = &self.status {
             let free = s
@@ -99,7 +102,7 @@ impl Owner {
             let state = if inv.revoked {
                 "revoked".to_string()
             } else if let Some(u) = inv.used_by {
-                format!("used by user {u}")
+                format!("used by {}", name_of(u))
             } else if inv.owner {
                 "owner invite".to_string()
             } else {

@@ -424,8 +424,9 @@ impl Start {
 }
 
 fn tab(label: &str, mode: Mode, current: Mode, enabled: bool) -> Element<'_, Message> {
-    let b = button(text(label))
-        .on_press_maybe((enabled && mode != current).then_some(Message::Show(mode)));
+    // The current tab stays pressable (a no-op) so it reads as selected,
+    // not as disabled.
+    let b = button(text(label)).on_press_maybe(enabled.then_some(Message::Show(mode)));
     if mode == current {
         b.style(button::primary).into()
     } else {

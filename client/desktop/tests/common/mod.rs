@@ -42,6 +42,8 @@ pub struct Ui {
     tx: mpsc::UnboundedSender<Message>,
     rx: mpsc::UnboundedReceiver<Message>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Every file-transfer progress report the window got (done, total).
+    pub progress: Vec<(u64, u64)>,
 }
 
 impl Ui {
@@ -62,9 +64,25 @@ impl Ui {
             tx,
             rx,
             tasks: Vec::new(),
+            progress: Vec::new(),
         };
         ui.run(task);
         ui
+    }
+
+    /// Start the app again (as after quitting it) on the same runtime, so
+    /// core clients made with [`Ui::block_on`] live on.
+    pub fn restart(&mut self, options: Options) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        while self.rx.try_recv().is_ok() {}
+        let (app, task) = {
+            let _g = self.rt.enter();
+            App::new(options)
+        };
+        self.app = app;
+        self.run(task);
     }
 
     /// Run async set-up (core clients, proxies) on this app's runtime.
@@ -91,6 +109,9 @@ impl Ui {
 
     /// Feed a message to `update` and run what it returns.
     pub fn send(&mut self, m: Message) {
+        if let Message::Home(onionchat_desktop::screen::home::Message::Transfer(done, total)) = &m {
+            self.progress.push((*done, *total));
+        }
         let task = {
             let _g = self.rt.enter();
             self.app.update(m)
@@ -291,21 +312,37 @@ impl Ui {
         }
     }
 
-    /// Save a picture of the window as PNG into `$ONIONCHAT_SCREENSHOTS`
-    /// (when set) as `<name>-tiny-skia.png`; returns whether it drew.
+    /// Draw the window (CPU renderer, as on screen) and, when
+    /// `$ONIONCHAT_SCREENSHOTS` names a folder, save the picture there as
+    /// `<name>.png` at window size. Returns whether it drew.
     pub fn screenshot(&mut self, name: &str) -> bool {
         self.pump();
-        let dir = std::env::var_os("ONIONCHAT_SCREENSHOTS").map(PathBuf::from);
         let mut sim = Simulator::with_size(Settings::default(), SIZE, self.app.view());
         let snapshot = sim.snapshot(&Theme::Light).expect("snapshot");
-        match dir {
-            Some(dir) => {
-                let path = dir.join(format!("{name}.png"));
-                let _ = std::fs::remove_file(dir.join(format!("{name}-tiny-skia.png")));
-                snapshot.matches_image(&path).expect("write screenshot")
-            }
-            None => true,
-        }
+        let Some(dir) = std::env::var_os("ONIONCHAT_SCREENSHOTS").map(PathBuf::from) else {
+            return true;
+        };
+        // iced_test writes `<stem>-<renderer>.png` at twice the size.
+        let tmp = tempfile::tempdir().expect("tmp");
+        let raw = tmp.path().join(name);
+        let drew = snapshot.matches_image(&raw).expect("write snapshot");
+        let written = std::fs::read_dir(tmp.path())
+            .expect("read tmp")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "png"))
+            .expect("snapshot file");
+        let img = image::open(&written).expect("snapshot png");
+        let small = img.resize_exact(
+            SIZE.0 as u32,
+            SIZE.1 as u32,
+            image::imageops::FilterType::Lanczos3,
+        );
+        std::fs::create_dir_all(&dir).expect("screenshots dir");
+        small
+            .save(dir.join(format!("{name}.png")))
+            .expect("save screenshot");
+        drew
     }
 }
 
