@@ -67,6 +67,16 @@ fn main() -> iced::Result {
     .title(App::title)
     .subscription(App::subscription)
     .theme(App::theme)
-    .window_size((1000.0, 700.0))
+    .window(iced::window::Settings {
+        size: iced::Size::new(1000.0, 700.0),
+        min_size: Some(iced::Size::new(720.0, 480.0)),
+        // Matches StartupWMClass in onionchat.desktop, so the launcher's
+        // icon is the window's.
+        platform_specific: iced::window::settings::PlatformSpecific {
+            application_id: "onionchat".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
     .run()
 }

@@ -74,6 +74,11 @@ impl Timeline {
         self.entries.keys().next_back().map(|k| k.0).unwrap_or(0)
     }
 
+    /// The lowest seq loaded (0 when nothing is).
+    pub fn oldest_seq(&self) -> u64 {
+        self.oldest
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -195,6 +200,11 @@ pub enum Message {
     Send,
     /// Load the previous page.
     LoadOlder,
+    /// The timeline scrolled; `near_top` when its oldest lines show.
+    Scrolled {
+        /// Within a few lines of the top.
+        near_top: bool,
+    },
     /// Save a received file.
     SaveFile(FileId),
 }
@@ -316,6 +326,13 @@ impl<'a> ChatView<'a> {
         let history = scrollable(lines)
             .id(format!("timeline-{}", self.room))
             .anchor_bottom()
+            .on_scroll(|v| {
+                // Anchored to the bottom: the offset counts up from there.
+                let room = (v.content_bounds().height - v.bounds().height).max(0.0);
+                Message::Scrolled {
+                    near_top: room - v.absolute_offset().y < 48.0,
+                }
+            })
             .height(Fill)
             .width(Fill);
 

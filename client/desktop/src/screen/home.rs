@@ -325,15 +325,32 @@ impl Home {
         Task::batch([overview, owner])
     }
 
+    /// Load the page of history after `after`: up to [`chat::PAGE`]
+    /// messages, or up to the oldest one shown. The node may cut a page
+    /// short (pages are capped in bytes): then the rest is fetched too, so
+    /// no gap is left between this page and what is shown.
     fn load_history(&mut self, room: RoomId, after: u64) -> Task<Message> {
-        self.timelines.entry(room).or_default().loading = true;
+        let t = self.timelines.entry(room).or_default();
+        t.loading = true;
+        let until = if t.is_empty() {
+            after + u64::from(chat::PAGE)
+        } else {
+            t.oldest_seq().saturating_sub(1)
+        };
         let c = self.client.clone();
         Task::perform(
             async move {
-                err(c
-                    .history(room, after, chat::PAGE)
-                    .await
-                    .map(|(items, _)| items))
+                let mut out = Vec::new();
+                let mut from = after;
+                loop {
+                    let (items, more) = err(c.history(room, from, chat::PAGE).await)?;
+                    let last = items.iter().map(Incoming::seq).max();
+                    out.extend(items);
+                    match last {
+                        Some(last) if more && last < until => from = last,
+                        _ => return Ok(out),
+                    }
+                }
             },
             move |r| Message::History(room, after, r),
         )
@@ -996,7 +1013,8 @@ impl Home {
                     move |r| Message::Sent(room, r),
                 )
             }
-            chat::Message::LoadOlder => {
+            chat::Message::Scrolled { near_top: false } => Task::none(),
+            chat::Message::Scrolled { near_top: true } | chat::Message::LoadOlder => {
                 match self
                     .timelines
                     .get(&room)
