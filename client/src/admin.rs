@@ -1,7 +1,9 @@
 //! Owner-only operations (invites, node status).
 
 use hyper::Method;
-use onionchat_proto::wire::{CreateInvite, Invite, InviteLink, InviteList, NodeStatus};
+use onionchat_proto::wire::{
+    CreateInvite, Invite, InviteLink, InviteList, MemberList, NodeStatus, UserInfo,
+};
 
 use crate::client::Client;
 use crate::error::Result;
@@ -44,6 +46,15 @@ impl Client {
     pub async fn revoke_invite(&self, code: &str) -> Result<Invite> {
         self.call::<(), _>(Method::DELETE, &format!("/v1/admin/invites/{code}"), None)
             .await
+    }
+
+    /// The box's accounts (owner only). Names and join dates for the
+    /// owner's overview: the keys in them are not pinned or trusted.
+    pub async fn members(&self) -> Result<Vec<UserInfo>> {
+        let l: MemberList = self
+            .call::<(), _>(Method::GET, "/v1/admin/users", None)
+            .await?;
+        Ok(l.members)
     }
 
     /// Remove an account from the node (owner only): it can no longer log

@@ -374,6 +374,14 @@ async fn the_owner_removes_a_member() {
     let (ann, bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
     ann.send_text(room, "before").await.expect("send");
 
+    // Only the owner lists the box's members.
+    let names = |l: Vec<onionchat_proto::wire::UserInfo>| {
+        l.into_iter().map(|u| u.username).collect::<Vec<_>>()
+    };
+    assert_eq!(names(ann.members().await.expect("members")), ["ann", "bob"]);
+    let err = bob.members().await.expect_err("not the owner");
+    assert_eq!(err.code(), Some(ErrorCode::Forbidden));
+
     // Only the owner removes, and not herself.
     let err = bob.remove_account("ann").await.expect_err("not the owner");
     assert_eq!(err.code(), Some(ErrorCode::Forbidden));
@@ -397,6 +405,8 @@ async fn the_owner_removes_a_member() {
     bob.logout().await.ok();
     let err = bob.history_all(room, 0).await.expect_err("cannot log in");
     assert_eq!(err.code(), Some(ErrorCode::Forbidden), "{err}");
+    // The member list no longer has him.
+    assert_eq!(names(ann.members().await.expect("members")), ["ann"]);
     // Everyone can see the account is gone; the owner's room still works.
     let info: onionchat_proto::wire::UserInfo = onionchat_proto::decode(
         &onionchat_tests::raw::get(

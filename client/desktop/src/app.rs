@@ -150,15 +150,7 @@ impl App {
 
     /// Keyboard shortcuts and window focus.
     pub fn subscription(&self) -> Subscription<Message> {
-        use iced::keyboard::{self, Key};
-        let keys = keyboard::listen().filter_map(|event| match event {
-            keyboard::Event::KeyPressed { key, modifiers, .. }
-                if modifiers.command() && key == Key::Character("k".into()) =>
-            {
-                Some(Message::Jump)
-            }
-            _ => None,
-        });
+        let keys = iced::keyboard::listen().filter_map(shortcut);
         let focus = iced::event::listen_with(|event, _status, _window| match event {
             iced::Event::Window(iced::window::Event::Focused) => Some(Message::Focus(true)),
             iced::Event::Window(iced::window::Event::Unfocused) => Some(Message::Focus(false)),
@@ -170,6 +162,20 @@ impl App {
     /// Light or dark, as the system says.
     pub fn theme(&self) -> Theme {
         Theme::Light
+    }
+}
+
+/// The app's keyboard shortcuts (keys no widget took): Ctrl+K (⌘K on a
+/// Mac) jumps to a chat.
+pub fn shortcut(event: iced::keyboard::Event) -> Option<Message> {
+    use iced::keyboard::{Event, Key};
+    match event {
+        Event::KeyPressed { key, modifiers, .. }
+            if modifiers.command() && key.as_ref() == Key::Character("k") =>
+        {
+            Some(Message::Jump)
+        }
+        _ => None,
     }
 }
 
@@ -195,4 +201,33 @@ pub fn screenshot_then_exit(path: PathBuf) -> Task<Message> {
             }
             iced::exit()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use iced::keyboard::{self, Key, Modifiers};
+
+    fn press(key: &str, modifiers: Modifiers) -> keyboard::Event {
+        keyboard::Event::KeyPressed {
+            key: Key::Character(key.into()),
+            modified_key: Key::Character(key.into()),
+            physical_key: keyboard::key::Physical::Unidentified(
+                keyboard::key::NativeCode::Unidentified,
+            ),
+            location: keyboard::Location::Standard,
+            modifiers,
+            text: None,
+            repeat: false,
+        }
+    }
+
+    #[test]
+    fn ctrl_k_jumps_and_plain_k_does_not() {
+        assert!(matches!(
+            super::shortcut(press("k", Modifiers::CTRL)),
+            Some(super::Message::Jump)
+        ));
+        assert!(super::shortcut(press("k", Modifiers::empty())).is_none());
+        assert!(super::shortcut(press("j", Modifiers::CTRL)).is_none());
+    }
 }

@@ -35,8 +35,32 @@ fn unlock(ui: &mut Ui, pass: &str) {
     ui.click("Unlock");
 }
 
+/// A photo of the box's screen: `text` as a QR code, 6 pixels a module, on
+/// a grey background.
+fn qr_picture(text: &str, path: &std::path::Path) {
+    let code = qrcode::QrCode::new(text.as_bytes()).expect("qr");
+    let width = code.width() as u32;
+    let colors = code.to_colors();
+    let (scale, margin) = (6u32, 40u32);
+    let side = width * scale + 2 * margin;
+    let img = image::RgbImage::from_fn(side + 80, side, |x, y| {
+        let inside =
+            x >= margin && y >= margin && x < margin + width * scale && y < margin + width * scale;
+        if !inside {
+            return image::Rgb([235, 235, 235]);
+        }
+        let (mx, my) = ((x - margin) / scale, (y - margin) / scale);
+        if colors[(my * width + mx) as usize] == qrcode::Color::Dark {
+            image::Rgb([20, 20, 30])
+        } else {
+            image::Rgb([250, 250, 250])
+        }
+    });
+    img.save(path).expect("save picture");
+}
+
 #[test]
-fn onboarding_from_an_invite_then_unlocking_on_the_next_start() {
+fn onboarding_from_a_picture_of_the_qr_code_then_unlocking_on_the_next_start() {
     let tmp = tempfile::tempdir().expect("tmp");
     let node = Node::start(&tmp.path().join("node"), &[]);
     let invite = node.owner_invite.clone().expect("owner invite");
@@ -48,7 +72,18 @@ fn onboarding_from_an_invite_then_unlocking_on_the_next_start() {
         _ => panic!("signed in without a profile"),
     }
     assert!(ui.screenshot("join"));
-    join(&mut ui, &invite, "ann", PASSPHRASE, PASSPHRASE);
+    // The invite comes from a photo of the box's screen.
+    let photo = tmp.path().join("box-screen.jpg");
+    qr_picture(&invite, &photo);
+    ui.type_into("picture", photo.to_str().expect("utf-8"));
+    ui.click("Read QR code");
+    ui.wait_until("the invite read from the picture", 10, |ui| {
+        ui.sees(&invite)
+    });
+    ui.type_into("username", "ann");
+    ui.type_into("new-passphrase", PASSPHRASE);
+    ui.type_into("new-passphrase-again", PASSPHRASE);
+    ui.click("Join");
     wait_connected(&mut ui);
     assert!(ui.sees("ann"), "{:?}", ui.texts());
     // The owner invite made ann the owner: the box's own view is there.
@@ -219,7 +254,62 @@ fn the_owner_makes_an_invite_that_works() {
     assert_eq!(carol.username(), "carol");
     ui.click("Refresh");
     ui.wait_for_text("2 members", 20);
-    let _ = Arc::new(carol);
+    ui.wait_for_text("used by carol", 20);
+    assert!(
+        ui.sees("ann (owner)") && ui.sees("carol"),
+        "{:?}",
+        ui.texts()
+    );
+
+    // Another invite, revoked before anyone uses it: it no longer works.
+    ui.click("Make an invite");
+    ui.wait_until("a second invite", 20, |ui| {
+        ui.texts()
+            .iter()
+            .any(|t| t.starts_with("onionchat://") && *t != link.to_string())
+    });
+    let second = ui
+        .texts()
+        .into_iter()
+        .find(|t| t.starts_with("onionchat://") && *t != link.to_string())
+        .expect("the second link");
+    ui.click("Revoke");
+    ui.wait_for_text("Invite revoked.", 20);
+    ui.wait_for_text("— revoked", 20);
+    let second = InviteLink::parse(&second).expect("link");
+    let refused = ui.block_on(async {
+        Client::join(
+            &tmp.path().join("dave"),
+            PASS,
+            &second,
+            "dave",
+            node.connector(),
+            |_| {},
+        )
+        .await
+    });
+    assert!(refused.is_err(), "a revoked invite still worked");
+
+    // Removing carol from the box asks first, then she cannot log in.
+    ui.click("Remove from the box");
+    ui.wait_for_text("Remove carol from the box?", 10);
+    ui.click("Keep");
+    ui.wait_until("nothing removed", 10, |ui| {
+        !ui.sees_containing("Remove carol from the box?")
+    });
+    ui.click("Remove from the box");
+    ui.click("Remove carol");
+    ui.wait_for_text("carol was removed from the box.", 20);
+    ui.wait_until("carol gone from the members", 20, |ui| !ui.sees("carol"));
+    let carol = Arc::new(carol);
+    let err = ui.block_on(async {
+        carol.logout().await.ok();
+        carol.rooms().await.expect_err("a removed member logs in")
+    });
+    assert_eq!(
+        err.code(),
+        Some(onionchat_proto::wire::ErrorCode::Forbidden)
+    );
 }
 
 /// ann (owner) in a window, with friends made through the core: each name
@@ -468,7 +558,9 @@ fn scrolling_up_loads_older_history_page_by_page() {
     let room = ann.block_on(async {
         let room = bob.direct_room("ann").await.expect("room");
         for i in 1..=130 {
-            bob.send_text(room, &format!("message {i}")).await.expect("send");
+            bob.send_text(room, &format!("message {i}"))
+                .await
+                .expect("send");
         }
         room
     });
@@ -493,7 +585,10 @@ fn scrolling_up_loads_older_history_page_by_page() {
         ann.interact(|s| {
             s.point_at(iced::Point::new(600.0, 300.0));
             s.simulate([iced::Event::Mouse(iced::mouse::Event::WheelScrolled {
-                delta: iced::mouse::ScrollDelta::Lines { x: 0.0, y: 10_000.0 },
+                delta: iced::mouse::ScrollDelta::Lines {
+                    x: 0.0,
+                    y: 10_000.0,
+                },
             })]);
         });
         ann.wait_until("an older page", 20, |ui| {
@@ -505,4 +600,121 @@ fn scrolling_up_loads_older_history_page_by_page() {
     let texts = ann.texts();
     let pos = |t: &str| texts.iter().position(|x| x == t).expect(t);
     assert!(pos("message 1") < pos("message 2") && pos("message 2") < pos("message 130"));
+}
+
+#[test]
+fn verifying_a_friend_marks_them_with_a_badge() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (mut ann, friends) = owner_with_friends(tmp.path(), &node, &["bob"]);
+    let bob = friends[0].clone();
+    ann.wait_for_text("○ bob", 20);
+    ann.click("Verify");
+    ann.wait_for_text("Verify bob", 20);
+    // The same safety number bob's side computes.
+    let (_, number, _) = ann.block_on(async { bob.safety_number("ann").await.expect("number") });
+    let lines = onionchat_desktop::format::safety_lines(&number);
+    for line in &lines {
+        assert!(ann.sees(line), "{line} not shown: {:?}", ann.texts());
+    }
+    ann.click("They match: mark as verified");
+    ann.wait_for_text("✔ Verified", 10);
+    ann.wait_for_text("bob ✔", 10);
+    let me = ann.home().client().clone();
+    let bob_id = ann.block_on(async { me.user("bob").await.expect("bob") });
+    assert!(bob_id.verified, "the mark is kept in the profile");
+}
+
+#[test]
+fn a_profile_moves_to_another_computer_and_profiles_switch() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (mut ann, _friends) = owner_with_friends(tmp.path(), &node, &["bob"]);
+    let export = tmp.path().join("ann.onionchat");
+    ann.type_into("export-path", export.to_str().expect("utf-8"));
+    ann.click("Export profile");
+    ann.wait_for_text("Profile exported to", 10);
+    assert!(export.is_file());
+
+    // The other computer: import, unlock with the same passphrase.
+    let mut other = Ui::new(options(&tmp.path().join("laptop")));
+    other.click("Import a profile");
+    other.type_into("import-file", export.to_str().expect("utf-8"));
+    other.type_into("import-passphrase", "wrong passphrase");
+    other.click("Import");
+    other.wait_for_text("wrong passphrase", 30);
+    other.replace_in("import-passphrase", PASSPHRASE);
+    other.click("Import");
+    wait_connected(&mut other);
+    assert_eq!(other.home().client().username(), "ann");
+    other.wait_for_text("○ bob", 20);
+
+    // Switching profile goes back to the list, the profile preselected.
+    ann.click("Switch profile");
+    ann.wait_until("the profile list", 10, |ui| !ui.signed_in());
+    assert!(ann.sees("Your profiles"));
+    ann.type_into("unlock-passphrase", PASSPHRASE);
+    ann.click("Unlock");
+    wait_connected(&mut ann);
+}
+
+/// Type `first`, Shift+Enter, `second` and Enter into the composer, in one
+/// go (a click between them would move the cursor).
+fn two_lines_and_send(ui: &mut Ui, first: &str, second: &str) {
+    use iced::keyboard::{self, Key, Modifiers, key::Named};
+    let press = |modifiers: Modifiers| {
+        iced::Event::Keyboard(keyboard::Event::KeyPressed {
+            key: Key::Named(Named::Enter),
+            modified_key: Key::Named(Named::Enter),
+            physical_key: keyboard::key::Physical::Unidentified(
+                keyboard::key::NativeCode::Unidentified,
+            ),
+            location: keyboard::Location::Standard,
+            modifiers,
+            text: Some("\n".into()),
+            repeat: false,
+        })
+    };
+    ui.interact(|s| {
+        s.click(iced::widget::Id::new("composer"))
+            .expect("composer");
+        s.typewrite(first);
+        s.simulate([
+            iced::Event::Keyboard(keyboard::Event::ModifiersChanged(Modifiers::SHIFT)),
+            press(Modifiers::SHIFT),
+            iced::Event::Keyboard(keyboard::Event::ModifiersChanged(Modifiers::empty())),
+        ]);
+        s.typewrite(second);
+    });
+    // The composer now holds both lines: Enter sends them as one message.
+    ui.interact(|s| {
+        s.click(iced::widget::Id::new("composer"))
+            .expect("composer");
+        s.simulate([press(Modifiers::empty())]);
+    });
+}
+
+#[test]
+fn shift_enter_makes_a_new_line_and_the_jump_box_finds_a_chat() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (mut ann, friends) = owner_with_friends(tmp.path(), &node, &["bob", "carol"]);
+    let carol = friends[1].clone();
+    ann.wait_for_text("○ carol", 20);
+
+    // Ctrl+K (the app's shortcut) opens the jump box.
+    ann.send(onionchat_desktop::Message::Jump);
+    ann.type_into("jump", "car");
+    ann.enter_in("jump");
+    ann.wait_until("carol's chat open", 10, |ui| {
+        ui.sees("No messages yet. Say hello!")
+    });
+    let room = ann.home().current_room().expect("a chat");
+
+    two_lines_and_send(&mut ann, "line one", "line two");
+    ann.wait_until("one message of two lines", 20, |ui| {
+        ui.sees("line one\nline two")
+    });
+    let got = ann.block_on(async { carol.history_all(room, 0).await.expect("carol reads") });
+    assert_eq!(onionchat_tests::texts(&got), vec!["line one\nline two"]);
 }

@@ -43,3 +43,44 @@ fn the_window_opens_under_xvfb_and_draws() {
         std::fs::copy(&shot, std::path::Path::new(&dir).join("window.png")).expect("copy");
     }
 }
+
+#[test]
+fn the_launcher_names_the_binary_the_icon_and_the_window_it_ships_with() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let desktop = std::fs::read_to_string(dir.join("assets/onionchat.desktop")).expect("launcher");
+    let field = |key: &str| {
+        desktop
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key}= in the launcher"))
+            .to_string()
+    };
+    assert_eq!(desktop.lines().next(), Some("[Desktop Entry]"));
+    assert_eq!(field("Type"), "Application");
+    // Exec runs the binary the package installs in /usr/bin.
+    let exec = field("Exec");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_onionchat-desktop"));
+    assert_eq!(
+        exec,
+        bin.file_name().and_then(|n| n.to_str()).expect("name")
+    );
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("manifest");
+    assert!(manifest.contains(&format!(
+        "[\"target/release/{exec}\", \"usr/bin/\", \"755\"]"
+    )));
+    // The icon it names is the one the package installs.
+    let icon = field("Icon");
+    assert!(dir.join(format!("assets/{icon}.svg")).is_file());
+    assert!(manifest.contains(&format!(
+        "[\"assets/{icon}.svg\", \"usr/share/icons/hicolor/scalable/apps/\", \"644\"]"
+    )));
+    // The window's app id (main.rs) is the launcher's StartupWMClass.
+    let main = std::fs::read_to_string(dir.join("src/main.rs")).expect("main.rs");
+    assert!(main.contains(&format!(
+        "application_id: \"{}\".into()",
+        field("StartupWMClass")
+    )));
+    // An SVG that parses as XML with a root <svg> element.
+    let svg = std::fs::read_to_string(dir.join(format!("assets/{icon}.svg"))).expect("svg");
+    assert!(svg.trim_start().starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+}

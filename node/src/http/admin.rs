@@ -1,8 +1,8 @@
-//! Owner-only endpoints: status and invites.
+//! Owner-only endpoints: status, invites and members.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use onionchat_proto::wire::{CreateInvite, ErrorCode, Invite, InviteList, NodeStatus};
+use onionchat_proto::wire::{CreateInvite, ErrorCode, Invite, InviteList, MemberList, NodeStatus};
 
 use super::{Authed, Cbor};
 use crate::error::{Failure, reject};
@@ -59,6 +59,17 @@ pub(super) async fn create_invite(
 ) -> Result<(StatusCode, Cbor<Invite>), Failure> {
     owner(&auth)?;
     Ok((StatusCode::CREATED, Cbor(make_invite(&state, req).await?)))
+}
+
+/// `GET /v1/admin/users`: the box's accounts.
+pub(super) async fn list_users(
+    State(state): State<AppState>,
+    auth: Authed,
+) -> Result<Cbor<MemberList>, Failure> {
+    owner(&auth)?;
+    Ok(Cbor(MemberList {
+        members: state.store.list_users()?,
+    }))
 }
 
 /// `DELETE /v1/admin/users/{id}`: the owner removes an account.

@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/invites/{code}",
             axum::routing::delete(admin::revoke_invite),
         )
+        .route("/v1/admin/users", get(admin::list_users))
         .route(
             "/v1/admin/users/{id}",
             axum::routing::delete(admin::remove_user),

@@ -259,6 +259,20 @@ impl Store {
         .await
     }
 
+    /// Every account that is not removed, by user id.
+    pub fn list_users(&self) -> Result<Vec<UserInfo>, Failure> {
+        let r = self.read()?;
+        let mut out = Vec::new();
+        for entry in r.open_table(USERS)?.iter()? {
+            let (k, v) = entry?;
+            let rec = dec::<UserRecord>(v.value())?;
+            if rec.removed_at.is_none() {
+                out.push(user_info(k.value(), &rec));
+            }
+        }
+        Ok(out)
+    }
+
     /// Ids of removed accounts.
     pub fn removed_users(&self) -> Result<Vec<UserId>, Failure> {
         let r = self.read()?;

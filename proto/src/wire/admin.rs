@@ -41,6 +41,14 @@ pub struct InviteList {
     pub invites: Vec<Invite>,
 }
 
+/// `GET /v1/admin/users` answer: the box's accounts (removed ones left out).
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MemberList {
+    /// Every account, by user id.
+    pub members: Vec<super::UserInfo>,
+}
+
 /// How the node is reachable.
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

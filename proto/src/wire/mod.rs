@@ -107,6 +107,7 @@ mod tests {
         create_invite: CreateInvite,
         invite: Invite,
         invite_list: InviteList,
+        member_list: MemberList,
         node_status: NodeStatus,
         api_error: ApiError,
         client_frame: ClientFrame,

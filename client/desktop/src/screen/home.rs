@@ -66,8 +66,9 @@ pub enum Message {
     Tor(u8, String),
     /// Friends, requests and rooms arrived.
     Loaded(Result<Overview, String>),
-    /// The owner's status and invites arrived (`Err` = not the owner).
-    OwnerLoaded(Result<(NodeStatus, Vec<Invite>), String>),
+    /// The owner's status, invites and members arrived (`Err` = not the
+    /// owner).
+    OwnerLoaded(Result<Box<OwnerData>, String>),
     /// Reload everything now.
     Retry,
     /// Open a room.
@@ -150,6 +151,13 @@ pub enum Message {
     /// Export the profile to the typed path.
     Export,
 }
+
+/// What the owner's view shows: status, invites, members.
+pub type OwnerData = (
+    NodeStatus,
+    Vec<Invite>,
+    Vec<onionchat_proto::wire::UserInfo>,
+);
 
 /// Why the safety number could not be shown.
 #[derive(Debug, Clone)]
@@ -318,7 +326,8 @@ impl Home {
                 let status = err(c.node_status().await)?;
                 let mut invites = err(c.invites().await)?;
                 invites.sort_by_key(|i| std::cmp::Reverse(i.created_at));
-                Ok((status, invites))
+                let members = err(c.members().await)?;
+                Ok(Box::new((status, invites, members)))
             },
             Message::OwnerLoaded,
         );
@@ -490,10 +499,12 @@ impl Home {
                 self.note(Err(e));
                 Task::none()
             }
-            Message::OwnerLoaded(Ok((status, invites))) => {
+            Message::OwnerLoaded(Ok(data)) => {
+                let (status, invites, members) = *data;
                 let owner = self.owner.get_or_insert_with(Owner::default);
                 owner.status = Some(status);
                 owner.invites = invites;
+                owner.members = members;
                 owner.busy = false;
                 Task::none()
             }
@@ -1162,6 +1173,31 @@ impl Home {
                 Task::perform(
                     async move {
                         err(c.revoke_invite(&code).await).map(|_| "Invite revoked.".to_string())
+                    },
+                    Message::Done,
+                )
+            }
+            owner::Message::AskRemove(name) => {
+                if let Some(o) = &mut self.owner {
+                    o.confirm_remove = Some(name);
+                }
+                Task::none()
+            }
+            owner::Message::Keep => {
+                if let Some(o) = &mut self.owner {
+                    o.confirm_remove = None;
+                }
+                Task::none()
+            }
+            owner::Message::Remove(name) => {
+                if let Some(o) = &mut self.owner {
+                    o.confirm_remove = None;
+                }
+                let c = self.client.clone();
+                Task::perform(
+                    async move {
+                        err(c.remove_account(&name).await)
+                            .map(|_| format!("{name} was removed from the box."))
                     },
                     Message::Done,
                 )

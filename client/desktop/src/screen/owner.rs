@@ -1,9 +1,9 @@
-//! The owner's view of the box: invites (make, show as QR, revoke), members,
-//! and the same status the box's own screen shows.
+//! The owner's view of the box: invites (make, show as QR, revoke), members
+//! (and removing one), and the same status the box's own screen shows.
 
 use iced::widget::{button, column, container, qr_code, row, scrollable, text};
 use iced::{Element, Fill};
-use onionchat_proto::wire::{Invite, NodeStatus};
+use onionchat_proto::wire::{Invite, NodeStatus, UserInfo};
 
 use crate::{format, style};
 
@@ -14,6 +14,10 @@ pub struct Owner {
     pub status: Option<NodeStatus>,
     /// Invites, newest first.
     pub invites: Vec<Invite>,
+    /// The box's accounts.
+    pub members: Vec<UserInfo>,
+    /// A member the owner asked to remove, waiting for "yes".
+    pub confirm_remove: Option<String>,
     /// The invite just made: its link and QR code.
     pub fresh: Option<(String, qr_code::Data)>,
     /// A request is in flight.
@@ -27,6 +31,12 @@ pub enum Message {
     MakeInvite,
     /// Revoke invite `code`.
     Revoke(String),
+    /// Ask to remove a member from the box.
+    AskRemove(String),
+    /// Yes, remove them.
+    Remove(String),
+    /// No, keep them.
+    Keep,
     /// Reload status and invites.
     Refresh,
     /// Close the panel.
@@ -73,6 +83,48 @@ impl Owner {
                 .spacing(2),
             );
         }
+        let mut people = column![text("Members").size(16)].spacing(4);
+        for m in &self.members {
+            let mut r = row![
+                text(if m.is_owner {
+                    format!("{} (owner)", m.username)
+                } else {
+                    m.username.clone()
+                })
+                .width(Fill)
+            ]
+            .spacing(8);
+            if !m.is_owner {
+                r = r.push(
+                    button("Remove from the box")
+                        .style(button::secondary)
+                        .on_press(Message::AskRemove(m.username.clone())),
+                );
+            }
+            people = people.push(r);
+        }
+        if let Some(name) = &self.confirm_remove {
+            people = people.push(
+                container(
+                    column![
+                        text(format!(
+                            "Remove {name} from the box? They can no longer log in or reach it; the groups they are in keep them until a group admin removes them."
+                        )),
+                        row![
+                            button(text(format!("Remove {name}")))
+                                .style(button::danger)
+                                .on_press(Message::Remove(name.clone())),
+                            button("Keep").style(button::secondary).on_press(Message::Keep),
+                        ]
+                        .spacing(8),
+                    ]
+                    .spacing(6),
+                )
+                .padding(10)
+                .style(style::panel(style::DANGER)),
+            );
+        }
+        c = c.push(people);
         c = c.push(
             row![
                 button("Make an invite")
@@ -102,7 +154,13 @@ impl Owner {
             let state = if inv.revoked {
                 "revoked".to_string()
             } else if let Some(u) = inv.used_by {
-                format!("used by {}", name_of(u))
+                let name = self
+                    .members
+                    .iter()
+                    .find(|m| m.user_id == u)
+                    .map(|m| m.username.clone())
+                    .unwrap_or_else(|| name_of(u));
+                format!("used by {name}")
             } else if inv.owner {
                 "owner invite".to_string()
             } else {
