@@ -551,55 +551,58 @@ fn a_changed_key_blocks_sending_until_the_user_looks_at_it() {
 
 #[test]
 fn scrolling_up_loads_older_history_page_by_page() {
+    const N: usize = 260;
     let tmp = tempfile::tempdir().expect("tmp");
     let node = Node::start(&tmp.path().join("node"), &[]);
     let (mut ann, friends) = owner_with_friends(tmp.path(), &node, &["bob"]);
     let bob = friends[0].clone();
     let room = ann.block_on(async {
         let room = bob.direct_room("ann").await.expect("room");
-        for i in 1..=130 {
-            bob.send_text(room, &format!("message {i}"))
-                .await
-                .expect("send");
+        for i in 1..=N {
+            bob.send_text(room, &format!("message {i}")).await.expect("send");
         }
         room
     });
     // ann's window receives them live, then she quits; on the next start,
     // what she saw before comes from history, a page at a time.
-    ann.wait_for_text("bob (130)", 30);
+    ann.wait_for_text(&format!("bob ({N})"), 60);
     ann.restart(options(&tmp.path().join("ann")));
     unlock(&mut ann, PASSPHRASE);
     wait_connected(&mut ann);
     ann.click_containing("bob");
-    ann.wait_for_text("message 130", 20);
-    let shown = |ui: &Ui| ui.home().timeline(room).map(|t| t.len()).unwrap_or(0);
-    assert!(shown(&ann) < 130, "the whole history loaded at once");
+    ann.wait_for_text(&format!("message {N}"), 20);
+    let loaded = |ui: &Ui| ui.home().timeline(room).map(|t| t.len()).unwrap_or(0);
+    assert!(loaded(&ann) < N, "the whole history loaded at once");
     assert!(!ann.sees("message 1"));
 
     // Wheel up over the timeline until the first message is there.
-    for _ in 0..20 {
-        if shown(&ann) >= 130 {
+    for _ in 0..40 {
+        if ann.sees("message 1") {
             break;
         }
-        let before = shown(&ann);
+        let before = loaded(&ann);
         ann.interact(|s| {
             s.point_at(iced::Point::new(600.0, 300.0));
             s.simulate([iced::Event::Mouse(iced::mouse::Event::WheelScrolled {
-                delta: iced::mouse::ScrollDelta::Lines {
-                    x: 0.0,
-                    y: 10_000.0,
-                },
+                delta: iced::mouse::ScrollDelta::Lines { x: 0.0, y: 10_000.0 },
             })]);
         });
         ann.wait_until("an older page", 20, |ui| {
-            shown(ui) > before || ui.home().timeline(room).is_some_and(|t| !t.loading)
+            loaded(ui) > before || ui.home().timeline(room).is_some_and(|t| !t.loading)
         });
     }
-    assert_eq!(shown(&ann), 130, "every message, each once");
+    assert_eq!(loaded(&ann), N, "every message, each once");
     assert!(ann.sees("message 1"));
     let texts = ann.texts();
+    let drawn = texts.iter().filter(|t| t.starts_with("message ")).count();
+    assert!(drawn <= onionchat_desktop::screen::chat::WINDOW, "{drawn} drawn");
     let pos = |t: &str| texts.iter().position(|x| x == t).expect(t);
-    assert!(pos("message 1") < pos("message 2") && pos("message 2") < pos("message 130"));
+    assert!(pos("message 1") < pos("message 2") && pos("message 2") < pos("message 150"));
+    // The newest are not drawn now; one click brings them back.
+    assert!(!texts.contains(&format!("message {N}")));
+    ann.click("↓ Newest messages");
+    ann.wait_for_text(&format!("message {N}"), 10);
+    assert!(!ann.sees("message 1"));
 }
 
 #[test]

@@ -18,6 +18,16 @@ use crate::{format, style};
 /// How many messages a history page asks for.
 pub const PAGE: u32 = 50;
 
+/// How many entries the chat view draws at most. iced rebuilds the view
+/// after every update (a new message, a scroll event), so what it draws
+/// must not grow with the history: the view is a window on the timeline
+/// that slides as the user scrolls, and the rest stays in memory as data.
+pub const WINDOW: usize = 200;
+
+/// How far the window slides per step: half of it, so the line the reader
+/// was at lands in the middle of what is drawn.
+const SLIDE: usize = WINDOW / 2;
+
 /// One line of a timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
@@ -66,6 +76,9 @@ pub struct Timeline {
     pub read: HashMap<UserId, u64>,
     /// Delivered up to, per member.
     pub delivered: HashMap<UserId, u64>,
+    /// End (exclusive index into the entries) of the window drawn; `None`
+    /// follows the newest entry.
+    window_end: Option<usize>,
 }
 
 impl Timeline {
@@ -163,8 +176,18 @@ impl Timeline {
     pub fn add_page(&mut self, items: Vec<Incoming>, after: u64) {
         self.loaded = true;
         self.loading = false;
+        let before = self.entries.len();
         for item in items {
             self.add(item);
+        }
+        // Older entries went in at the front: a window away from the newest
+        // shows them (the user scrolled up to ask for them).
+        if self.window_end.is_some() || self.entries.len() > WINDOW {
+            let added = self.entries.len() - before;
+            if added > 0 && before > 0 {
+                self.window_end = Some(WINDOW.min(self.entries.len()));
+                self.normalize();
+            }
         }
         // A page asked for "after N": there is more before it if N > 0.
         self.has_older = after > 0;
@@ -176,6 +199,63 @@ impl Timeline {
     /// Entries in display order.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.values()
+    }
+
+    /// The range of entries the view draws.
+    fn window(&self) -> std::ops::Range<usize> {
+        let len = self.entries.len();
+        let end = self.window_end.unwrap_or(len).min(len);
+        end.saturating_sub(WINDOW)..end
+    }
+
+    fn normalize(&mut self) {
+        if self.window_end.is_some_and(|e| e >= self.entries.len()) {
+            self.window_end = None;
+        }
+    }
+
+    /// Entries drawn, with their keys.
+    fn visible(&self) -> impl Iterator<Item = (&(u64, u32), &Entry)> {
+        let w = self.window();
+        self.entries.iter().skip(w.start).take(w.len())
+    }
+
+    /// Whether older entries are in memory but not drawn.
+    pub fn hides_older(&self) -> bool {
+        self.window().start > 0
+    }
+
+    /// Whether newer entries are in memory but not drawn.
+    pub fn hides_newer(&self) -> bool {
+        self.window_end.is_some()
+    }
+
+    /// Slide the window towards older entries; false if it shows the oldest.
+    pub fn slide_older(&mut self) -> bool {
+        let w = self.window();
+        if w.start == 0 {
+            return false;
+        }
+        self.window_end = Some(
+            w.end
+                .saturating_sub(SLIDE)
+                .max(WINDOW.min(self.entries.len())),
+        );
+        true
+    }
+
+    /// Slide the window towards newer entries (back to following the
+    /// newest at the end).
+    pub fn slide_newer(&mut self) {
+        if let Some(e) = self.window_end {
+            self.window_end = Some(e + SLIDE);
+            self.normalize();
+        }
+    }
+
+    /// Follow the newest entry again.
+    pub fn follow_newest(&mut self) {
+        self.window_end = None;
     }
 
     /// Whether `seq` of ours is read or delivered by someone else.
@@ -200,11 +280,15 @@ pub enum Message {
     Send,
     /// Load the previous page.
     LoadOlder,
-    /// The timeline scrolled; `near_top` when its oldest lines show.
+    /// The timeline scrolled.
     Scrolled {
         /// Within a few lines of the top.
         near_top: bool,
+        /// Within a few lines of the bottom.
+        near_bottom: bool,
     },
+    /// Jump back to the newest messages.
+    Newest,
     /// Save a received file.
     SaveFile(FileId),
 }
@@ -238,7 +322,7 @@ impl<'a> ChatView<'a> {
     pub fn view(self) -> Element<'a, Message> {
         let today = jiff::Zoned::now().with_time_zone(self.tz.clone()).date();
         let mut lines: Column<'a, Message> = Column::new().spacing(6).padding([8, 16]);
-        if self.timeline.older_page_after().is_some() {
+        if self.timeline.hides_older() || self.timeline.older_page_after().is_some() {
             lines = lines.push(
                 button(text(if self.timeline.loading {
                     "Loading…"
@@ -250,7 +334,7 @@ impl<'a> ChatView<'a> {
             );
         }
         let mut last_day = None;
-        for (key, entry) in &self.timeline.entries {
+        for (key, entry) in self.timeline.visible() {
             match entry {
                 Entry::Message {
                     sender,
@@ -329,8 +413,10 @@ impl<'a> ChatView<'a> {
             .on_scroll(|v| {
                 // Anchored to the bottom: the offset counts up from there.
                 let room = (v.content_bounds().height - v.bounds().height).max(0.0);
+                let from_bottom = v.absolute_offset().y;
                 Message::Scrolled {
-                    near_top: room - v.absolute_offset().y < 48.0,
+                    near_top: room - from_bottom < 48.0,
+                    near_bottom: from_bottom < 48.0,
                 }
             })
             .height(Fill)
@@ -376,7 +462,18 @@ impl<'a> ChatView<'a> {
             ]
             .spacing(2),
             history,
-            typing,
+            row![
+                typing.width(Fill),
+                if self.timeline.hides_newer() {
+                    Element::from(
+                        button(text("↓ Newest messages").size(13))
+                            .style(button::secondary)
+                            .on_press(Message::Newest),
+                    )
+                } else {
+                    Element::from(iced::widget::space())
+                },
+            ],
             composer,
         ]
         .spacing(8)
@@ -449,6 +546,53 @@ mod tests {
             texts[2]
         );
         assert_eq!(texts[3], "four");
+    }
+
+    #[test]
+    fn the_view_draws_a_window_that_slides_over_a_long_history() {
+        let mut t = Timeline::default();
+        for seq in 1..=1000 {
+            t.add(msg(seq, &format!("m{seq}")));
+        }
+        let shown = |t: &Timeline| t.visible().map(|(k, _)| k.0).collect::<Vec<_>>();
+        // The newest WINDOW entries, following new ones.
+        assert_eq!(shown(&t), (801..=1000).collect::<Vec<_>>());
+        assert!(t.hides_older() && !t.hides_newer());
+        t.add(msg(1001, "new"));
+        assert_eq!(shown(&t).last(), Some(&1001));
+        // Sliding older, down to the oldest, never drawing more than WINDOW.
+        let mut steps = 0;
+        while t.slide_older() {
+            steps += 1;
+            assert!(shown(&t).len() <= WINDOW);
+        }
+        assert_eq!(steps, 9);
+        assert_eq!(shown(&t), (1..=200).collect::<Vec<_>>());
+        assert!(t.hides_newer() && !t.hides_older());
+        // A new message does not yank the reader away from where they are.
+        t.add(msg(1002, "while reading"));
+        assert_eq!(shown(&t).first(), Some(&1));
+        // And back.
+        t.slide_newer();
+        assert_eq!(shown(&t), (101..=300).collect::<Vec<_>>());
+        t.follow_newest();
+        assert_eq!(shown(&t).last(), Some(&1002));
+        assert!(!t.hides_newer());
+    }
+
+    #[test]
+    fn an_older_page_shows_at_the_top_of_the_window() {
+        let mut t = Timeline::default();
+        t.add_page((451..=700).map(|s| msg(s, "x")).collect(), 450);
+        assert_eq!(t.visible().count(), WINDOW);
+        while t.slide_older() {}
+        assert_eq!(t.visible().next().map(|(k, _)| k.0), Some(451));
+        let after = t.older_page_after().expect("more on the node");
+        assert_eq!(after, 400);
+        t.add_page((401..=450).map(|s| msg(s, "y")).collect(), after);
+        let first: Vec<u64> = t.visible().map(|(k, _)| k.0).take(3).collect();
+        assert_eq!(first, vec![401, 402, 403]);
+        assert_eq!(t.visible().count(), WINDOW);
     }
 
     #[test]

@@ -1024,8 +1024,31 @@ impl Home {
                     move |r| Message::Sent(room, r),
                 )
             }
-            chat::Message::Scrolled { near_top: false } => Task::none(),
-            chat::Message::Scrolled { near_top: true } | chat::Message::LoadOlder => {
+            chat::Message::Newest => {
+                if let Some(t) = self.timelines.get_mut(&room) {
+                    t.follow_newest();
+                }
+                Task::none()
+            }
+            chat::Message::Scrolled {
+                near_top: false,
+                near_bottom,
+            } => match self.timelines.get_mut(&room) {
+                Some(t) if near_bottom && t.hides_newer() => {
+                    t.slide_newer();
+                    keep_place(room)
+                }
+                _ => Task::none(),
+            },
+            chat::Message::Scrolled { near_top: true, .. } | chat::Message::LoadOlder => {
+                // Older entries already in memory come first; then the node.
+                if self
+                    .timelines
+                    .get_mut(&room)
+                    .is_some_and(Timeline::slide_older)
+                {
+                    return keep_place(room);
+                }
                 match self
                     .timelines
                     .get(&room)
@@ -1595,6 +1618,16 @@ fn panel<'a>(title: &'a str, body: impl Into<Element<'a, Message>>) -> Element<'
         .padding(16)
         .width(Fill)
         .into()
+}
+
+/// After the chat's window slid by half its length, the line the reader
+/// was at is in the middle of what is drawn: scroll there, so sliding does
+/// not jump over anything.
+fn keep_place(room: RoomId) -> Task<Message> {
+    iced::widget::operation::snap_to(
+        format!("timeline-{room}"),
+        iced::widget::scrollable::RelativeOffset { x: 0.0, y: 0.5 },
+    )
 }
 
 /// "bob, carol  dave" → ["bob", "carol", "dave"].
