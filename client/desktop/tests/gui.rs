@@ -559,7 +559,9 @@ fn scrolling_up_loads_older_history_page_by_page() {
     let room = ann.block_on(async {
         let room = bob.direct_room("ann").await.expect("room");
         for i in 1..=N {
-            bob.send_text(room, &format!("message {i}")).await.expect("send");
+            bob.send_text(room, &format!("message {i}"))
+                .await
+                .expect("send");
         }
         room
     });
@@ -584,7 +586,10 @@ fn scrolling_up_loads_older_history_page_by_page() {
         ann.interact(|s| {
             s.point_at(iced::Point::new(600.0, 300.0));
             s.simulate([iced::Event::Mouse(iced::mouse::Event::WheelScrolled {
-                delta: iced::mouse::ScrollDelta::Lines { x: 0.0, y: 10_000.0 },
+                delta: iced::mouse::ScrollDelta::Lines {
+                    x: 0.0,
+                    y: 10_000.0,
+                },
             })]);
         });
         ann.wait_until("an older page", 20, |ui| {
@@ -595,7 +600,10 @@ fn scrolling_up_loads_older_history_page_by_page() {
     assert!(ann.sees("message 1"));
     let texts = ann.texts();
     let drawn = texts.iter().filter(|t| t.starts_with("message ")).count();
-    assert!(drawn <= onionchat_desktop::screen::chat::WINDOW, "{drawn} drawn");
+    assert!(
+        drawn <= onionchat_desktop::screen::chat::WINDOW,
+        "{drawn} drawn"
+    );
     let pos = |t: &str| texts.iter().position(|x| x == t).expect(t);
     assert!(pos("message 1") < pos("message 2") && pos("message 2") < pos("message 150"));
     // The newest are not drawn now; one click brings them back.
