@@ -673,19 +673,7 @@ fn a_profile_moves_to_another_computer_and_profiles_switch() {
 /// go (a click between them would move the cursor).
 fn two_lines_and_send(ui: &mut Ui, first: &str, second: &str) {
     use iced::keyboard::{self, Key, Modifiers, key::Named};
-    let press = |modifiers: Modifiers| {
-        iced::Event::Keyboard(keyboard::Event::KeyPressed {
-            key: Key::Named(Named::Enter),
-            modified_key: Key::Named(Named::Enter),
-            physical_key: keyboard::key::Physical::Unidentified(
-                keyboard::key::NativeCode::Unidentified,
-            ),
-            location: keyboard::Location::Standard,
-            modifiers,
-            text: Some("\n".into()),
-            repeat: false,
-        })
-    };
+    let press = |modifiers| common::key_press(Key::Named(Named::Enter), modifiers, Some("\n"));
     ui.interact(|s| {
         s.click(iced::widget::Id::new("composer"))
             .expect("composer");
@@ -728,4 +716,46 @@ fn shift_enter_makes_a_new_line_and_the_jump_box_finds_a_chat() {
     });
     let got = ann.block_on(async { carol.history_all(room, 0).await.expect("carol reads") });
     assert_eq!(onionchat_tests::texts(&got), vec!["line one\nline two"]);
+}
+
+#[test]
+fn transfers_cut_by_a_lost_connection_go_on_when_the_box_is_back() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut node = Node::start(&tmp.path().join("node"), &[]);
+    let (mut ann, friends) = owner_with_friends(tmp.path(), &node, &["bob"]);
+    let bob = friends[0].clone();
+    let src = tmp.path().join("film.mkv");
+    onionchat_tests::make_file(&src, 64 * 1024 * 1024, 3);
+    let room = ann.block_on(async {
+        let room = bob.direct_room("ann").await.expect("room");
+        bob.send_file(room, &src, Box::new(|_, _| true))
+            .await
+            .expect("bob uploads");
+        room
+    });
+    ann.wait_for_text("○ bob", 20);
+    ann.click_containing("bob");
+    ann.wait_for_text("📎 film.mkv (67.1 MB)", 30);
+    assert_eq!(ann.home().current_room(), Some(room));
+
+    // The download is under way when the box goes away (a power cut).
+    ann.click("Save");
+    ann.wait_until("the download under way", 30, |ui| {
+        ui.progress.iter().any(|(done, _)| *done > 0)
+    });
+    node.kill9();
+    ann.wait_for_text("The connection to the box was lost", 60);
+    node.start_again();
+    // Back: the download goes on from where it stopped, and is whole.
+    ann.wait_for_text("Saved to", 120);
+    assert!(
+        ann.sees_containing("(resumed at"),
+        "it started over: {:?}",
+        ann.texts()
+    );
+    let saved = tmp.path().join("ann/downloads/film.mkv");
+    assert_eq!(
+        onionchat_tests::sha256_file(&saved),
+        onionchat_tests::sha256_file(&src)
+    );
 }

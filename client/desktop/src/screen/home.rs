@@ -138,8 +138,8 @@ pub enum Message {
     SendFile,
     /// Upload/download progress (done, total).
     Transfer(u64, u64),
-    /// A file finished.
-    TransferDone(Result<String, String>),
+    /// A file transfer ended.
+    TransferDone(Result<String, TransferFailed>),
     /// Stop the file transfer under way.
     CancelTransfer,
     /// Dismiss the note or error.
@@ -150,6 +150,34 @@ pub enum Message {
     ExportPath(String),
     /// Export the profile to the typed path.
     Export,
+}
+
+/// Why a file transfer stopped.
+#[derive(Debug, Clone)]
+pub struct TransferFailed {
+    /// What went wrong, in words.
+    pub why: String,
+    /// The connection to the box was lost: worth trying again when it is
+    /// back.
+    pub connection: bool,
+}
+
+impl TransferFailed {
+    fn from(e: onionchat_client::ClientError) -> TransferFailed {
+        TransferFailed {
+            connection: matches!(e, onionchat_client::ClientError::Connect(_)),
+            why: e.to_string(),
+        }
+    }
+}
+
+/// A transfer to start again when the connection is back.
+#[derive(Debug, Clone)]
+enum Transfer {
+    /// Saving a received file (resumes where it stopped).
+    Download(RoomId, FileId),
+    /// Sending a file (starts again: the box keeps no half upload).
+    Upload(RoomId, PathBuf),
 }
 
 /// What the owner's view shows: status, invites, members.
@@ -201,6 +229,9 @@ pub struct Home {
     /// The file transfer under way: (done, total) and its cancel switch.
     transfer: Option<(u64, u64)>,
     cancel: Arc<std::sync::atomic::AtomicBool>,
+    /// The transfer under way, and one the lost connection interrupted.
+    current_transfer: Option<Transfer>,
+    interrupted: Option<Transfer>,
     export_path: String,
     key_changes: BTreeMap<u64, KeyChange>,
     owner: Option<Owner>,
@@ -258,6 +289,8 @@ impl Home {
             file_path: String::new(),
             transfer: None,
             cancel: Arc::default(),
+            current_transfer: None,
+            interrupted: None,
             export_path: String::new(),
             key_changes: BTreeMap::new(),
             owner: None,
@@ -759,28 +792,8 @@ impl Home {
                 self.note(Err("Type one or more names, separated by commas.".into()));
                 Task::none()
             }
-            Message::AddMembers(room) => {
-                let names = split_names(&std::mem::take(&mut self.member_names));
-                let c = self.client.clone();
-                Task::perform(
-                    async move {
-                        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                        err(c.add_members(room, &refs).await)
-                    },
-                    Message::RoomDone,
-                )
-            }
-            Message::RemoveMembers(room) => {
-                let names = split_names(&std::mem::take(&mut self.member_names));
-                let c = self.client.clone();
-                Task::perform(
-                    async move {
-                        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                        err(c.remove_members(room, &refs).await)
-                    },
-                    Message::RoomDone,
-                )
-            }
+            Message::AddMembers(room) => self.change_members(room, true),
+            Message::RemoveMembers(room) => self.change_members(room, false),
             Message::Leave(room) => {
                 let c = self.client.clone();
                 self.pane = Pane::Welcome;
@@ -816,11 +829,19 @@ impl Home {
             Message::TransferDone(r) => {
                 self.transfer = None;
                 let cancelled = self.cancel.swap(false, std::sync::atomic::Ordering::SeqCst);
-                self.note(if cancelled && r.is_err() {
-                    Ok("Transfer cancelled.".into())
-                } else {
-                    r
-                });
+                let transfer = self.current_transfer.take();
+                match r {
+                    Ok(done) => self.note(Ok(done)),
+                    Err(_) if cancelled => self.note(Ok("Transfer cancelled.".into())),
+                    Err(f) if f.connection && transfer.is_some() => {
+                        self.interrupted = transfer;
+                        self.note(Err(
+                            "The connection to the box was lost; the transfer goes on when it is back."
+                                .into(),
+                        ));
+                    }
+                    Err(f) => self.note(Err(f.why)),
+                }
                 Task::none()
             }
             Message::CancelTransfer => {
@@ -869,7 +890,12 @@ impl Home {
                     ConnectionState::Disconnected => Link::Offline,
                 };
                 if state == ConnectionState::Connected && was != Link::Connected {
-                    self.load()
+                    let resume = match self.interrupted.take() {
+                        Some(Transfer::Download(room, file)) => self.save_file(room, file),
+                        Some(Transfer::Upload(room, path)) => self.upload(room, path),
+                        None => Task::none(),
+                    };
+                    Task::batch([self.load(), resume])
                 } else {
                     Task::none()
                 }
@@ -1062,6 +1088,23 @@ impl Home {
         }
     }
 
+    /// Add (or remove) the typed names to (from) a group; the core re-keys.
+    fn change_members(&mut self, room: RoomId, add: bool) -> Task<Message> {
+        let names = split_names(&std::mem::take(&mut self.member_names));
+        let c = self.client.clone();
+        Task::perform(
+            async move {
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                if add {
+                    err(c.add_members(room, &refs).await)
+                } else {
+                    err(c.remove_members(room, &refs).await)
+                }
+            },
+            Message::RoomDone,
+        )
+    }
+
     fn send_file(&mut self) -> Task<Message> {
         let Some(room) = self.current_room() else {
             return Task::none();
@@ -1076,9 +1119,15 @@ impl Home {
             return Task::none();
         }
         self.file_path.clear();
+        self.upload(room, path)
+    }
+
+    /// Encrypt and send the file at `path` to `room`, with progress.
+    fn upload(&mut self, room: RoomId, path: PathBuf) -> Task<Message> {
         let c = self.client.clone();
         let cancel = self.cancel.clone();
         self.transfer = Some((0, 0));
+        self.current_transfer = Some(Transfer::Upload(room, path.clone()));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let done_tx = tx.clone();
         tokio::spawn(async move {
@@ -1087,14 +1136,18 @@ impl Home {
                 let _ = progress_tx.send(Message::Transfer(done, total));
                 !cancel.load(std::sync::atomic::Ordering::SeqCst)
             });
-            let r = err(c.send_file(room, &path, progress).await).map(|_| {
-                format!(
-                    "Sent {}.",
-                    path.file_name()
-                        .map(|n| n.to_string_lossy().to_string())
-                        .unwrap_or_default()
-                )
-            });
+            let r = c
+                .send_file(room, &path, progress)
+                .await
+                .map(|_| {
+                    format!(
+                        "Sent {}.",
+                        path.file_name()
+                            .map(|n| n.to_string_lossy().to_string())
+                            .unwrap_or_default()
+                    )
+                })
+                .map_err(TransferFailed::from);
             let _ = done_tx.send(Message::TransferDone(r));
         });
         Task::run(session::receiver_stream(rx), |m| m)
@@ -1135,6 +1188,7 @@ impl Home {
         let c = self.client.clone();
         let cancel = self.cancel.clone();
         self.transfer = Some((0, 0));
+        self.current_transfer = Some(Transfer::Download(room, file_id));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let progress_tx = tx.clone();
@@ -1142,8 +1196,21 @@ impl Home {
                 let _ = progress_tx.send(Message::Transfer(done, total));
                 !cancel.load(std::sync::atomic::Ordering::SeqCst)
             });
-            let r = err(c.download_file(file_id, &dest, Some(&sha), progress).await)
-                .map(|_| format!("Saved to {}.", dest.display()));
+            let r = c
+                .download_file(file_id, &dest, Some(&sha), progress)
+                .await
+                .map(|d| {
+                    if d.resumed_from > 0 {
+                        format!(
+                            "Saved to {} (resumed at {}).",
+                            dest.display(),
+                            crate::format::size(d.resumed_from)
+                        )
+                    } else {
+                        format!("Saved to {}.", dest.display())
+                    }
+                })
+                .map_err(TransferFailed::from);
             let _ = tx.send(Message::TransferDone(r));
         });
         Task::run(session::receiver_stream(rx), |m| m)

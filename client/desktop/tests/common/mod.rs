@@ -35,6 +35,26 @@ pub fn options(dir: &Path) -> Options {
     }
 }
 
+/// A key press event with `modifiers` held.
+pub fn key_press(
+    key: iced::keyboard::Key,
+    modifiers: iced::keyboard::Modifiers,
+    text: Option<&str>,
+) -> iced::Event {
+    use iced::keyboard;
+    iced::Event::Keyboard(keyboard::Event::KeyPressed {
+        modified_key: key.clone(),
+        key,
+        physical_key: keyboard::key::Physical::Unidentified(
+            keyboard::key::NativeCode::Unidentified,
+        ),
+        location: keyboard::Location::Standard,
+        modifiers,
+        text: text.map(Into::into),
+        repeat: false,
+    })
+}
+
 /// One app instance under test.
 pub struct Ui {
     pub app: App,
@@ -182,40 +202,25 @@ impl Ui {
 
     /// Click the input with `id` and type `text` into it.
     pub fn type_into(&mut self, id: &'static str, text: &str) {
-        let r = self.interact(|s| {
-            s.click(widget::Id::new(id))?;
-            s.typewrite(text);
-            Ok::<_, iced_test::Error>(())
-        });
-        if let Err(e) = r {
-            panic!(
-                "cannot type into {id:?}: {e}; the window shows: {:?}",
-                self.texts()
-            );
-        }
+        self.type_in(id, text, false);
     }
 
     /// Click the input with `id`, select all it holds and type `text` over it.
     pub fn replace_in(&mut self, id: &'static str, text: &str) {
-        use iced::keyboard::{self, Key, Modifiers};
-        let select_all = iced::Event::Keyboard(keyboard::Event::KeyPressed {
-            key: Key::Character("a".into()),
-            modified_key: Key::Character("a".into()),
-            physical_key: keyboard::key::Physical::Unidentified(
-                keyboard::key::NativeCode::Unidentified,
-            ),
-            location: keyboard::Location::Standard,
-            modifiers: Modifiers::CTRL,
-            text: None,
-            repeat: false,
-        });
+        self.type_in(id, text, true);
+    }
+
+    fn type_in(&mut self, id: &'static str, text: &str, over: bool) {
+        use iced::keyboard::{self, Modifiers};
         let r = self.interact(|s| {
             s.click(widget::Id::new(id))?;
-            s.simulate([
-                iced::Event::Keyboard(keyboard::Event::ModifiersChanged(Modifiers::CTRL)),
-                select_all,
-                iced::Event::Keyboard(keyboard::Event::ModifiersChanged(Modifiers::empty())),
-            ]);
+            if over {
+                s.simulate([
+                    iced::Event::Keyboard(keyboard::Event::ModifiersChanged(Modifiers::CTRL)),
+                    key_press(keyboard::Key::Character("a".into()), Modifiers::CTRL, None),
+                    iced::Event::Keyboard(keyboard::Event::ModifiersChanged(Modifiers::empty())),
+                ]);
+            }
             s.typewrite(text);
             Ok::<_, iced_test::Error>(())
         });
