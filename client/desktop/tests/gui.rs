@@ -273,6 +273,8 @@ fn the_owner_makes_an_invite_that_works() {
         .into_iter()
         .find(|t| t.starts_with("onionchat://") && *t != link.to_string())
         .expect("the second link");
+    // Listed (the list reloads after the invite is made), then revoked.
+    ui.wait_until("the new invite listed", 20, |ui| ui.sees("Revoke"));
     ui.click("Revoke");
     ui.wait_for_text("Invite revoked.", 20);
     ui.wait_for_text("— revoked", 20);
@@ -371,6 +373,10 @@ fn a_group_with_a_removed_member() {
     ann.wait_for_text("Group: bob", 30);
     ann.wait_until("carol gone from the title", 30, |ui| {
         !ui.sees("Group: bob, carol")
+    });
+    // The removal done, the chat is back.
+    ann.wait_until("the chat open again", 30, |ui| {
+        ui.interact(|s| s.find(iced::widget::Id::new("composer")).is_ok())
     });
     ann.type_into("composer", "after carol left");
     ann.enter_in("composer");

@@ -1331,29 +1331,19 @@ impl Home {
                 Some(o) => o.view(|u| self.client.name_of(u)).map(Message::Owner),
                 None => text("Loading…").into(),
             },
-            Pane::AddFriend => panel(
+            Pane::AddFriend => one_field_form(
                 "Add a friend",
-                column![
-                    text("Their name on this box:"),
-                    text_input("name", &self.friend_name)
-                        .id("friend-name")
-                        .on_input(Message::FriendName)
-                        .on_submit(Message::SendRequest),
-                    button("Send friend request").on_press(Message::SendRequest),
-                ]
-                .spacing(8),
+                "Their name on this box:",
+                ("name", "friend-name", &self.friend_name),
+                Message::FriendName,
+                ("Send friend request", Message::SendRequest),
             ),
-            Pane::NewGroup => panel(
+            Pane::NewGroup => one_field_form(
                 "New group",
-                column![
-                    text("Friends to add (names, separated by commas):"),
-                    text_input("bob, carol", &self.group_names)
-                        .id("group-names")
-                        .on_input(Message::GroupNames)
-                        .on_submit(Message::CreateGroup),
-                    button("Create group").on_press(Message::CreateGroup),
-                ]
-                .spacing(8),
+                "Friends to add (names, separated by commas):",
+                ("bob, carol", "group-names", &self.group_names),
+                Message::GroupNames,
+                ("Create group", Message::CreateGroup),
             ),
             Pane::Members(room) => {
                 let room = *room;
@@ -1685,6 +1675,29 @@ fn panel<'a>(title: &'a str, body: impl Into<Element<'a, Message>>) -> Element<'
         .padding(16)
         .width(Fill)
         .into()
+}
+
+/// A panel with one text field and its button (Enter in the field is the
+/// button): the field's (placeholder, widget id, value).
+fn one_field_form<'a>(
+    title: &'a str,
+    prompt: &'a str,
+    (placeholder, id, value): (&'a str, &'static str, &'a str),
+    on_input: fn(String) -> Message,
+    (label, submit): (&'a str, Message),
+) -> Element<'a, Message> {
+    panel(
+        title,
+        column![
+            text(prompt),
+            text_input(placeholder, value)
+                .id(id)
+                .on_input(on_input)
+                .on_submit(submit.clone()),
+            button(label).on_press(submit),
+        ]
+        .spacing(8),
+    )
 }
 
 /// After the chat's window slid by half its length, the line the reader
