@@ -159,7 +159,7 @@ impl App {
         Subscription::batch([keys, focus])
     }
 
-    /// Light or dark, as the system says.
+    /// The light theme (the screenshots and tests draw with it too).
     pub fn theme(&self) -> Theme {
         Theme::Light
     }

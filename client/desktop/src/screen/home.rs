@@ -66,9 +66,10 @@ pub enum Message {
     Tor(u8, String),
     /// Friends, requests and rooms arrived.
     Loaded(Result<Overview, String>),
-    /// The owner's status, invites and members arrived (`Err` = not the
-    /// owner).
-    OwnerLoaded(Result<Box<OwnerData>, String>),
+    /// The owner's status, invites and members arrived; `Err(true)` when
+    /// the box says we are not its owner, `Err(false)` when it could not
+    /// be asked.
+    OwnerLoaded(Result<Box<OwnerData>, bool>),
     /// Reload everything now.
     Retry,
     /// Open a room.
@@ -235,6 +236,8 @@ pub struct Home {
     export_path: String,
     key_changes: BTreeMap<u64, KeyChange>,
     owner: Option<Owner>,
+    /// The box said we are not its owner: stop asking for its status.
+    not_owner: bool,
     note: Option<Result<String, String>>,
     downloads_dir: PathBuf,
     tz: TimeZone,
@@ -294,6 +297,7 @@ impl Home {
             export_path: String::new(),
             key_changes: BTreeMap::new(),
             owner: None,
+            not_owner: false,
             note: None,
             downloads_dir,
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
@@ -353,13 +357,19 @@ impl Home {
             },
             Message::Loaded,
         );
+        if self.not_owner {
+            return overview;
+        }
         let c = self.client.clone();
         let owner = Task::perform(
             async move {
-                let status = err(c.node_status().await)?;
-                let mut invites = err(c.invites().await)?;
+                let forbidden = |e: onionchat_client::ClientError| {
+                    e.code() == Some(onionchat_proto::wire::ErrorCode::Forbidden)
+                };
+                let status = c.node_status().await.map_err(forbidden)?;
+                let mut invites = c.invites().await.map_err(forbidden)?;
                 invites.sort_by_key(|i| std::cmp::Reverse(i.created_at));
-                let members = err(c.members().await)?;
+                let members = c.members().await.map_err(forbidden)?;
                 Ok(Box::new((status, invites, members)))
             },
             Message::OwnerLoaded,
@@ -541,7 +551,10 @@ impl Home {
                 owner.busy = false;
                 Task::none()
             }
-            Message::OwnerLoaded(Err(_)) => Task::none(),
+            Message::OwnerLoaded(Err(forbidden)) => {
+                self.not_owner = forbidden;
+                Task::none()
+            }
             Message::Retry => self.load(),
             Message::OpenRoom(room) => self.open_room(room),
             Message::OpenOwner => {
@@ -785,10 +798,9 @@ impl Home {
                 self.member_names = s;
                 Task::none()
             }
-            Message::AddMembers(room) | Message::RemoveMembers(room)
+            Message::AddMembers(_) | Message::RemoveMembers(_)
                 if split_names(&self.member_names).is_empty() =>
             {
-                let _ = room;
                 self.note(Err("Type one or more names, separated by commas.".into()));
                 Task::none()
             }
@@ -1560,16 +1572,11 @@ impl Home {
         if self.loaded && self.overview.friends.is_empty() {
             c = c.push(text("No friends yet.").size(12).color(style::QUIET));
         }
-        for (f, _) in &self.overview.friends {
+        for (f, key_ok) in &self.overview.friends {
             let id = f.user.user_id;
             let online = self.online.contains(&id);
             let verified = self.client.contact(id).is_some_and(|c| c.verified);
-            let changed = self.key_changes.contains_key(&id.0)
-                || self
-                    .overview
-                    .friends
-                    .iter()
-                    .any(|(g, ok)| g.user.user_id == id && !ok);
+            let changed = !key_ok || self.key_changes.contains_key(&id.0);
             let unread = self
                 .timelines
                 .get(&f.room_id)
