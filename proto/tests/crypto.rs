@@ -95,6 +95,55 @@ fn signatures_are_bound_to_their_context() {
     );
 }
 
+/// Signing (`rsa`) and verifying (`ring`) are two implementations of one
+/// profile: PSS, SHA-256, MGF1-SHA-256, a 32-byte salt. Each must accept what
+/// the other makes, and a PSS signature with another salt length — valid
+/// RFC 8017, but not our profile — must be refused.
+#[test]
+fn signing_and_verifying_implementations_agree_on_the_profile() {
+    use rsa::signature::{RandomizedSigner, SignatureEncoding, Verifier};
+    let private = rsa::PrivateKey::new(&mut getrandom::SysRng, 3072).expect("keygen");
+    let ours = IdentityKey::from_rsa(private.clone()).expect("identity");
+    let signed = SignContext::Message.signed_bytes(b"body");
+
+    // Ours signs, `rsa`'s own PSS verifier (the other implementation) accepts.
+    let sig = ours.sign(SignContext::Message, b"body").expect("sign");
+    let verifier = rsa::pss::VerifyingKey::<rsa::sha2::Sha256>::new(private.to_public_key());
+    let parsed = rsa::pss::Signature::try_from(&sig[..]).expect("signature");
+    verifier.verify(&signed, &parsed).expect("rsa accepts ours");
+
+    // `rsa` signs with the profile's salt length: ours accepts.
+    let theirs = rsa::pss::SigningKey::<rsa::sha2::Sha256>::new_with_salt_len(private.clone(), 32)
+        .try_sign_with_rng(&mut getrandom::SysRng, &signed)
+        .expect("sign")
+        .to_vec();
+    ours.public()
+        .verify(SignContext::Message, b"body", &theirs)
+        .expect("ours accepts rsa's");
+
+    // Other salt lengths are refused, as is a flipped bit.
+    for salt in [0, 20, 64] {
+        let other =
+            rsa::pss::SigningKey::<rsa::sha2::Sha256>::new_with_salt_len(private.clone(), salt)
+                .try_sign_with_rng(&mut getrandom::SysRng, &signed)
+                .expect("sign")
+                .to_vec();
+        assert!(
+            ours.public()
+                .verify(SignContext::Message, b"body", &other)
+                .is_err(),
+            "salt length {salt} accepted"
+        );
+    }
+    let mut flipped = theirs.clone();
+    flipped[100] ^= 1;
+    assert!(
+        ours.public()
+            .verify(SignContext::Message, b"body", &flipped)
+            .is_err()
+    );
+}
+
 #[test]
 fn private_key_at_rest_round_trip_and_wrong_passphrase() {
     let k = &keys()[0];
