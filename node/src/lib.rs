@@ -6,6 +6,7 @@
 //! - [`store`]: the redb database — schema, group commit, every operation;
 //! - [`http`]: the API routes (one file per group) and the WebSocket;
 //! - [`hub`]: live delivery to connected sessions;
+//! - [`memory`]: giving memory back to the system after bursts;
 //! - [`serve`]: one serve function for every transport (TCP, Tor, control socket);
 //! - `tor`: the onion service (feature `onion`);
 //! - [`control`]: the box-side control socket used by `onionchat-node invite|status|backup`;
@@ -21,6 +22,7 @@ pub mod display;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod memory;
 pub mod presence;
 pub mod ratelimit;
 pub mod serve;
@@ -170,6 +172,10 @@ pub async fn run(config: Config, on_ready: impl FnOnce(&Ready)) -> anyhow::Resul
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(delivery::run(state.clone()));
     tasks.spawn(maintenance(state.clone()));
+    tasks.spawn(memory::give_back_after_bursts(
+        state.activity.clone(),
+        state.shutdown.clone(),
+    ));
     {
         let s = state.clone();
         tasks.spawn(async move {

@@ -56,6 +56,8 @@ pub struct AppState {
     pub access: Arc<Mutex<Option<crate::tor::access::AccessKeys>>>,
     /// Delivery markers seen by connection writers, flushed in batches.
     pub delivered: Arc<Mutex<HashMap<(RoomId, UserId), u64>>>,
+    /// Requests and frames served, for giving memory back after bursts.
+    pub activity: Arc<crate::memory::Activity>,
 }
 
 impl AppState {
@@ -79,6 +81,7 @@ impl AppState {
                 r.bad_tokens_per_sec * 5.0,
             )),
             delivered: Arc::default(),
+            activity: Arc::default(),
             #[cfg(feature = "onion")]
             access: Arc::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),

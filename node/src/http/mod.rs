@@ -88,7 +88,20 @@ pub fn router(state: AppState) -> Router {
         // A body that goes quiet fails (`408 timeout`, see `body_error`)
         // instead of holding its request, and its connection, for ever.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_idle))
+        .layer(axum::middleware::map_request_with_state(
+            state.activity.clone(),
+            note_activity,
+        ))
         .with_state(state)
+}
+
+/// Count every request (see [`crate::memory`]).
+async fn note_activity<B>(
+    axum::extract::State(activity): axum::extract::State<std::sync::Arc<crate::memory::Activity>>,
+    req: axum::http::Request<B>,
+) -> axum::http::Request<B> {
+    activity.note();
+    req
 }
 
 async fn not_found() -> Failure {
