@@ -27,6 +27,7 @@ fn status(transport: TransportState) -> DisplayStatus {
             transport,
             onion_address: Some(ONION.into()),
             last_error: None,
+            memory_bytes: Some(24 * 1024 * 1024),
         },
         cpu_temp_c: Some(48.3),
         load1: Some(0.27),

@@ -295,6 +295,9 @@ fn print_status(s: &NodeStatus) {
     if let Some(f) = s.disk_free_bytes {
         println!("disk free:   {}", human_bytes(f));
     }
+    if let Some(m) = s.memory_bytes {
+        println!("memory:      {}", human_bytes(m));
+    }
     if let Some(e) = &s.last_error {
         println!("last error:  {e}");
     }

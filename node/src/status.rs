@@ -127,6 +127,21 @@ impl StatusModel {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            memory_bytes: resident_bytes(),
         }
     }
+}
+
+/// This process's resident memory (`VmRSS` in `/proc/self/status`).
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }

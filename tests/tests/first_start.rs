@@ -77,9 +77,18 @@ async fn the_owner_invite_comes_before_tor_and_status_says_why_it_waits() {
         storage.ends_with(" B") || storage.ends_with("iB"),
         "storage in human units: {storage}"
     );
+    let memory = status
+        .lines()
+        .find(|l| l.starts_with("memory:"))
+        .expect("memory line");
+    assert!(memory.ends_with("MiB"), "memory in human units: {memory}");
     let json: serde_json::Value =
         serde_json::from_str(&node_cmd_ok(&node.data_dir, &["status", "--json"])).expect("json");
     assert_eq!(json["transport"]["state"], "bootstrapping", "{json}");
+    // The node's own resident memory, from the node's process (not the
+    // command's): a few MiB at least, less than a small board has.
+    let rss = json["memory_bytes"].as_u64().expect("memory_bytes");
+    assert!((4 << 20..512 << 20).contains(&rss), "{json}");
 
     // The log says what Tor is doing in plain lines, not walls of retries.
     let log_path = node.data_dir.with_extension("log");

@@ -143,4 +143,8 @@ pub struct NodeStatus {
     pub onion_address: Option<String>,
     /// The last error worth the owner's attention.
     pub last_error: Option<String>,
+    /// The node process's resident memory in bytes, if known (absent from
+    /// nodes before it was added).
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
 }
