@@ -12,7 +12,9 @@
 //!   its blob, quota usage equal to the files present.
 //!
 //! A short run is part of the test suite (`tests/crash.rs`); the long one
-//! (≥ 100 kills) is `onionchat-crash --kills 100`.
+//! (≥ 100 kills) is `onionchat-crash --kills 100`. The same load and checks
+//! run against the emulated box with its power cut instead ([`Target`],
+//! `onionchat-crash --power-cuts N`, see [`crate::guest`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -20,10 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use onionchat_client::{Client, ClientError, Incoming};
-use onionchat_proto::wire::{FileId, MessageContent, RoomId};
+use onionchat_client::{Client, ClientError, Connector, Incoming};
+use onionchat_proto::wire::{FileId, InviteLink, MessageContent, RoomId};
 
-use crate::{Node, config_arg, join, make_file, node_cmd, sha256_file, two_friends};
+use crate::{Node, PASS, config_arg, make_file, node_cmd, sha256_file};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -39,6 +41,54 @@ pub struct CrashOptions {
     pub dir: PathBuf,
     /// Print a line per kill on stderr.
     pub progress: bool,
+    /// Pause between one sender's messages (the box's default rate limit
+    /// is 50 messages/s per account; the local node's is raised instead).
+    pub pace: Option<Duration>,
+}
+
+/// What the harness cuts and starts again.
+pub trait Target {
+    /// Streams to the node.
+    fn connector(&self) -> Arc<dyn Connector>;
+    /// Stop it abruptly: `kill -9` the node, or pull the box's plug.
+    fn cut(&mut self);
+    /// Start it again; returns once the node serves.
+    fn restart(&mut self) -> impl std::future::Future<Output = ()>;
+    /// What `onionchat-node check` finds wrong now (empty: healthy), or
+    /// None where it cannot run between cuts (the emulated box).
+    fn check(&mut self) -> Option<Vec<String>>;
+    /// The last check, after the last cycle; then stop.
+    fn finish(&mut self) -> impl std::future::Future<Output = Vec<String>>;
+}
+
+/// The node binary on this machine, killed with SIGKILL.
+pub struct LocalNode {
+    node: Node,
+}
+
+impl Target for LocalNode {
+    fn connector(&self) -> Arc<dyn Connector> {
+        let c: Arc<dyn Connector> = self.node.connector();
+        c
+    }
+
+    fn cut(&mut self) {
+        self.node.kill9();
+    }
+
+    async fn restart(&mut self) {
+        tokio::task::block_in_place(|| self.node.start_again());
+    }
+
+    fn check(&mut self) -> Option<Vec<String>> {
+        Some(store_check(&self.node.data_dir))
+    }
+
+    async fn finish(&mut self) -> Vec<String> {
+        let problems = store_check(&self.node.data_dir);
+        self.node.stop();
+        problems
+    }
 }
 
 /// What a run found.
@@ -111,25 +161,62 @@ fn label(content: &MessageContent) -> String {
     }
 }
 
-/// Run the harness.
+/// Run the harness against the node binary on this machine.
 pub async fn run(opts: &CrashOptions) -> CrashReport {
-    let dir = &opts.dir;
-    let node_dir = dir.join("node");
     let cfg = config_arg(
-        dir,
+        &opts.dir,
         "[rate]\nmessages_per_sec = 10000.0\nmessage_burst = 10000.0\n\
          requests_per_sec = 10000.0\nrequest_burst = 10000.0\n",
     );
-    let mut node = Node::start(&node_dir, &[&cfg]);
-    let (ann, bob, direct) = two_friends(&node, dir).await;
-    let inv = ann.create_invite(None, None).await.expect("invite");
-    let carol = join(
-        &node,
-        &dir.join("carol"),
-        "carol",
-        &ann.invite_link(&inv.code).to_string(),
+    let node = Node::start(&opts.dir.join("node"), &[&cfg]);
+    let invite = node.owner_invite.clone().expect("owner invite");
+    let invite = InviteLink::parse(&invite).expect("owner invite link");
+    run_on(&mut LocalNode { node }, &invite, opts).await
+}
+
+/// Someone joins the node behind `target` with `invite`.
+async fn join_target(
+    target: &impl Target,
+    dir: &Path,
+    name: &str,
+    invite: &InviteLink,
+) -> Arc<Client> {
+    let c = Client::join(
+        &dir.join(name),
+        PASS,
+        invite,
+        name,
+        target.connector(),
+        |_| {},
     )
-    .await;
+    .await
+    .unwrap_or_else(|e| panic!("{name} could not join: {e}"));
+    Arc::new(c)
+}
+
+/// Run the harness against `target`, whose node is fresh and shows
+/// `owner_invite`.
+pub async fn run_on(
+    target: &mut impl Target,
+    owner_invite: &InviteLink,
+    opts: &CrashOptions,
+) -> CrashReport {
+    let dir = &opts.dir;
+    let ann = join_target(target, dir, "ann", owner_invite).await;
+    let inv = ann.create_invite(None, None).await.expect("invite");
+    let link = InviteLink {
+        address: owner_invite.address.clone(),
+        ..ann.invite_link(&inv.code)
+    };
+    let bob = join_target(target, dir, "bob", &link).await;
+    let req = ann.send_friend_request("bob").await.expect("request");
+    let direct = bob.accept_friend_request(req.id).await.expect("accept").id;
+    let inv = ann.create_invite(None, None).await.expect("invite");
+    let link = InviteLink {
+        address: owner_invite.address.clone(),
+        ..ann.invite_link(&inv.code)
+    };
+    let carol = join_target(target, dir, "carol", &link).await;
     let req = ann.send_friend_request("carol").await.expect("request");
     carol.accept_friend_request(req.id).await.expect("accept");
     let group = ann.create_group(&["bob", "carol"]).await.expect("group").id;
@@ -161,10 +248,13 @@ pub async fn run(opts: &CrashOptions) -> CrashReport {
         let mut tasks = Vec::new();
         for (i, (who, c, room)) in senders.iter().enumerate() {
             let (c, room, who) = (c.clone(), *room, who.to_string());
-            let (ledger, stop) = (ledger.clone(), stop.clone());
+            let (ledger, stop, pace) = (ledger.clone(), stop.clone(), opts.pace);
             tasks.push(tokio::spawn(async move {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
+                    if let Some(p) = pace {
+                        tokio::time::sleep(p).await;
+                    }
                     let text = format!("{who}/{i}/{cycle}/{n}");
                     n += 1;
                     match tokio::time::timeout(Duration::from_secs(20), c.send_text(room, &text))
@@ -212,7 +302,7 @@ pub async fn run(opts: &CrashOptions) -> CrashReport {
             }));
         }
         tokio::time::sleep(Duration::from_millis(30 + rng.below(opts.max_run_ms))).await;
-        node.kill9();
+        target.cut();
         report.kills += 1;
         stop.store(true, Ordering::Relaxed);
         for t in tasks {
@@ -222,7 +312,7 @@ pub async fn run(opts: &CrashOptions) -> CrashReport {
                     .push(format!("cycle {cycle}: a load task died: {e}"));
             }
         }
-        tokio::task::block_in_place(|| node.start_again());
+        target.restart().await;
 
         let ledger = std::mem::take(&mut *lock(&ledger));
         for r in &ledger.refusals {
@@ -231,7 +321,9 @@ pub async fn run(opts: &CrashOptions) -> CrashReport {
                 .push(format!("cycle {cycle}: the node refused {r}"));
         }
         report.anomalies.extend(
-            store_check(&node_dir)
+            target
+                .check()
+                .unwrap_or_default()
                 .into_iter()
                 .map(|p| format!("cycle {cycle}: check: {p}")),
         );
@@ -376,11 +468,12 @@ pub async fn run(opts: &CrashOptions) -> CrashReport {
         }
     }
     report.anomalies.extend(
-        store_check(&node_dir)
+        target
+            .finish()
+            .await
             .into_iter()
             .map(|p| format!("final check: {p}")),
     );
-    node.stop();
     report
 }
 
@@ -418,7 +511,7 @@ async fn verify_file(
 }
 
 /// Problems `onionchat-node check` reports for the running node.
-fn store_check(node_dir: &Path) -> Vec<String> {
+pub fn store_check(node_dir: &Path) -> Vec<String> {
     let out = node_cmd(node_dir, &["check", "--json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     match serde_json::from_str::<serde_json::Value>(&stdout) {

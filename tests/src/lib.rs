@@ -6,6 +6,7 @@
 //! test executable's target directory.
 
 pub mod crash;
+pub mod guest;
 pub mod load;
 pub mod pair;
 pub mod proxy;

@@ -14,178 +14,14 @@
 //! `.vmlinuz` and `.initrd` beside it); a plain `cargo test` lists it as
 //! ignored.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use onionchat_client::{Client, TcpConnector};
 use onionchat_proto::wire::InviteLink;
-use onionchat_tests::{PASS, qr_in_png, texts};
-
-/// The emulated box; killed when dropped.
-struct Guest {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Drop for Guest {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn boot(image: &Path, dir: &Path) -> Guest {
-    let kernel = image.with_extension("vmlinuz");
-    let initrd = image.with_extension("initrd");
-    for f in [image, &kernel, &initrd] {
-        assert!(
-            f.exists(),
-            "{} is missing: run images/build-image",
-            f.display()
-        );
-    }
-    // A copy-on-write overlay (the image itself stays as built), as big as
-    // a small SD card: the first boot grows the root file system into it.
-    let overlay = dir.join("disk.qcow2");
-    let ok = Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
-        .arg(image)
-        .arg(&overlay)
-        .arg("8G")
-        .status()
-        .expect("qemu-img");
-    assert!(ok.success(), "qemu-img create failed");
-    let port = free_port();
-    let append = [
-        "root=LABEL=ONIONROOT",
-        "rw",
-        "console=ttyAMA0",
-        "video=Virtual-1:320x240M@60",
-        // The text console sets the mode (the screen stays dark without it)
-        // but draws nothing the node's picture would have to fight: no
-        // cursor, no login prompt on it (the serial console has one).
-        "vt.global_cursor_default=0",
-        "systemd.mask=getty@tty1.service",
-        // The test's switches for the node (systemd passes them on).
-        "systemd.setenv=ONIONCHAT_TRANSPORT=tcp",
-        "systemd.setenv=ONIONCHAT_LISTEN=0.0.0.0:8480",
-        "systemd.setenv=ONIONCHAT_ALLOW_NON_LOOPBACK=true",
-        "systemd.setenv=ONIONCHAT_DISPLAY=fb:/dev/fb0",
-    ]
-    .join(" ");
-    let child = Command::new("qemu-system-aarch64")
-        .args([
-            "-M",
-            "virt",
-            "-cpu",
-            "cortex-a72",
-            "-smp",
-            "2",
-            "-m",
-            "1024",
-        ])
-        .args(["-display", "none", "-monitor", "none"])
-        .arg("-kernel")
-        .arg(&kernel)
-        .arg("-initrd")
-        .arg(&initrd)
-        .args(["-append", &append])
-        .arg("-drive")
-        .arg(format!("file={},if=virtio,format=qcow2", overlay.display()))
-        .args(["-device", "virtio-gpu-pci,xres=320,yres=240"])
-        .args([
-            "-netdev",
-            &format!("user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:8480"),
-            "-device",
-            "virtio-net-pci,netdev=n0,romfile=",
-        ])
-        .arg("-qmp")
-        .arg(format!(
-            "unix:{},server,nowait",
-            dir.join("qmp.sock").display()
-        ))
-        .arg("-serial")
-        .arg(format!("file:{}", dir.join("console.log").display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.join("qemu.log")).expect("log"),
-        ))
-        .spawn()
-        .expect("qemu-system-aarch64 (apt-get install qemu-system-arm)");
-    Guest {
-        child,
-        dir: dir.to_path_buf(),
-        port,
-    }
-}
-
-impl Guest {
-    fn console(&self) -> String {
-        std::fs::read_to_string(self.dir.join("console.log")).unwrap_or_default()
-    }
-
-    /// Wait until a console line has every one of `words` (systemd colours
-    /// and shortens unit names); panics with the console's end.
-    async fn wait_console(&self, words: &[&str], secs: u64) -> Duration {
-        let start = Instant::now();
-        let needle = words.join(" … ");
-        loop {
-            if self
-                .console()
-                .lines()
-                .any(|l| words.iter().all(|w| l.contains(w)))
-            {
-                return start.elapsed();
-            }
-            if start.elapsed() > Duration::from_secs(secs) {
-                let c = self.console();
-                let tail: Vec<&str> = c.lines().rev().take(30).collect();
-                panic!("no {needle:?} on the console in {secs} s; it ends:\n{tail:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-
-    /// A PNG picture of the emulated screen (QMP `screendump`).
-    fn screendump(&self, to: &Path) {
-        let sock =
-            std::os::unix::net::UnixStream::connect(self.dir.join("qmp.sock")).expect("QMP socket");
-        sock.set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        let mut w = sock.try_clone().expect("clone");
-        let mut r = BufReader::new(sock);
-        let mut line = String::new();
-        r.read_line(&mut line).expect("QMP greeting");
-        let mut call = |cmd: String| {
-            w.write_all(cmd.as_bytes()).expect("QMP write");
-            loop {
-                let mut l = String::new();
-                r.read_line(&mut l).expect("QMP answer");
-                if l.contains("\"return\"") {
-                    return;
-                }
-                assert!(!l.contains("\"error\""), "QMP: {l}");
-            }
-        };
-        call("{\"execute\":\"qmp_capabilities\"}\n".into());
-        call(format!(
-            "{{\"execute\":\"screendump\",\"arguments\":{{\"filename\":\"{}\",\"format\":\"png\"}}}}\n",
-            to.display()
-        ));
-    }
-}
+use onionchat_tests::guest::Guest;
+use onionchat_tests::{PASS, texts};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the appliance image; run images/boot-test"]
@@ -195,11 +31,8 @@ async fn the_image_boots_shows_its_owner_invite_and_chats() {
     );
     let tmp = tempfile::tempdir().expect("tmp");
     let t0 = Instant::now();
-    let guest = boot(&image, tmp.path());
-    // systemd prints this once the node has sent READY=1.
-    let ready = guest
-        .wait_console(&["Started", "onionchat-node.ser"], 900)
-        .await;
+    let guest = Guest::boot(&image, tmp.path());
+    let ready = guest.wait_node_ready(900).await;
     eprintln!("boot → node ready: {:.1} s", ready.as_secs_f64());
     // The first boot grew the root file system to the (8 GiB) card.
     guest
@@ -208,21 +41,7 @@ async fn the_image_boots_shows_its_owner_invite_and_chats() {
 
     // The owner invite, read off the emulated screen.
     let shot = tmp.path().join("screen.png");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let invite = loop {
-        guest.screendump(&shot);
-        if let Some(text) = qr_in_png(&shot)
-            && let Ok(link) = InviteLink::parse(&text)
-        {
-            break link;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no invite QR code on the screen (last picture: {})",
-            shot.display()
-        );
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    };
+    let invite = guest.owner_invite_from_screen(&shot, 120).await;
     if let Ok(keep) = std::env::var("ONIONCHAT_BOOT_SCREENSHOT") {
         std::fs::copy(&shot, keep).expect("keep the screenshot");
     }
@@ -283,4 +102,7 @@ async fn the_image_boots_shows_its_owner_invite_and_chats() {
     );
     let status = ann.node_status().await.expect("status");
     assert_eq!(status.users, 2);
+    if let Some(rss) = status.memory_bytes {
+        eprintln!("node RSS in the guest: {:.1} MiB", rss as f64 / 1048576.0);
+    }
 }

@@ -1,7 +1,7 @@
 //! The short form of the crash harness (`onionchat_tests::crash`): the node
 //! is killed with SIGKILL at random moments under concurrent sends and
 //! uploads, and nothing acknowledged may be lost, doubled or damaged. The
-//! long form is `onionchat-crash --kills 100` (docs/benchmarks.md).
+//! long form is `onionchat-crash --kills 100` (docs/benchmark-history.md).
 
 use onionchat_tests::crash::{CrashOptions, run};
 
@@ -19,6 +19,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
         max_run_ms: 1500,
         dir: tmp.path().to_path_buf(),
         progress: false,
+        pace: None,
     })
     .await;
     eprintln!("{report:#?}");
