@@ -110,6 +110,8 @@ pub struct CrashReport {
     pub messages_in_final_read: u64,
     /// Of those, text messages (the rest are file messages).
     pub texts_in_final_read: u64,
+    /// The node's resident memory after the final read (its own status).
+    pub node_memory_bytes: Option<u64>,
     /// What went wrong; must be empty.
     pub anomalies: Vec<String>,
 }
@@ -467,6 +469,7 @@ pub async fn run_on(
             Err(e) => report.anomalies.push(format!("final read: file {id}: {e}")),
         }
     }
+    report.node_memory_bytes = ann.node_status().await.ok().and_then(|s| s.memory_bytes);
     report.anomalies.extend(
         target
             .finish()

@@ -53,6 +53,7 @@ impl Guest {
                 f.display()
             );
         }
+        std::fs::create_dir_all(dir).expect("the card's directory");
         let overlay = dir.join("disk.qcow2");
         let ok = Command::new("qemu-img")
             .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])

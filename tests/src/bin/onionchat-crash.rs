@@ -44,6 +44,12 @@ fn print(report: &CrashReport, what: &str, secs: f64) {
         report.anomalies.len(),
         secs
     );
+    if let Some(m) = report.node_memory_bytes {
+        println!(
+            "\nNode RSS after the final read: {:.1} MiB.",
+            m as f64 / 1048576.0
+        );
+    }
     for a in &report.anomalies {
         println!("anomaly: {a}");
     }
