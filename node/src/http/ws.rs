@@ -35,8 +35,12 @@ use crate::hub::{Event, Outgoing, PresenceChange};
 use crate::state::AppState;
 
 /// Frames one connection may have in hand (being handled, or their reply
-/// not yet written); past that the node stops reading the socket.
-const MAX_IN_FLIGHT: usize = 32;
+/// not yet written); past that the node stops reading the socket, and the
+/// rest wait in the kernel's socket buffers. Each costs a task, its decoded
+/// envelope and up to 160 KiB of frame: at the node benchmark's 256 senders
+/// with 32 each, those were its largest use of memory (heaptrack). 16 keeps
+/// group commits full (4,096 in hand at 256 senders, 256 at 16).
+const MAX_IN_FLIGHT: usize = 16;
 /// Longest one frame may take to write before the peer counts as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest the closing handshake may take.
