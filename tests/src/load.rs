@@ -5,7 +5,7 @@
 //! chats. Well-behaved clients must see no errors and get every message;
 //! slow ones must be cut off rather than hold others up.
 //!
-//! `onionchat-bench load` runs it at full size (docs/benchmarks.md); the
+//! `onionchat-bench load` runs it at full size (docs/benchmark-history.md); the
 //! test suite runs a small one (`tests/load.rs`).
 
 use std::collections::HashMap;

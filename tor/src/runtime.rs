@@ -8,7 +8,7 @@
 //! until that ACK arrives, and the relay's kernel delays its ACK by up to
 //! 40 ms. On the local test network that added 40–47 ms to a third of all
 //! live deliveries (measured in `onionchat-bench tor`, see
-//! docs/benchmarks.md). Cells are already fixed-size and padded, so
+//! docs/benchmark-history.md). Cells are already fixed-size and padded, so
 //! coalescing them buys nothing; every connection here sets `TCP_NODELAY`,
 //! as Go, gRPC and most RPC stacks do by default.
 //!
