@@ -876,13 +876,21 @@ fn main() {
         .build()
         .expect("runtime");
     let what = std::env::args().nth(1).unwrap_or_default();
-    rt.block_on(async {
+    let known = rt.block_on(async {
         match what.as_str() {
             "node" => bench_node().await,
             "client" => bench_client().await,
             "tor" => bench_tor().await,
             "load" => bench_load().await,
-            _ => eprintln!("usage: onionchat-bench node|client|tor|load"),
+            _ => {
+                eprintln!("usage: onionchat-bench node|client|tor|load");
+                return false;
+            }
         }
+        true
     });
+    // Exit here, not by dropping the runtime: Arti's background tasks still
+    // arm timers while it shuts down, and in a release build (panic =
+    // abort) that panic took the finished run's exit status with it.
+    std::process::exit(if known { 0 } else { 2 });
 }
