@@ -205,22 +205,25 @@ pub async fn run_on(
 ) -> CrashReport {
     let dir = &opts.dir;
     let ann = join_target(target, dir, "ann", owner_invite).await;
-    let inv = ann.create_invite(None, None).await.expect("invite");
-    let link = InviteLink {
-        address: owner_invite.address.clone(),
-        ..ann.invite_link(&inv.code)
+    // ann invites a friend (through the address the test reaches the node
+    // at, not the one the node names), who accepts her friend request.
+    let node: &_ = target;
+    let befriend = |name: &'static str| {
+        let ann = ann.clone();
+        async move {
+            let inv = ann.create_invite(None, None).await.expect("invite");
+            let link = InviteLink {
+                address: owner_invite.address.clone(),
+                ..ann.invite_link(&inv.code)
+            };
+            let friend = join_target(node, dir, name, &link).await;
+            let req = ann.send_friend_request(name).await.expect("request");
+            let room = friend.accept_friend_request(req.id).await.expect("accept");
+            (friend, room.id)
+        }
     };
-    let bob = join_target(target, dir, "bob", &link).await;
-    let req = ann.send_friend_request("bob").await.expect("request");
-    let direct = bob.accept_friend_request(req.id).await.expect("accept").id;
-    let inv = ann.create_invite(None, None).await.expect("invite");
-    let link = InviteLink {
-        address: owner_invite.address.clone(),
-        ..ann.invite_link(&inv.code)
-    };
-    let carol = join_target(target, dir, "carol", &link).await;
-    let req = ann.send_friend_request("carol").await.expect("request");
-    carol.accept_friend_request(req.id).await.expect("accept");
+    let (bob, direct) = befriend("bob").await;
+    let (carol, _) = befriend("carol").await;
     let group = ann.create_group(&["bob", "carol"]).await.expect("group").id;
     let _live: Vec<_> = [&ann, &bob, &carol]
         .iter()
