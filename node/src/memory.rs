@@ -9,7 +9,7 @@
 //!
 //! `malloc_trim(0)` hands every free page of every arena back
 //! (`MADV_DONTNEED`), so the node calls it once traffic has gone quiet: after
-//! a tick with requests or commits, the first tick without any. It costs
+//! a tick with requests or WebSocket frames, the first tick without any. It costs
 //! a walk over the free lists, about a millisecond, and only after activity.
 //!
 //! Two other ways were measured and left: glibc tunables
@@ -43,7 +43,7 @@ impl Activity {
 
 /// When to trim: a tick of [`QUIET`] that saw activity arms it, the next
 /// quiet tick fires it, once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Schedule {
     seen: u64,
     armed: bool,

@@ -1,14 +1,9 @@
 //! `memory::trim` really gives memory back (a test binary of its own: RSS is
 //! process-wide, so no other test may allocate meanwhile).
 
-/// Resident set size of this process in KiB.
+/// Resident set size of this process in KiB, as the node reports its own.
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .expect("status")
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
+    onionchat_node::status::resident_bytes().expect("VmRSS") / 1024
 }
 
 /// A burst's pattern: many mid-sized buffers (WebSocket buffers, frames),

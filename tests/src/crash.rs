@@ -68,8 +68,7 @@ pub struct LocalNode {
 
 impl Target for LocalNode {
     fn connector(&self) -> Arc<dyn Connector> {
-        let c: Arc<dyn Connector> = self.node.connector();
-        c
+        self.node.connector()
     }
 
     fn cut(&mut self) {

@@ -245,10 +245,7 @@ impl Guest {
     /// the directory read with `debugfs`. An `e2fsck` that cannot repair
     /// the file system is an error.
     pub fn copy_data_dir(&self, image: &Path, dest: &Path) -> Result<(), String> {
-        let run = |cmd: &mut Command| -> Result<std::process::Output, String> {
-            let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-            Ok(out)
-        };
+        let run = |cmd: &mut Command| cmd.output().map_err(|e| format!("{cmd:?}: {e}"));
         // The root file system is the image's second partition; the first
         // boot grows it, but it starts where it did.
         let table = run(Command::new("sfdisk").arg("-J").arg(image))?;

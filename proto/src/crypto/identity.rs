@@ -8,7 +8,8 @@
 //!
 //! Verification — the one RSA operation a node does per message, and a
 //! client per message it shows — runs on `ring`'s assembly big-number code,
-//! about 4× faster than the portable `rsa` crate (docs/benchmark-history.md).
+//! about twice as fast as the portable `rsa` crate here (0.058 against
+//! 0.127 ms; docs/benchmark-history.md).
 //! Only public data goes through it; keys, signing and wrapping stay on
 //! `rsa`. Both implement RFC 8017 PSS with the salt as long as the digest,
 //! and the tests sign with one and verify with the other.
