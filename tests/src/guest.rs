@@ -17,17 +17,17 @@ use onionchat_proto::wire::InviteLink;
 /// The emulated box; the emulator is killed when this is dropped.
 pub struct Guest {
     child: Child,
+    image: PathBuf,
     dir: PathBuf,
     /// Host port forwarded to the node's 8480 in the guest.
-    pub port: u16,
+    port: u16,
     /// Boots so far with this card (1 for the first).
-    pub boots: u32,
+    boots: u32,
 }
 
 impl Drop for Guest {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.cut_power();
     }
 }
 
@@ -66,6 +66,7 @@ impl Guest {
         let port = free_port();
         Guest {
             child: spawn(image, dir, port, 1),
+            image: image.to_path_buf(),
             dir: dir.to_path_buf(),
             port,
             boots: 1,
@@ -80,9 +81,14 @@ impl Guest {
     }
 
     /// Plug it in again: boot the same card (same forwarded port).
-    pub fn power_on(&mut self, image: &Path) {
+    pub fn power_on(&mut self) {
         self.boots += 1;
-        self.child = spawn(image, &self.dir, self.port, self.boots);
+        self.child = spawn(&self.image, &self.dir, self.port, self.boots);
+    }
+
+    /// Where the host reaches the node in the guest (the forwarded port).
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
     }
 
     /// The serial console of the current boot.
@@ -244,11 +250,11 @@ impl Guest {
     /// `e2fsck -p` — what the guest's kernel does when it mounts it — and
     /// the directory read with `debugfs`. An `e2fsck` that cannot repair
     /// the file system is an error.
-    pub fn copy_data_dir(&self, image: &Path, dest: &Path) -> Result<(), String> {
+    pub fn copy_data_dir(&self, dest: &Path) -> Result<(), String> {
         let run = |cmd: &mut Command| cmd.output().map_err(|e| format!("{cmd:?}: {e}"));
         // The root file system is the image's second partition; the first
         // boot grows it, but it starts where it did.
-        let table = run(Command::new("sfdisk").arg("-J").arg(image))?;
+        let table = run(Command::new("sfdisk").arg("-J").arg(&self.image))?;
         let json: serde_json::Value =
             serde_json::from_slice(&table.stdout).map_err(|e| format!("sfdisk -J: {e}"))?;
         let start = json["partitiontable"]["partitions"][1]["start"]
@@ -302,7 +308,6 @@ impl Guest {
 pub struct PoweredBox {
     /// The running (or stopped) box.
     pub guest: Guest,
-    image: PathBuf,
     /// Boot → node ready, each boot (s).
     pub boot_secs: Vec<f64>,
 }
@@ -317,12 +322,11 @@ impl PoweredBox {
             .owner_invite_from_screen(&dir.join("screen.png"), 120)
             .await;
         let invite = InviteLink {
-            address: format!("127.0.0.1:{}", guest.port),
+            address: guest.address(),
             ..invite
         };
         let b = PoweredBox {
             guest,
-            image: image.to_path_buf(),
             boot_secs: vec![ready.as_secs_f64()],
         };
         (b, invite)
@@ -331,10 +335,7 @@ impl PoweredBox {
 
 impl crate::crash::Target for PoweredBox {
     fn connector(&self) -> std::sync::Arc<dyn onionchat_client::Connector> {
-        std::sync::Arc::new(onionchat_client::TcpConnector::new(format!(
-            "127.0.0.1:{}",
-            self.guest.port
-        )))
+        std::sync::Arc::new(onionchat_client::TcpConnector::new(self.guest.address()))
     }
 
     fn cut(&mut self) {
@@ -342,7 +343,7 @@ impl crate::crash::Target for PoweredBox {
     }
 
     async fn restart(&mut self) {
-        self.guest.power_on(&self.image);
+        self.guest.power_on();
         let ready = self.guest.wait_node_ready(900).await;
         self.boot_secs.push(ready.as_secs_f64());
     }
@@ -357,7 +358,7 @@ impl crate::crash::Target for PoweredBox {
         // binary here and checked.
         self.guest.cut_power();
         let copy = self.guest.dir.join("card-data");
-        if let Err(e) = self.guest.copy_data_dir(&self.image, &copy) {
+        if let Err(e) = self.guest.copy_data_dir(&copy) {
             return vec![e];
         }
         let node = crate::Node::start(&copy.join("onionchat"), &[]);

@@ -51,7 +51,7 @@ async fn the_image_boots_shows_its_owner_invite_and_chats() {
     );
 
     // Clients on the host, through the forwarded port.
-    let addr = format!("127.0.0.1:{}", guest.port);
+    let addr = guest.address();
     let connector = || Arc::new(TcpConnector::new(addr.clone()));
     let here = InviteLink {
         address: addr.clone(),

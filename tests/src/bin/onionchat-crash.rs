@@ -66,23 +66,29 @@ async fn main() {
         return;
     }
     let tmp = tempfile::tempdir().expect("scratch dir");
-    let seed = number(&args, "--seed").unwrap_or_else(onionchat_proto::now_ms);
+    let power_cuts = number(&args, "--power-cuts");
+    let opts = CrashOptions {
+        kills: power_cuts
+            .or_else(|| number(&args, "--kills"))
+            .unwrap_or(100) as u32,
+        seed: number(&args, "--seed").unwrap_or_else(onionchat_proto::now_ms),
+        // Under full emulation a message takes tens of ms: longer phases,
+        // paced below the box's default rate limit.
+        max_run_ms: number(&args, "--max-run-ms").unwrap_or(if power_cuts.is_some() {
+            8000
+        } else {
+            1500
+        }),
+        dir: tmp.path().to_path_buf(),
+        progress: true,
+        pace: power_cuts.map(|_| Duration::from_millis(60)),
+    };
     let started = std::time::Instant::now();
-    let report = if let Some(cuts) = number(&args, "--power-cuts") {
+    let report = if power_cuts.is_some() {
         let image = arg(&args, "--image").expect("--power-cuts needs --image FILE");
-        let opts = CrashOptions {
-            kills: cuts as u32,
-            seed,
-            // Under full emulation a message takes tens of ms: longer
-            // phases, paced below the box's default rate limit.
-            max_run_ms: number(&args, "--max-run-ms").unwrap_or(8000),
-            dir: tmp.path().to_path_buf(),
-            progress: true,
-            pace: Some(Duration::from_millis(60)),
-        };
         eprintln!(
-            "cutting the emulated box's power {cuts} times (seed {seed}, load phases up to {} ms)",
-            opts.max_run_ms
+            "cutting the emulated box's power {} times (seed {}, load phases up to {} ms)",
+            opts.kills, opts.seed, opts.max_run_ms
         );
         let (mut target, invite) =
             PoweredBox::start(std::path::Path::new(image), &tmp.path().join("box")).await;
@@ -97,17 +103,9 @@ async fn main() {
         print(&report, "power cuts", started.elapsed().as_secs_f64());
         report
     } else {
-        let opts = CrashOptions {
-            kills: number(&args, "--kills").unwrap_or(100) as u32,
-            seed,
-            max_run_ms: number(&args, "--max-run-ms").unwrap_or(1500),
-            dir: tmp.path().to_path_buf(),
-            progress: true,
-            pace: None,
-        };
         eprintln!(
-            "killing the node {} times (seed {seed}, load phases up to {} ms)",
-            opts.kills, opts.max_run_ms
+            "killing the node {} times (seed {}, load phases up to {} ms)",
+            opts.kills, opts.seed, opts.max_run_ms
         );
         let report = run(&opts).await;
         print(&report, "kills", started.elapsed().as_secs_f64());
