@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use hyper::Method;
 use onionchat_proto::crypto::{IdentityKey, PublicIdentity, SignContext};
 use onionchat_proto::wire::{
-    Challenge, ChallengeRequest, Fingerprint, InviteLink, LoginBody, ServerInfo, Session,
-    SignupBody, SignupResponse, UserId, UserInfo,
+    Challenge, ChallengeRequest, Fingerprint, InviteLink, LoginBody, RosterMember, ServerInfo,
+    Session, SignupBody, SignupResponse, UserId, UserInfo,
 };
 use onionchat_proto::{PROTOCOL_VERSION, now_ms};
 use serde::Serialize;
@@ -32,6 +32,17 @@ pub struct Contact {
     pub fingerprint: Fingerprint,
     /// Compared in person.
     pub verified: bool,
+    /// In the contact book (false: a stranger the node showed, not pinned).
+    pub known: bool,
+}
+
+/// A user record checked against the contact book.
+#[derive(Debug, Clone)]
+pub(crate) enum Known {
+    /// A contact, and the node agrees with the contact book.
+    Contact,
+    /// Not a contact (and not using a contact's name or id).
+    Stranger(PublicIdentity),
 }
 
 /// A client session. Share it as `Arc<Client>`.
@@ -292,84 +303,200 @@ impl Client {
         }
     }
 
-    /// Check a user record against our pins (pinning it the first time).
-    /// A different key for a pinned user is refused with `KeyChanged`.
-    pub(crate) fn check_pin(&self, info: &UserInfo) -> Result<PublicIdentity> {
+    /// Check a user record the node showed against the contact book. The
+    /// node's answer is never a reason to pin anyone: a known contact must
+    /// come back with exactly their id, name and key; a stranger is
+    /// returned as such ([`Known::Stranger`]) and pinned only by
+    /// [`Client::accept_friend_request`], a 1:1 room they signed after we
+    /// asked them, or [`Client::accept_new_key`] after comparing safety
+    /// numbers. A different key under a contact's id is `KeyChanged`; a
+    /// different id or key under a contact's name, or another name under a
+    /// contact's id, is refused as an impostor.
+    pub(crate) fn check_user(&self, info: &UserInfo) -> Result<Known> {
         let key = PublicIdentity::from_spki_der(&info.public_key)?;
         if key.fingerprint() != info.fingerprint {
             return Err(ClientError::Protocol(
                 "the node sent a fingerprint that does not match the key".into(),
             ));
         }
-        let mut p = self.profile();
-        if info.user_id.0 == p.data.user_id.unwrap_or(0) {
-            if key.fingerprint() != p.identity.fingerprint() {
-                return Err(ClientError::Protocol(
-                    "the node returned a different key for our own account".into(),
+        if onionchat_proto::wire::validate_username(&info.username).is_err() {
+            return Err(self.untrusted(
+                None,
+                format!(
+                    "the box sent a user record with an invalid name ({:?})",
+                    info.username.escape_debug().to_string()
+                ),
+            ));
+        }
+        let p = self.profile();
+        if info.user_id.0 == p.data.user_id.unwrap_or(0) || info.username == p.data.username {
+            if info.user_id.0 != p.data.user_id.unwrap_or(0)
+                || info.username != p.data.username
+                || key.fingerprint() != p.identity.fingerprint()
+            {
+                drop(p);
+                return Err(self.untrusted(
+                    None,
+                    "the box presented someone else as you (another id, name or key)".into(),
                 ));
             }
-            return Ok(key);
+            return Ok(Known::Contact);
         }
-        match p.data.pins.get(&info.user_id.0) {
-            Some(pin) if pin.fingerprint != key.fingerprint().0 => {
-                let err = ClientError::KeyChanged {
-                    user: info.user_id,
-                    username: pin.username.clone(),
-                    pinned: Fingerprint(pin.fingerprint),
-                    seen: key.fingerprint(),
-                };
-                let ev = ClientEvent::KeyChanged {
-                    user: info.user_id,
-                    username: pin.username.clone(),
-                    pinned: Fingerprint(pin.fingerprint),
-                    seen: key.fingerprint(),
-                };
+        if let Some(pin) = p.data.pins.get(&info.user_id.0) {
+            if pin.username != info.username {
+                let known = pin.username.clone();
                 drop(p);
-                self.emit(ev);
-                Err(err)
+                return Err(self.untrusted(
+                    None,
+                    format!(
+                        "the box presented {known} under the name {:?}: refused",
+                        info.username
+                    ),
+                ));
             }
-            Some(_) => Ok(key),
-            // Someone a member signed into a group with another key: the
-            // node is not believed over that signature.
-            None if p
-                .data
-                .introduced
-                .get(&info.user_id.0)
-                .is_some_and(|i| i.fingerprint != key.fingerprint().0) =>
-            {
-                Err(ClientError::Untrusted(format!(
-                    "the node sent a key for {} that is not the one signed into your group",
-                    info.username
-                )))
+            if pin.fingerprint != key.fingerprint().0 {
+                let (username, pinned) = (pin.username.clone(), Fingerprint(pin.fingerprint));
+                drop(p);
+                self.emit(ClientEvent::KeyChanged {
+                    user: info.user_id,
+                    username: username.clone(),
+                    pinned,
+                    seen: key.fingerprint(),
+                });
+                return Err(ClientError::KeyChanged {
+                    user: info.user_id,
+                    username,
+                    pinned,
+                    seen: key.fingerprint(),
+                });
+            }
+            return Ok(Known::Contact);
+        }
+        if p.data.pin_named(&info.username).is_some() {
+            drop(p);
+            return Err(self.impostor(&info.username));
+        }
+        Ok(Known::Stranger(key))
+    }
+
+    /// Refuse, tell the user (a `Security` event) and log.
+    pub(crate) fn untrusted(
+        &self,
+        room: Option<onionchat_proto::wire::RoomId>,
+        what: String,
+    ) -> ClientError {
+        tracing::warn!(room = ?room, "{what}");
+        self.emit(ClientEvent::Security {
+            room_id: room,
+            what: what.clone(),
+        });
+        ClientError::Untrusted(what)
+    }
+
+    /// "the box presented a different bob".
+    pub(crate) fn impostor(&self, username: &str) -> ClientError {
+        self.untrusted(
+            None,
+            format!(
+                "the box presented a different {username} (another account or key than the {username} you know): refused"
+            ),
+        )
+    }
+
+    /// Make `member` (with their key) a contact. Refused if the name or
+    /// the id already belongs to another contact.
+    pub(crate) fn pin_contact(
+        &self,
+        member: &RosterMember,
+        key: &PublicIdentity,
+        room: Option<onionchat_proto::wire::RoomId>,
+    ) -> Result<()> {
+        if key.fingerprint() != member.fp
+            || onionchat_proto::wire::validate_username(&member.username).is_err()
+        {
+            return Err(ClientError::Protocol(
+                "a contact's key or name is invalid".into(),
+            ));
+        }
+        let mut p = self.profile();
+        if let Some(pin) = p.data.pin_named(&member.username)
+            && pin.0 != member.user.0
+        {
+            drop(p);
+            return Err(self.impostor(&member.username));
+        }
+        match p.data.pins.get_mut(&member.user.0) {
+            Some(pin) if pin.username != member.username || pin.fingerprint != member.fp.0 => {
+                drop(p);
+                return Err(self.impostor(&member.username));
+            }
+            Some(pin) => {
+                if pin.room.is_none() {
+                    pin.room = room.map(|r| r.0);
+                }
             }
             None => {
                 p.data.pins.insert(
-                    info.user_id.0,
+                    member.user.0,
                     Pin {
-                        username: info.username.clone(),
-                        spki_der: info.public_key.clone(),
-                        fingerprint: key.fingerprint().0,
+                        username: member.username.clone(),
+                        spki_der: key.spki_der().to_vec(),
+                        fingerprint: member.fp.0,
                         verified: false,
+                        room: room.map(|r| r.0),
                     },
                 );
-                p.save()?;
-                Ok(key)
             }
         }
+        p.save()
     }
 
-    /// Look up a user by name (pinning their key on first sight).
+    /// Look up a user by name. A contact comes back as the contact book has
+    /// them (the node's answer must agree); anyone else is looked up but
+    /// not pinned (`Contact::known` is false).
     pub async fn user(&self, username: &str) -> Result<Contact> {
+        onionchat_proto::wire::validate_username(username)
+            .map_err(|e| ClientError::NotFound(format!("{username:?}: {e}")))?;
         let info: UserInfo = self
             .call::<(), _>(Method::GET, &format!("/v1/users/{username}"), None)
             .await?;
-        self.check_pin(&info)?;
-        Ok(self.contact(info.user_id).unwrap_or(Contact {
-            user_id: info.user_id,
-            username: info.username,
-            fingerprint: info.fingerprint,
-            verified: false,
-        }))
+        if info.username != username {
+            return Err(self.untrusted(
+                None,
+                format!(
+                    "asked for {username}, the box answered with {:?}",
+                    info.username
+                ),
+            ));
+        }
+        let mut known = self.check_user(&info)?;
+        if matches!(known, Known::Stranger(_)) && self.profile().data.requested.contains(username) {
+            // Someone we asked: perhaps they accepted since we last looked.
+            self.friends_checked().await?;
+            known = self.check_user(&info)?;
+        }
+        match known {
+            Known::Contact => Ok(self.contact(info.user_id).unwrap_or(Contact {
+                user_id: info.user_id,
+                username: info.username,
+                fingerprint: info.fingerprint,
+                verified: false,
+                known: true,
+            })),
+            Known::Stranger(_) => Ok(Contact {
+                user_id: info.user_id,
+                username: info.username,
+                fingerprint: info.fingerprint,
+                verified: false,
+                known: false,
+            }),
+        }
+    }
+
+    /// A contact by name, from the contact book alone.
+    pub fn contact_named(&self, username: &str) -> Option<Contact> {
+        let id = self.profile().data.pin_named(username)?.0;
+        self.contact(UserId(id))
     }
 
     /// How to call `user`: ourselves, a contact, a member introduced in a
@@ -382,8 +509,11 @@ impl Client {
         if let Some(pin) = p.data.pins.get(&user.0) {
             return pin.username.clone();
         }
-        if let Some(i) = p.data.introduced.get(&user.0) {
-            return i.username.clone();
+        // Someone a verified roster named (usernames in rosters are checked).
+        for t in p.data.rooms.values() {
+            if let Some(m) = t.member(user) {
+                return m.username;
+            }
         }
         format!("user {user}")
     }
@@ -396,6 +526,7 @@ impl Client {
             username: pin.username.clone(),
             fingerprint: Fingerprint(pin.fingerprint),
             verified: pin.verified,
+            known: true,
         })
     }
 
@@ -407,9 +538,15 @@ impl Client {
             .collect()
     }
 
-    /// The safety number to compare with `user` in person.
+    /// The safety number to compare with `username` in person: for a
+    /// contact, from the key in the contact book; for anyone else, from
+    /// the key the box shows now (compare it, then
+    /// [`Client::accept_new_key`] with the fingerprint you compared).
     pub async fn safety_number(&self, username: &str) -> Result<(Contact, String, String)> {
-        let c = self.user(username).await?;
+        let c = match self.contact_named(username) {
+            Some(c) => c,
+            None => self.user(username).await?,
+        };
         let me = self.fingerprint();
         Ok((
             c.clone(),
@@ -430,14 +567,49 @@ impl Client {
         p.save()
     }
 
-    /// Accept a changed key for a contact (after verifying it in person):
-    /// re-pins it from the node.
-    pub async fn accept_new_key(&self, username: &str) -> Result<Contact> {
+    /// Take `fingerprint` — the one whose safety number was compared in
+    /// person — as `username`'s key, and mark it verified. The box must
+    /// serve exactly that key now; whatever it served when the number was
+    /// shown does not matter. A new key under a contact's name must keep
+    /// the contact's account: another account using the name stays refused.
+    pub async fn accept_new_key(
+        &self,
+        username: &str,
+        fingerprint: Fingerprint,
+    ) -> Result<Contact> {
         let info: UserInfo = self
             .call::<(), _>(Method::GET, &format!("/v1/users/{username}"), None)
             .await?;
-        self.profile().data.pins.remove(&info.user_id.0);
-        self.check_pin(&info)?;
+        let key = PublicIdentity::from_spki_der(&info.public_key)?;
+        if info.username != username || key.fingerprint() != fingerprint {
+            return Err(self.untrusted(
+                None,
+                format!(
+                    "the box now shows a key for {username} that is not the one you compared: nothing changed"
+                ),
+            ));
+        }
+        {
+            let mut p = self.profile();
+            if let Some((id, _)) = p.data.pin_named(username)
+                && id != info.user_id.0
+            {
+                drop(p);
+                return Err(self.impostor(username));
+            }
+            let room = p.data.pins.remove(&info.user_id.0).and_then(|pin| pin.room);
+            p.data.pins.insert(
+                info.user_id.0,
+                Pin {
+                    username: info.username.clone(),
+                    spki_der: info.public_key.clone(),
+                    fingerprint: fingerprint.0,
+                    verified: true,
+                    room,
+                },
+            );
+            p.save()?;
+        }
         self.contact(info.user_id)
             .ok_or_else(|| ClientError::NotFound(username.into()))
     }

@@ -196,8 +196,10 @@ impl Client {
             .call::<(), _>(Method::GET, &format!("/v1/files/{file_id}/info"), None)
             .await?;
         let header = decode_header(&info.header)?;
-        let uploader = self.sender_key(info.room_id, info.uploader).await?;
         let key = self.room_key(info.room_id, header.epoch).await?;
+        let (uploader, _) = self
+            .sender_key(info.room_id, info.uploader, Some(header.epoch))
+            .await?;
         let (body, mut opener) =
             FileOpener::start(&info.header, &uploader, info.room_id, move |_| Some(key))?;
         if body.file_id != file_id {

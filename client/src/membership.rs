@@ -79,12 +79,7 @@ pub fn describe(prev: Option<&RosterBody>, body: &RosterBody) -> String {
 
 impl Client {
     fn refuse(&self, room: Option<RoomId>, what: String) -> ClientError {
-        tracing::warn!(room = ?room, "{what}");
-        self.emit(ClientEvent::Security {
-            room_id: room,
-            what: what.clone(),
-        });
-        ClientError::Untrusted(what)
+        self.untrusted(room, what)
     }
 
     /// What this client verified about a room.
@@ -115,9 +110,13 @@ impl Client {
             .collect()
     }
 
-    /// A group member known only through a roster: who introduced them.
-    pub fn introduction(&self, user: UserId) -> Option<Introduction> {
-        self.profile().data.introduced.get(&user.0).cloned()
+    /// A member of `room` known only through its rosters (not a contact):
+    /// who signed them into that room.
+    pub fn introduction(&self, room: RoomId, user: UserId) -> Option<Introduction> {
+        if self.contact(user).is_some() {
+            return None;
+        }
+        self.trust(room)?.introduction(room.0, user)
     }
 
     /// The key of `user` as a verified roster names it (fingerprint `fp`).
@@ -142,7 +141,21 @@ impl Client {
                 }
                 return Ok(p.identity.public().clone());
             }
+            if let Some((id, _)) = p.data.pin_named(username)
+                && id != user.0
+            {
+                drop(p);
+                return Err(self.impostor(username));
+            }
             if let Some(pin) = p.data.pins.get(&user.0) {
+                if pin.username != username {
+                    let known = pin.username.clone();
+                    drop(p);
+                    return Err(self.refuse(
+                        Some(room),
+                        format!("the room names {known} as {username:?}: refused"),
+                    ));
+                }
                 if pin.fingerprint != fp.0 {
                     let name = pin.username.clone();
                     drop(p);
@@ -169,20 +182,40 @@ impl Client {
         Ok(key)
     }
 
-    /// The key to verify a message from `user` in `room` with: they must be
-    /// a member of a roster of the room we verified, and the key is the one
-    /// that roster names (a contact's pinned key must be that same key).
-    pub(crate) async fn sender_key(&self, room: RoomId, user: UserId) -> Result<PublicIdentity> {
+    /// The key to verify a message from `user` in `room` under `epoch`
+    /// (`None`: any roster we verified) with: they must be a member of the roster that epoch's key was
+    /// accepted for, and the key is the one that roster names (a contact's
+    /// pinned key must be that same key). Before the epoch's key is known
+    /// (a grant the node has not shown us), the latest verified roster
+    /// that has them stands in — enough to check a signature, never to
+    /// decrypt.
+    pub(crate) async fn sender_key(
+        &self,
+        room: RoomId,
+        user: UserId,
+        epoch: Option<u32>,
+    ) -> Result<(PublicIdentity, Fingerprint)> {
         if self.trust(room).is_none() {
             self.room(room).await?;
         }
-        let entry = self.trust(room).and_then(|t| t.member(user));
-        match entry {
-            Some(m) => self.member_key(room, user, &m.username, m.fp).await,
-            None => Err(ClientError::Untrusted(format!(
-                "user {user} is in no member list of this room that members signed"
-            ))),
-        }
+        let trust = self.trust(room).unwrap_or_default();
+        let entry = match epoch.and_then(|e| trust.epoch_roster(e).map(|r| (e, r))) {
+            Some((epoch, r)) => r.body.member(user).cloned().ok_or_else(|| {
+                ClientError::Untrusted(format!(
+                    "{} is not in the member list the key of epoch {epoch} was made for",
+                    self.name_of(user)
+                ))
+            })?,
+            None => trust.member(user).ok_or_else(|| {
+                ClientError::Untrusted(format!(
+                    "user {user} is in no member list of this room that members signed"
+                ))
+            })?,
+        };
+        let key = self
+            .member_key(room, user, &entry.username, entry.fp)
+            .await?;
+        Ok((key, entry.fp))
     }
 
     /// Check the node's view of a room against what members signed, and
@@ -250,6 +283,9 @@ impl Client {
                 }
             }
         }
+        for v in &new {
+            self.check_roster_names(r, &v.body)?;
+        }
         let verified_latest = new.last().cloned().or(latest.clone());
         let Some(current) = verified_latest else {
             return Err(self.refuse(Some(r), "the room has no signed member list".into()));
@@ -269,8 +305,58 @@ impl Client {
                 "the node lists you in a room whose signed member list does not".into(),
             ));
         }
-        self.remember_rosters(r, latest.as_ref(), &new, room.epoch)?;
+        self.remember_rosters(r, latest.as_ref(), &new, room.last_seq)?;
         Ok(room)
+    }
+
+    /// Every member a roster names must agree with the contact book: a
+    /// contact's name belongs to that contact's account and key, and a
+    /// contact's account to that name — so the box cannot slip a second
+    /// "carol" into a room, even signed by a member it fooled.
+    fn check_roster_names(&self, room: RoomId, body: &RosterBody) -> Result<()> {
+        let p = self.profile();
+        let me = p.data.user_id.unwrap_or(0);
+        for m in &body.members {
+            let mine = m.user.0 == me || m.username == p.data.username;
+            if mine {
+                if m.user.0 != me
+                    || m.username != p.data.username
+                    || m.fp != p.identity.fingerprint()
+                {
+                    drop(p);
+                    return Err(self.refuse(
+                        Some(room),
+                        "the room's member list names someone else as you".into(),
+                    ));
+                }
+                continue;
+            }
+            let by_name = p
+                .data
+                .pin_named(&m.username)
+                .map(|(id, pin)| (id, pin.fingerprint));
+            let by_id = p
+                .data
+                .pins
+                .get(&m.user.0)
+                .map(|pin| (pin.username.clone(), pin.fingerprint));
+            let clash = match (by_name, by_id) {
+                (Some((id, fp)), _) => id != m.user.0 || fp != m.fp.0,
+                (None, Some(_)) => true,
+                (None, None) => false,
+            };
+            if clash {
+                let name = m.username.clone();
+                drop(p);
+                return Err(self.refuse(
+                    Some(room),
+                    format!(
+                        "the room's member list names a different {name} (another account or key than the {name} you know): refused"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Verify one roster as the successor of `prev`.
@@ -295,7 +381,10 @@ impl Client {
     }
 
     /// The first roster we are in must come from us or a contact: that is
-    /// what ties the chain to someone we know.
+    /// what ties the chain to someone we know. One exception makes a
+    /// contact: the first roster of a 1:1 room with us, signed by someone
+    /// we sent a friend request to — their acceptance, signed with their
+    /// key (a name the contact book already gives another key is refused).
     async fn check_anchor(&self, room: RoomId, chain: &[VerifiedRoster]) -> Result<()> {
         let me = self.me();
         let Some(entry) = chain.iter().find(|v| v.body.member(me).is_some()) else {
@@ -305,16 +394,34 @@ impl Client {
             ));
         };
         let actor = entry.body.actor;
-        let known = actor == me || self.profile().data.pins.contains_key(&actor.0);
-        if !known {
-            return Err(self.refuse(
-                Some(room),
-                format!(
-                    "you were put in this room by user {actor}, who is not one of your contacts"
-                ),
-            ));
+        let known = || actor == me || self.profile().data.pins.contains_key(&actor.0);
+        if known() {
+            return Ok(());
         }
-        Ok(())
+        if entry.body.kind == onionchat_proto::wire::RoomKind::Group {
+            // A friend who accepted our request since we last looked is a
+            // contact we have not learnt yet: look (1:1 rooms never come
+            // back here, so this does not recurse further).
+            Box::pin(self.friends_checked()).await?;
+            if known() {
+                return Ok(());
+            }
+        }
+        let accepted =
+            entry.body.version == 1 && entry.body.kind == onionchat_proto::wire::RoomKind::Direct;
+        if let (true, Some(them)) = (accepted, entry.body.member(actor).cloned()) {
+            if self.profile().data.requested.contains(&them.username) {
+                let key = self
+                    .member_key(room, them.user, &them.username, them.fp)
+                    .await?;
+                self.pin_contact(&them, &key, Some(room))?;
+                return Ok(());
+            }
+        }
+        Err(self.refuse(
+            Some(room),
+            format!("you were put in this room by user {actor}, who is not one of your contacts"),
+        ))
     }
 
     /// Add what was just verified to the vault: applied to the entry as it
@@ -325,18 +432,15 @@ impl Client {
         room: RoomId,
         latest: Option<&VerifiedRoster>,
         new: &[VerifiedRoster],
-        epoch: u32,
+        last_seq: u64,
     ) -> Result<()> {
-        let me = self.me();
         let mut events = Vec::new();
         {
             let mut p = self.profile();
-            let data = &mut p.data;
-            let t = data.rooms.entry(room.to_hex()).or_default();
-            let mut changed = epoch > t.max_epoch;
-            t.max_epoch = t.max_epoch.max(epoch);
+            let cursor = p.data.cursors.get(&room.to_hex()).copied().unwrap_or(0);
+            let t = p.data.rooms.entry(room.to_hex()).or_default();
+            let mut changed = false;
             let mut prev = latest.map(|l| l.body.clone());
-            let mut introduced = Vec::new();
             for v in new {
                 // Rosters are kept from version 1 on: version n sits at n - 1.
                 if t.rosters.len() as u64 == v.body.version - 1 {
@@ -345,27 +449,21 @@ impl Client {
                     if latest.is_some() {
                         events.push(describe(prev.as_ref(), &v.body));
                     }
-                    for m in &v.body.members {
-                        if m.user != me && prev.as_ref().is_none_or(|p| p.member(m.user).is_none())
-                        {
-                            introduced.push((m.clone(), v.body.actor));
+                    // Whoever this change took out may post no more: what
+                    // they sent before it is already stored (the node
+                    // refuses non-members), so up to the room's last seq.
+                    if let Some(p) = &prev {
+                        for m in &p.members {
+                            if v.body.member(m.user).is_none() {
+                                t.removed.entry(m.user.0).or_insert(last_seq.max(cursor));
+                            }
                         }
+                    }
+                    for m in &v.body.members {
+                        t.removed.remove(&m.user.0);
                     }
                 }
                 prev = Some(v.body.clone());
-            }
-            for (m, by) in introduced {
-                if !data.pins.contains_key(&m.user.0) {
-                    data.introduced.insert(
-                        m.user.0,
-                        Introduction {
-                            username: m.username,
-                            fingerprint: m.fp.0,
-                            introduced_by: by.0,
-                            room: room.0,
-                        },
-                    );
-                }
             }
             if changed {
                 p.save()?;

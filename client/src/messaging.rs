@@ -4,8 +4,8 @@ use hyper::Method;
 use onionchat_proto::crypto::message;
 use onionchat_proto::now_ms;
 use onionchat_proto::wire::{
-    ErrorCode, History, MessageContent, MsgId, ReadMarkers, RoomId, SendAck, SendMessage,
-    SetReadMarker, Signed, StoredMessage, UserId,
+    ErrorCode, History, MessageContent, MsgId, ReadMarkers, RoomId, RosterRef, SendAck,
+    SendMessage, SetReadMarker, Signed, StoredMessage, UserId,
 };
 
 use crate::client::Client;
@@ -64,6 +64,15 @@ impl Client {
                     return Err(e);
                 }
             };
+            let roster = self
+                .verified_roster(room_id)
+                .map(|r| RosterRef {
+                    version: r.body.version,
+                    hash: r.hash,
+                })
+                .ok_or_else(|| {
+                    ClientError::Untrusted("this room has no verified member list".into())
+                })?;
             let envelope = {
                 let p = self.profile();
                 message::seal(
@@ -72,7 +81,7 @@ impl Client {
                     room.epoch,
                     &key,
                     msg_id,
-                    position,
+                    message::Position { roster, ..position },
                     now_ms(),
                     &content,
                 )?
@@ -120,7 +129,11 @@ impl Client {
         t.sent += 1;
         let counter = t.sent;
         p.save()?;
-        Ok(message::Position { stream, counter })
+        Ok(message::Position {
+            stream,
+            counter,
+            roster: RosterRef::default(),
+        })
     }
 
     fn give_back_counter(&self, room_id: RoomId, at: message::Position) -> Result<()> {
@@ -174,7 +187,6 @@ impl Client {
     }
 
     async fn try_open(&self, m: &StoredMessage) -> Result<Received> {
-        let sender_key = self.sender_key(m.room_id, m.sender).await?;
         let body = message::decode(&m.envelope)?;
         if body.room_id != m.room_id {
             return Err(ClientError::Verify(
@@ -184,7 +196,35 @@ impl Client {
                 },
             ));
         }
+        // Who signed it, first: a member of a roster we verified.
+        let (signer, _) = self.sender_key(m.room_id, m.sender, None).await?;
+        if body.sender_fp != signer.fingerprint() {
+            return Err(ClientError::Untrusted(format!(
+                "a message claiming to be from {} is signed with another key",
+                self.name_of(m.sender)
+            )));
+        }
+        signer
+            .verify_signed(onionchat_proto::crypto::SignContext::Message, &m.envelope)
+            .map_err(|e| ClientError::Verify(e.into()))?;
+        if let Some(cutoff) = self
+            .trust(m.room_id)
+            .and_then(|t| t.removed.get(&m.sender.0).copied())
+            && m.seq > cutoff
+        {
+            return Err(ClientError::Untrusted(format!(
+                "{} is no longer a member of this room: a message after that is refused",
+                self.name_of(m.sender)
+            )));
+        }
+        // What the sender signed about the room's members.
+        self.check_named_roster(m.room_id, m.sender, &body.roster)
+            .await?;
+        // Then the key of its epoch, and the sender in that epoch's roster.
         let key = self.room_key(m.room_id, body.epoch).await?;
+        let (sender_key, _) = self
+            .sender_key(m.room_id, m.sender, Some(body.epoch))
+            .await?;
         let (body, content) =
             message::open(&m.envelope, &sender_key, m.room_id, move |_| Some(key))?;
         let sender_name = self.name_of(m.sender);
@@ -202,6 +242,92 @@ impl Client {
             late: false,
             content,
         })
+    }
+
+    /// Check the roster a member's signed message names against ours:
+    /// the same version must be the same roster (else the node forked the
+    /// room); a newer one means the node is keeping a change from us
+    /// (sending pauses, see `ready_room`); an older one that still has
+    /// people we saw removed means the node is keeping that change from the
+    /// sender — say so.
+    async fn check_named_roster(
+        &self,
+        room: RoomId,
+        sender: UserId,
+        named: &onionchat_proto::wire::RosterRef,
+    ) -> Result<()> {
+        let mut trust = self.trust(room).unwrap_or_default();
+        let mut latest = trust.latest().map_or(0, |l| l.body.version);
+        if named.version > latest {
+            // Perhaps we just have not looked yet.
+            match self.room(room).await {
+                Ok(_) | Err(ClientError::Untrusted(_)) => {}
+                Err(e) => return Err(e),
+            }
+            trust = self.trust(room).unwrap_or_default();
+            latest = trust.latest().map_or(0, |l| l.body.version);
+        }
+        let who = self.name_of(sender);
+        if named.version > latest {
+            if named.version > trust.newer_named {
+                let mut p = self.profile();
+                p.data.rooms.entry(room.to_hex()).or_default().newer_named = named.version;
+                p.save()?;
+                drop(p);
+                self.untrusted(
+                    Some(room),
+                    format!(
+                        "{who} has seen a newer member list of this room (version {}) than the box shows you (version {latest}): sending here is paused until the box shows it",
+                        named.version
+                    ),
+                );
+            }
+            return Ok(());
+        }
+        let Some(theirs) = trust
+            .rosters
+            .get((named.version as usize).wrapping_sub(1))
+            .filter(|s| onionchat_proto::crypto::roster::roster_hash(s) == named.hash)
+            .and_then(|s| onionchat_proto::crypto::roster::decode_roster(s).ok())
+        else {
+            return Err(self.untrusted(
+                Some(room),
+                format!(
+                    "a message from {who} names a member list (version {}) that is not the one members signed: the box has split the room",
+                    named.version
+                ),
+            ));
+        };
+        if named.version < latest
+            && trust.behind_warned.get(&sender.0).copied() != Some(named.version)
+            && let Some(now) = trust.latest()
+        {
+            let gone: Vec<String> = theirs
+                .members
+                .iter()
+                .filter(|m| now.body.member(m.user).is_none())
+                .map(|m| m.username.clone())
+                .collect();
+            if !gone.is_empty() {
+                let mut p = self.profile();
+                p.data
+                    .rooms
+                    .entry(room.to_hex())
+                    .or_default()
+                    .behind_warned
+                    .insert(sender.0, named.version);
+                p.save()?;
+                drop(p);
+                self.untrusted(
+                    Some(room),
+                    format!(
+                        "{who} has not seen that {} left this room: the box may be keeping the change from {who}",
+                        gone.join(", ")
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// One page of history after `after`, verified and decrypted.

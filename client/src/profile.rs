@@ -26,7 +26,10 @@ const ARGON_M_KIB: u32 = 32 * 1024;
 const ARGON_T: u32 = 3;
 const ARGON_P: u32 = 1;
 
-/// A contact's key as first seen (trust on first use).
+/// A contact: one username, one key, learned once — from a friend request
+/// the user accepted, from the first roster of a 1:1 room the person signed
+/// after we asked them, or from comparing safety numbers — never from a
+/// node's list or lookup. The user id is the node's index for them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pin {
     /// Their username.
@@ -38,6 +41,10 @@ pub struct Pin {
     pub fingerprint: [u8; 32],
     /// Compared in person (safety number).
     pub verified: bool,
+    /// Our 1:1 room with them, once we verified its roster (the node's
+    /// friend list is only an index to it).
+    #[serde(default)]
+    pub room: Option<[u8; 16]>,
 }
 
 /// One room key.
@@ -83,9 +90,21 @@ pub struct VaultData {
     /// What was verified about each room (hex room id).
     #[serde(default)]
     pub rooms: crate::trust::Rooms,
-    /// Group members known through a signed roster, by user id.
+    /// Usernames we sent a friend request to: a 1:1 room signed by one of
+    /// them is how we learn their key (the node cannot make us a contact
+    /// we never asked for).
     #[serde(default)]
-    pub introduced: BTreeMap<u64, crate::trust::Introduction>,
+    pub requested: std::collections::BTreeSet<String>,
+}
+
+impl VaultData {
+    /// The contact with this username: (user id, pin).
+    pub fn pin_named(&self, username: &str) -> Option<(u64, &Pin)> {
+        self.pins
+            .iter()
+            .find(|(_, p)| p.username == username)
+            .map(|(id, p)| (*id, p))
+    }
 }
 
 impl Drop for VaultData {

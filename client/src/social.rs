@@ -13,39 +13,139 @@ use onionchat_proto::wire::{
     RoomKind, RoomList, RosterBody, RosterChange, RosterHash, RosterMember, Signed, UserId,
 };
 
-use crate::client::Client;
+use crate::client::{Client, Known};
 use crate::error::{ClientError, Result};
 use crate::events::ClientEvent;
 
 impl Client {
-    /// Friends and their 1:1 rooms.
+    /// Friends and their 1:1 rooms, each checked against the contact book
+    /// (see [`Client::friends_checked`]); any friend whose key changed
+    /// fails the whole list.
     pub async fn friends(&self) -> Result<Vec<Friend>> {
-        let list: FriendList = self.call::<(), _>(Method::GET, "/v1/friends", None).await?;
-        for f in &list.friends {
-            self.check_pin(&f.user)?;
+        let mut out = Vec::new();
+        for (f, ok) in self.friends_checked().await? {
+            if !ok {
+                self.check_user(&f.user)?;
+            }
+            out.push(f);
         }
-        Ok(list.friends)
+        Ok(out)
     }
 
-    /// Friends and their 1:1 rooms for a UI: a friend whose key changed is
-    /// listed with `false` (and a `KeyChanged` event) instead of failing the
-    /// whole list, so the window can show them with a warning.
+    /// Friends and their 1:1 rooms for a UI. The node's friend list is an
+    /// index, never the truth: each friend must be a contact (or become one
+    /// through the 1:1 room they signed after we asked them), and the room
+    /// returned is that contact's verified 1:1 room whatever the node
+    /// listed. A friend whose key changed is listed with `false` (and a
+    /// `KeyChanged` event) so the window can show them with a warning; an
+    /// entry that does not hold up (an impostor under a contact's name, a
+    /// room that is not the one you share) is left out and reported as a
+    /// `Security` event.
     pub async fn friends_checked(&self) -> Result<Vec<(Friend, bool)>> {
         let list: FriendList = self.call::<(), _>(Method::GET, "/v1/friends", None).await?;
         let mut out = Vec::with_capacity(list.friends.len());
-        for f in list.friends {
-            match self.check_pin(&f.user) {
-                Ok(_) => out.push((f, true)),
-                Err(ClientError::KeyChanged { .. }) => out.push((f, false)),
+        for mut f in list.friends {
+            match self.check_friend(&mut f).await {
+                Ok(()) => out.push((f, true)),
+                Err(ClientError::KeyChanged { .. }) => {
+                    if let Some(room) = self.contact_room(f.user.user_id) {
+                        f.room_id = room;
+                    }
+                    out.push((f, false))
+                }
+                Err(ClientError::Untrusted(_)) => {}
                 Err(e) => return Err(e),
             }
         }
         Ok(out)
     }
 
-    /// Ask `username` to be friends.
+    /// Our verified 1:1 room with a contact.
+    pub fn contact_room(&self, user: UserId) -> Option<RoomId> {
+        self.profile()
+            .data
+            .pins
+            .get(&user.0)
+            .and_then(|p| p.room)
+            .map(RoomId)
+    }
+
+    /// Check one friend-list entry; on success `f.room_id` is the
+    /// contact's own verified 1:1 room.
+    async fn check_friend(&self, f: &mut Friend) -> Result<()> {
+        let user = f.user.user_id;
+        let name = f.user.username.clone();
+        if let Known::Stranger(_) = self.check_user(&f.user)? {
+            // Someone we asked accepted: their signed 1:1 roster makes them
+            // a contact (verifying the room checks that).
+            match self.room(f.room_id).await {
+                Ok(_) | Err(ClientError::Untrusted(_)) => {}
+                Err(e) => return Err(e),
+            }
+            if self.contact(user).is_none() {
+                return Err(self.untrusted(
+                    None,
+                    format!(
+                        "the box lists {name} as your friend, but {name} signed no chat with you: left out"
+                    ),
+                ));
+            }
+        }
+        match self.contact_room(user) {
+            Some(mine) if mine != f.room_id => {
+                self.untrusted(
+                    Some(f.room_id),
+                    format!(
+                        "the box listed {name} with a chat that is not your chat with {name}: your chat with {name} stays as it was"
+                    ),
+                );
+                f.room_id = mine;
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => {
+                self.room(f.room_id).await?;
+                self.check_direct(f.room_id, user, &name)?;
+                let mut p = self.profile();
+                if let Some(pin) = p.data.pins.get_mut(&user.0) {
+                    pin.room = Some(f.room_id.0);
+                }
+                p.save()
+            }
+        }
+    }
+
+    /// `room`'s verified roster must be a 1:1 room of exactly us and `user`.
+    fn check_direct(&self, room: RoomId, user: UserId, name: &str) -> Result<()> {
+        let me = self.me();
+        let ok = self.verified_roster(room).is_some_and(|r| {
+            r.body.kind == RoomKind::Direct
+                && r.body.member(me).is_some()
+                && r.body.member(user).is_some()
+                && r.body.members.len() == 2
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(self.untrusted(
+                Some(room),
+                format!(
+                    "the box listed {name} with a chat that is not a 1:1 chat with {name}: left out"
+                ),
+            ))
+        }
+    }
+
+    /// Ask `username` to be friends. Their acceptance — the first roster
+    /// of your 1:1 room, signed with their key — is what makes them a
+    /// contact.
     pub async fn send_friend_request(&self, username: &str) -> Result<FriendRequest> {
         self.user(username).await?;
+        {
+            let mut p = self.profile();
+            p.data.requested.insert(username.to_string());
+            p.save()?;
+        }
         self.call(
             Method::POST,
             "/v1/friends/requests",
@@ -99,12 +199,14 @@ impl Client {
         p.put_room_key(room.0, epoch, *key.as_bytes());
         let t = p.data.rooms.entry(room.to_hex()).or_default();
         t.epochs.insert(epoch, roster.0);
+        // Epochs only ever move on through a key we accepted (or made):
+        // the node's unsigned word about the epoch never raises the floor.
+        t.max_epoch = t.max_epoch.max(epoch);
         p.save()
     }
 
-    /// A roster entry for someone we know: ourselves, a contact (pinned
-    /// key) or a member introduced by a verified roster. Anyone else is
-    /// refused: we only vouch for keys we have reason to believe.
+    /// A roster entry for someone we know: ourselves or a contact. Anyone
+    /// else is refused: we only vouch for keys we have reason to believe.
     fn known_member(&self, user: UserId) -> Result<RosterMember> {
         let p = self.profile();
         if user.0 == p.data.user_id.unwrap_or(0) {
@@ -121,15 +223,8 @@ impl Client {
                 fp: Fingerprint(pin.fingerprint),
             });
         }
-        if let Some(i) = p.data.introduced.get(&user.0) {
-            return Ok(RosterMember {
-                user,
-                username: i.username.clone(),
-                fp: Fingerprint(i.fingerprint),
-            });
-        }
         Err(ClientError::NotFound(format!(
-            "user {user} is neither your contact nor introduced to you in a group"
+            "user {user} is not one of your contacts"
         )))
     }
 
@@ -137,9 +232,12 @@ impl Client {
         Ok(sign_roster(&self.profile().identity, body)?)
     }
 
-    /// Accept a friend request: make the 1:1 room, its signed roster and
-    /// its first key.
-    pub async fn accept_friend_request(&self, id: RequestId) -> Result<Room> {
+    /// Accept the friend request the user saw: make the 1:1 room, its
+    /// signed roster and its first key. The sender becomes a contact with
+    /// the key shown in `seen`; if the node's pending request with that id
+    /// now names anyone else, nothing is accepted.
+    pub async fn accept_friend_request(&self, seen: &FriendRequest) -> Result<Room> {
+        let id = seen.id;
         let list = self.friend_requests().await?;
         let req = list
             .incoming
@@ -148,7 +246,23 @@ impl Client {
             .ok_or_else(|| {
                 ClientError::NotFound(format!("no pending friend request {id} for you"))
             })?;
-        self.check_pin(&req.from)?;
+        if req.from != seen.from {
+            return Err(self.untrusted(
+                None,
+                format!(
+                    "the box changed who sent the request you accepted ({} became {}): nothing was accepted",
+                    seen.from.username, req.from.username
+                ),
+            ));
+        }
+        let them = RosterMember {
+            user: req.from.user_id,
+            username: req.from.username.clone(),
+            fp: req.from.fingerprint,
+        };
+        if let Known::Stranger(key) = self.check_user(&req.from)? {
+            self.pin_contact(&them, &key, None)?;
+        }
         let room_id = RoomId::random();
         let me = self.known_member(self.me())?;
         let body = first_roster(
@@ -180,7 +294,13 @@ impl Client {
                 }),
             )
             .await?;
-        self.verify_room(room).await
+        let room = self.verify_room(room).await?;
+        let mut p = self.profile();
+        if let Some(pin) = p.data.pins.get_mut(&them.user.0) {
+            pin.room = Some(room_id.0);
+        }
+        p.save()?;
+        Ok(room)
     }
 
     /// Decline a request sent to us.
@@ -261,24 +381,45 @@ impl Client {
         }
     }
 
-    /// The 1:1 room with a friend.
+    /// The 1:1 room with a contact: the one whose roster we verified with
+    /// them, never just the node's word.
     pub async fn direct_room(&self, username: &str) -> Result<RoomId> {
-        let c = self.user(username).await?;
-        self.friends()
-            .await?
-            .into_iter()
-            .find(|f| f.user.user_id == c.user_id)
-            .map(|f| f.room_id)
+        if let Some(room) = self
+            .contact_named(username)
+            .and_then(|c| self.contact_room(c.user_id))
+        {
+            return Ok(room);
+        }
+        self.friends_checked().await?;
+        self.contact_named(username)
+            .and_then(|c| self.contact_room(c.user_id))
             .ok_or_else(|| ClientError::NotFound(format!("you are not friends with {username}")))
     }
 
-    /// Create a group with contacts.
+    /// A contact's roster entry by name (from the contact book only: the
+    /// node is never asked who a name is).
+    async fn contact_member(&self, username: &str) -> Result<RosterMember> {
+        if self.contact_named(username).is_none() {
+            // Perhaps they accepted our request since we last looked.
+            self.friends_checked().await?;
+        }
+        let c = self.contact_named(username).ok_or_else(|| {
+            ClientError::NotFound(format!(
+                "{username} is not one of your contacts: send them a friend request first"
+            ))
+        })?;
+        self.known_member(c.user_id)
+    }
+
+    /// Create a group with contacts (names from the contact book).
     pub async fn create_group(&self, usernames: &[&str]) -> Result<Room> {
         let me = self.known_member(self.me())?;
         let mut members = vec![me.clone()];
         for name in usernames {
-            let c = self.user(name).await?;
-            members.push(self.known_member(c.user_id)?);
+            let m = self.contact_member(name).await?;
+            if !members.iter().any(|x| x.user == m.user) {
+                members.push(m);
+            }
         }
         let room_id = RoomId::random();
         let body = first_roster(room_id, RoomKind::Group, me.user, me.fp, members, now_ms());
@@ -313,7 +454,9 @@ impl Client {
         let current = self.verified_roster(room_id).ok_or_else(|| {
             ClientError::Untrusted("this room has no verified member list".into())
         })?;
-        let epoch = room.epoch + 1;
+        let epoch = room.epoch.checked_add(1).ok_or_else(|| {
+            ClientError::Untrusted("the room's key epoch cannot go higher".into())
+        })?;
         let (roster, verified) = match next {
             Some(body) => {
                 let signed = self.sign_roster(&body)?;
@@ -368,7 +511,7 @@ impl Client {
         Ok(body)
     }
 
-    /// Add contacts (or members introduced to us in a group) to a group
+    /// Add contacts (or people this room's verified rosters named) to a group
     /// (new roster, new epoch).
     pub async fn add_members(&self, room_id: RoomId, usernames: &[&str]) -> Result<Room> {
         self.room(room_id).await?;
@@ -377,9 +520,22 @@ impl Client {
             .map(|r| r.body.members)
             .unwrap_or_default();
         for n in usernames {
-            let c = self.user(n).await?;
-            if !members.iter().any(|m| m.user == c.user_id) {
-                members.push(self.known_member(c.user_id)?);
+            // A contact, or someone this room's own verified rosters named
+            // (a member removed earlier, say).
+            let m = match self.contact_member(n).await {
+                Ok(m) => m,
+                Err(e) => {
+                    self.trust(room_id)
+                        .and_then(|t| {
+                            t.verified().iter().rev().find_map(|r| {
+                                r.body.members.iter().find(|m| m.username == *n).cloned()
+                            })
+                        })
+                        .ok_or(e)?
+                }
+            };
+            if !members.iter().any(|x| x.user == m.user) {
+                members.push(m);
             }
         }
         let body = self
@@ -513,7 +669,28 @@ impl Client {
                 continue;
             }
             let key = self.room_key(room_id, room.epoch).await?;
-            let trust = self.trust(room_id).unwrap_or_default();
+            let mut trust = self.trust(room_id).unwrap_or_default();
+            if trust
+                .latest()
+                .is_some_and(|l| trust.newer_named > l.body.version)
+            {
+                // A member signed that a newer roster exists: look once
+                // more, then refuse to seal under what may be a stale key.
+                room = self.room(room_id).await?;
+                trust = self.trust(room_id).unwrap_or_default();
+                if let Some(l) = trust.latest()
+                    && trust.newer_named > l.body.version
+                {
+                    return Err(self.untrusted(
+                        Some(room_id),
+                        format!(
+                            "a member has seen a newer member list of this room (version {}) than the box shows you (version {}): sending is paused so nobody removed can read it",
+                            trust.newer_named, l.body.version
+                        ),
+                    ));
+                }
+                continue;
+            }
             let latest = trust.latest().map(|l| l.hash.0);
             if latest.is_some() && trust.epochs.get(&room.epoch).copied() == latest {
                 return Ok((room, key));

@@ -21,7 +21,9 @@ fn open(s: &Signed) -> Option<VerifiedRoster> {
     })
 }
 
-/// A group member known through a roster, not as a contact.
+/// A group member known through a room's roster, not as a contact: who
+/// signed them into that room. Kept per room — what one room's roster
+/// says about a person is never used in another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Introduction {
     /// Their username as the roster names them.
@@ -102,6 +104,17 @@ pub struct RoomTrust {
     pub sent: u64,
     /// Senders' streams.
     pub streams: Vec<StreamState>,
+    /// Members a verified roster took out (removed or left) → the room's
+    /// last seq when we learned it: later messages from them are refused.
+    #[serde(default)]
+    pub removed: BTreeMap<u64, u64>,
+    /// The highest roster version a member's signed message named: above
+    /// our latest verified roster, the node is keeping a change from us.
+    #[serde(default)]
+    pub newer_named: u64,
+    /// Sender → the roster version we last warned about them being behind.
+    #[serde(default)]
+    pub behind_warned: BTreeMap<u64, u64>,
 }
 
 impl RoomTrust {
@@ -136,6 +149,32 @@ impl RoomTrust {
             .rev()
             .filter_map(|s| decode_roster(s).ok())
             .find_map(|b| b.member(user).cloned())
+    }
+
+    /// Who signed `user` into this room (the actor of the first verified
+    /// roster naming them), and as whom.
+    pub fn introduction(&self, room: [u8; 16], user: UserId) -> Option<Introduction> {
+        let mut prev: Option<onionchat_proto::wire::RosterBody> = None;
+        for s in &self.rosters {
+            let b = decode_roster(s).ok()?;
+            if let Some(m) = b.member(user)
+                && prev.as_ref().is_none_or(|p| p.member(user).is_none())
+            {
+                return Some(Introduction {
+                    username: m.username.clone(),
+                    fingerprint: m.fp.0,
+                    introduced_by: b.actor.0,
+                    room,
+                });
+            }
+            prev = Some(b);
+        }
+        None
+    }
+
+    /// The roster an epoch's key was accepted for.
+    pub fn epoch_roster(&self, epoch: u32) -> Option<VerifiedRoster> {
+        self.roster(&RosterHash(*self.epochs.get(&epoch)?))
     }
 
     /// The state of a sender's stream (created empty).

@@ -242,6 +242,10 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         message::Position {
             stream: 1,
             counter: 1,
+            roster: onionchat_proto::wire::RosterRef {
+                version: 1,
+                hash: onionchat_proto::wire::RosterHash([7; 32]),
+            },
         },
         0,
         &MessageContent::Text { text: "hi".into() },

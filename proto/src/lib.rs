@@ -17,7 +17,7 @@ pub mod wire;
 pub use codec::{CodecError, Limits, decode, decode_with, encode};
 
 /// Protocol version carried in every signed body and in the AAD.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Current time as milliseconds since the Unix epoch (0 if the clock is
 /// before 1970, which only happens on a badly set clock).

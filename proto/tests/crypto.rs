@@ -32,6 +32,10 @@ fn sealed(sender: &IdentityKey, key: &RoomKey, epoch: u32, msg: &str) -> Signed 
     let at = message::Position {
         stream: 5,
         counter: 1,
+        roster: onionchat_proto::wire::RosterRef {
+            version: 1,
+            hash: onionchat_proto::wire::RosterHash([7; 32]),
+        },
     };
     message::seal(
         sender,

@@ -217,7 +217,7 @@ pub async fn run_on(
             };
             let friend = join_target(node, dir, name, &link).await;
             let req = ann.send_friend_request(name).await.expect("request");
-            let room = friend.accept_friend_request(req.id).await.expect("accept");
+            let room = friend.accept_friend_request(&req).await.expect("accept");
             (friend, room.id)
         }
     };

@@ -344,7 +344,7 @@ pub async fn two_friends(
     )
     .await;
     let req = ann.send_friend_request("bob").await.expect("request");
-    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+    let room = bob.accept_friend_request(&req).await.expect("accept").id;
     (ann, bob, room)
 }
 

@@ -126,7 +126,14 @@ impl Pair {
             1,
             &self.key,
             msg_id,
-            message::Position { stream: 1, counter },
+            message::Position {
+                stream: 1,
+                counter,
+                roster: onionchat_proto::wire::RosterRef {
+                    version: 1,
+                    hash: onionchat_proto::wire::RosterHash([7; 32]),
+                },
+            },
             onionchat_proto::now_ms(),
             &MessageContent::Text { text: text.into() },
         )

@@ -22,7 +22,11 @@ pub struct HostileNode {
     /// Address to connect clients to.
     pub addr: String,
     attack: Arc<Mutex<Option<Attack>>>,
+    forged: Forged,
 }
+
+/// Answers the proxy makes up itself: "METHOD path" → CBOR body (200).
+type Forged = Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>;
 
 impl HostileNode {
     /// Proxy to `upstream`, honest until [`HostileNode::attack`].
@@ -32,19 +36,37 @@ impl HostileNode {
             .expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
         let attack: Arc<Mutex<Option<Attack>>> = Arc::default();
+        let forged: Forged = Arc::default();
         let current = attack.clone();
+        let made_up = forged.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((s, _)) = listener.accept().await else {
                     return;
                 };
-                let (upstream, current) = (upstream.clone(), current.clone());
+                let (upstream, current, made_up) =
+                    (upstream.clone(), current.clone(), made_up.clone());
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(
                         move |req: hyper::Request<hyper::body::Incoming>| {
                             let upstream = upstream.clone();
                             let attack = current.lock().expect("lock").clone();
-                            async move { Ok::<_, Infallible>(forward(req, &upstream, attack).await) }
+                            let key = format!(
+                                "{} {}",
+                                req.method(),
+                                req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("")
+                            );
+                            let fake = made_up.lock().expect("lock").get(&key).cloned();
+                            async move {
+                                Ok::<_, Infallible>(match fake {
+                                    Some(body) => hyper::Response::builder()
+                                        .header("content-type", "application/cbor")
+                                        .header("content-length", body.len())
+                                        .body(Full::new(Bytes::from(body)))
+                                        .expect("response"),
+                                    None => forward(req, &upstream, attack).await,
+                                })
+                            }
                         },
                     );
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -53,7 +75,20 @@ impl HostileNode {
                 });
             }
         });
-        HostileNode { addr, attack }
+        HostileNode {
+            addr,
+            attack,
+            forged,
+        }
+    }
+
+    /// Answer `method path` (with its query) with `body` (200, CBOR)
+    /// without asking the node: a room or user only the attacker made.
+    pub fn forge(&self, method: &str, path: &str, body: Vec<u8>) {
+        self.forged
+            .lock()
+            .expect("lock")
+            .insert(format!("{method} {path}"), body);
     }
 
     /// From now on, rewrite answers with `f`.

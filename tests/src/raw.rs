@@ -284,6 +284,10 @@ pub fn send_frame(
         sent_at: 0,
         stream: 1,
         counter,
+        roster: onionchat_proto::wire::RosterRef {
+            version: 1,
+            hash: onionchat_proto::wire::RosterHash([7; 32]),
+        },
         nonce: onionchat_proto::crypto::random_array::<12>().to_vec(),
         ciphertext: vec![0x42; len],
     };

@@ -87,7 +87,7 @@ async fn the_image_boots_shows_its_owner_invite_and_chats() {
         .expect("bob joins"),
     );
     let req = ann.send_friend_request("bob").await.expect("request");
-    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+    let room = bob.accept_friend_request(&req).await.expect("accept").id;
     ann.send_text(room, "hello, box on the shelf")
         .await
         .expect("send");

@@ -347,6 +347,10 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
             message::Position {
                 stream: 1,
                 counter: counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                roster: onionchat_proto::wire::RosterRef {
+                    version: 1,
+                    hash: onionchat_proto::wire::RosterHash([7; 32]),
+                },
             },
             now_ms(),
             &text,
@@ -409,6 +413,10 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
         message::Position {
             stream: 1,
             counter: 1,
+            roster: onionchat_proto::wire::RosterRef {
+                version: 1,
+                hash: onionchat_proto::wire::RosterHash([7; 32]),
+            },
         },
         now_ms(),
         &MessageContent::Text { text: "x".into() },
@@ -471,7 +479,7 @@ async fn stale_epoch_rekey_required_and_rate_limits() {
         )
         .await;
         let req = ann.send_friend_request(name).await.expect("request");
-        c.accept_friend_request(req.id).await.expect("accept");
+        c.accept_friend_request(&req).await.expect("accept");
         others.push(c);
     }
     let group = ann.create_group(&["bob", "cat"]).await.expect("group");
@@ -489,6 +497,10 @@ async fn stale_epoch_rekey_required_and_rate_limits() {
         message::Position {
             stream: 1,
             counter: 1,
+            roster: onionchat_proto::wire::RosterRef {
+                version: 1,
+                hash: onionchat_proto::wire::RosterHash([7; 32]),
+            },
         },
         now_ms(),
         &MessageContent::Text { text: "x".into() },

@@ -9,7 +9,7 @@ use onionchat_tests::{Node, join, make_file, open, sha256_file, texts, wait_even
 
 async fn befriend(a: &Client, b: &Client) -> RoomId {
     let req = a.send_friend_request(&b.username()).await.expect("request");
-    let room = b.accept_friend_request(req.id).await.expect("accept");
+    let room = b.accept_friend_request(&req).await.expect("accept");
     room.id
 }
 

@@ -53,7 +53,7 @@ async fn household() -> Household {
             .send_friend_request(&friend.username())
             .await
             .expect("request");
-        friend.accept_friend_request(req.id).await.expect("accept");
+        friend.accept_friend_request(&req).await.expect("accept");
     }
     let group = ann.create_group(&["bob", "carol"]).await.expect("group").id;
     ann.send_text(group, "hello group").await.expect("send");
@@ -297,7 +297,7 @@ async fn a_stranger_in_the_group_is_known_only_by_the_key_signed_into_it() {
         bob.contact(carol).is_none(),
         "carol was pinned on first sight"
     );
-    let intro = bob.introduction(carol).expect("introduced");
+    let intro = bob.introduction(h.group, carol).expect("introduced");
     assert_eq!(
         (intro.username.as_str(), intro.introduced_by),
         ("carol", h.ann.me().0)
@@ -560,7 +560,14 @@ async fn a_member_cannot_store_what_does_not_verify() {
             1,
             &key,
             MsgId::random(),
-            message::Position { stream: 9, counter },
+            message::Position {
+                stream: 9,
+                counter,
+                roster: onionchat_proto::wire::RosterRef {
+                    version: 1,
+                    hash: onionchat_proto::wire::RosterHash([7; 32]),
+                },
+            },
             now_ms(),
             &MessageContent::Text { text: "x".into() },
         )

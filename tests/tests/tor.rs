@@ -88,7 +88,7 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
     )
     .await;
     let req = ann.send_friend_request("bob").await.expect("request");
-    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+    let room = bob.accept_friend_request(&req).await.expect("accept").id;
     let mut events = bob.subscribe();
     let _live = bob.start_live();
     ann.send_text(room, "hello over tor").await.expect("send");

@@ -100,7 +100,7 @@ def verify(path):
     rbody = bytes.fromhex(r["body"])
     alice.public_key().verify(bytes.fromhex(r["signature"]), signed_bytes("roster", rbody), PSS, hashes.SHA256())
     rb = cbor2.loads(rbody)
-    check(rb["v"] == 2 and rb["room_id"] == room and rb["version"] == 1 and rb["prev"] is None, "roster fields")
+    check(rb["v"] == 3 and rb["room_id"] == room and rb["version"] == 1 and rb["prev"] is None, "roster fields")
     check(rb["change"] == "create" and rb["kind"] == "group" and rb["actor_fp"] == fa, "roster change/signer")
     check([(m["user"], m["fp"]) for m in rb["members"]] == [(1, fa), (2, fb)], "roster members")
     check(rb["admins"] == [rb["actor"]], "roster admins")
@@ -117,7 +117,7 @@ def verify(path):
     gbody = bytes.fromhex(g["body"])
     alice.public_key().verify(bytes.fromhex(g["signature"]), signed_bytes("key-grant", gbody), PSS, hashes.SHA256())
     gb = cbor2.loads(gbody)
-    check(gb["v"] == 2 and gb["room_id"] == room and gb["epoch"] == g["epoch"], "grant fields")
+    check(gb["v"] == 3 and gb["room_id"] == room and gb["epoch"] == g["epoch"], "grant fields")
     check(gb["roster"] == roster_hash(rbody), "grant is bound to another roster")
     check(gb["recipient"] == g["recipient_id"] and gb["recipient_fp"] == fb and gb["granter_fp"] == fa, "grant parties")
     check(bob.decrypt(gb["wrapped_key"], OAEP) == room_key, "grant unwraps to another key")
@@ -127,7 +127,8 @@ def verify(path):
     alice.public_key().verify(bytes.fromhex(m["signature"]), signed_bytes("message", mbody), PSS, hashes.SHA256())
     mb = cbor2.loads(mbody)
     check(mb["room_id"] == room and mb["sender_fp"] == fa and mb["msg_id"].hex() == m["msg_id"], "message fields")
-    check(mb["v"] == 2 and mb["stream"] == m["stream"] and mb["counter"] == m["counter"], "message stream/counter")
+    check(mb["v"] == 3 and mb["stream"] == m["stream"] and mb["counter"] == m["counter"], "message stream/counter")
+    check(mb["roster"] == {"version": 1, "hash": roster_hash(rbody)}, "message names another roster")
     aad = message_aad(mb["v"], mb["room_id"], mb["epoch"], mb["sender_fp"], mb["msg_id"])
     check(aad.hex() == m["aad"], "AAD layout differs")
     content = cbor2.loads(AESGCM(room_key).decrypt(mb["nonce"], mb["ciphertext"], aad))
@@ -165,28 +166,29 @@ def generate(path):
     room, room_key = os.urandom(16), AESGCM.generate_key(256)
     login = b"python login body"
     members = [{"user": 1, "username": "alice", "fp": fa}, {"user": 2, "username": "bob", "fp": fb}]
-    rbody = cbor2.dumps({"v": 2, "room_id": room, "kind": "group", "version": 1, "prev": None, "change": "create",
+    rbody = cbor2.dumps({"v": 3, "room_id": room, "kind": "group", "version": 1, "prev": None, "change": "create",
                          "actor": 1, "actor_fp": fa, "members": members, "admins": [1], "created_at": 1700000000000})
-    gbody = cbor2.dumps({"v": 2, "room_id": room, "epoch": 1, "recipient": 2, "recipient_fp": fb,
+    gbody = cbor2.dumps({"v": 3, "room_id": room, "epoch": 1, "recipient": 2, "recipient_fp": fb,
                          "granter_fp": fa, "roster": roster_hash(rbody),
                          "wrapped_key": bob.public_key().encrypt(room_key, OAEP)})
     msg_id, nonce, text = os.urandom(16), os.urandom(12), "Hallo aus Python ✓"
-    aad = message_aad(2, room, 1, fa, msg_id)
+    aad = message_aad(3, room, 1, fa, msg_id)
     ct = AESGCM(room_key).encrypt(nonce, cbor2.dumps({"type": "text", "text": text}), aad)
-    mbody = cbor2.dumps({"v": 2, "room_id": room, "epoch": 1, "sender_fp": fa, "msg_id": msg_id,
-                         "sent_at": 1700000000000, "stream": 99, "counter": 3, "nonce": nonce, "ciphertext": ct})
+    mbody = cbor2.dumps({"v": 3, "room_id": room, "epoch": 1, "sender_fp": fa, "msg_id": msg_id,
+                         "sent_at": 1700000000000, "stream": 99, "counter": 3,
+                         "roster": {"version": 1, "hash": roster_hash(rbody)}, "nonce": nonce, "ciphertext": ct})
     plaintext = bytes(i * 13 % 256 for i in range(3000))
     file_id, prefix, fkey, key_nonce = os.urandom(16), os.urandom(7), AESGCM.generate_key(256), os.urandom(12)
     chunk = 1024
     n = max(1, -(-len(plaintext) // chunk))
     fct = b"".join(AESGCM(fkey).encrypt(chunk_nonce(prefix, i, i == n - 1), plaintext[i * chunk:(i + 1) * chunk], chunk_aad(file_id))
                    for i in range(n))
-    hbody = cbor2.dumps({"v": 2, "room_id": room, "epoch": 1, "sender_fp": fa, "file_id": file_id, "chunk_size": chunk,
+    hbody = cbor2.dumps({"v": 3, "room_id": room, "epoch": 1, "sender_fp": fa, "file_id": file_id, "chunk_size": chunk,
                          "plaintext_len": len(plaintext), "nonce_prefix": prefix, "key_nonce": key_nonce,
                          "wrapped_file_key": AESGCM(room_key).encrypt(key_nonce, fkey, file_key_aad(room, 1, file_id))})
     pem = lambda k, enc=serialization.NoEncryption(): k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc).decode()
     out = {
-        "version": 2, "made_by": f"python cryptography {__import__('cryptography').__version__}",
+        "version": 3, "made_by": f"python cryptography {__import__('cryptography').__version__}",
         "alice": {"private_pkcs8_pem": pem(alice), "spki_der": spki(alice.public_key()).hex(), "fingerprint": fa.hex(),
                   "encrypted_pkcs8_pem": pem(alice, serialization.BestAvailableEncryption(b"python passphrase")),
                   "passphrase": "python passphrase"},

@@ -316,7 +316,7 @@ fn main() {
         )
         .await;
         let req = ann.send_friend_request("bob").await.expect("request");
-        bob.accept_friend_request(req.id).await.expect("accept");
+        bob.accept_friend_request(&req).await.expect("accept");
         bob
     });
     bench_start_tcp(tmp.path(), &node);

@@ -335,7 +335,7 @@ fn owner_with_friends(
             )
             .await;
             let req = ann.send_friend_request(name).await.expect("request");
-            c.accept_friend_request(req.id).await.expect("accept");
+            c.accept_friend_request(&req).await.expect("accept");
             out.push(c);
         }
         out
@@ -508,7 +508,7 @@ fn a_changed_key_blocks_sending_until_the_user_looks_at_it() {
         )
         .await;
         let req = ann.send_friend_request("bob").await.expect("request");
-        bob.accept_friend_request(req.id).await.expect("accept");
+        bob.accept_friend_request(&req).await.expect("accept");
         let mallory = onionchat_proto::crypto::IdentityKey::generate().expect("keygen");
         (proxy, bob, mallory)
     });

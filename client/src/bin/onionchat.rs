@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use onionchat_client::transport::{TorOptions, connector_for};
 use onionchat_client::{Client, ClientEvent, ConnectionState, Incoming, Received};
 use onionchat_proto::wire::{
-    FileId, InviteLink, MessageContent, RequestId, Room, RoomId, RoomKind,
+    FileId, FriendRequest, InviteLink, MessageContent, RequestId, Room, RoomId, RoomKind,
 };
 use serde_json::json;
 
@@ -372,15 +372,14 @@ fn bar(total: u64, what: &str) -> indicatif::ProgressBar {
     pb
 }
 
-async fn request_id(c: &Client, who: &str) -> anyhow::Result<RequestId> {
-    if let Ok(n) = who.parse::<u64>() {
-        return Ok(RequestId(n));
-    }
+/// The pending request from `who` (a name, or the number `friends list`
+/// shows), as the user names it now.
+async fn pending_request(c: &Client, who: &str) -> anyhow::Result<FriendRequest> {
     let list = c.friend_requests().await?;
+    let id = who.parse::<u64>().ok().map(RequestId);
     list.incoming
-        .iter()
-        .find(|r| r.from.username == who)
-        .map(|r| r.id)
+        .into_iter()
+        .find(|r| Some(r.id) == id || r.from.username == who)
         .ok_or_else(|| anyhow::anyhow!("no pending friend request from {who}"))
 }
 
@@ -463,13 +462,18 @@ async fn cmd_friends(cli: &Cli, json_out: bool, action: &FriendsAction) -> anyho
             out!("Friend request sent to {username}");
         }
         FriendsAction::Accept { who } => {
-            let id = request_id(&c, who).await?;
-            let room = c.accept_friend_request(id).await?;
-            out!("You are now friends (room {})", room.id);
+            let req = pending_request(&c, who).await?;
+            let room = c.accept_friend_request(&req).await?;
+            out!(
+                "You are now friends with {} (key {}; room {})",
+                req.from.username,
+                req.from.fingerprint.to_hex(),
+                room.id
+            );
         }
         FriendsAction::Decline { who } => {
-            let id = request_id(&c, who).await?;
-            c.decline_friend_request(id).await?;
+            let req = pending_request(&c, who).await?;
+            c.decline_friend_request(req.id).await?;
             out!("Declined");
         }
         FriendsAction::List => {
@@ -725,7 +729,12 @@ async fn cmd_verify(
     let c = cli.open()?;
     let (contact, number, qr) = c.safety_number(username).await?;
     if confirm {
-        c.set_verified(contact.user_id, true)?;
+        if contact.known {
+            c.set_verified(contact.user_id, true)?;
+        } else {
+            // Not a contact yet: the key whose number was just shown.
+            c.accept_new_key(username, contact.fingerprint).await?;
+        }
     }
     let verified = confirm || contact.verified;
     if json_out {

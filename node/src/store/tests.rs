@@ -16,6 +16,10 @@ fn at() -> message::Position {
     message::Position {
         stream: 1,
         counter: N.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        roster: onionchat_proto::wire::RosterRef {
+            version: 1,
+            hash: onionchat_proto::wire::RosterHash([7; 32]),
+        },
     }
 }
 

@@ -12,7 +12,7 @@ use super::{IdentityKey, OpenError, PublicIdentity, RoomKey, SealError, SignCont
 use crate::PROTOCOL_VERSION;
 use crate::codec::{Limits, decode_with, encode};
 use crate::limits::MAX_MESSAGE_CIPHERTEXT;
-use crate::wire::{Fingerprint, MessageBody, MessageContent, MsgId, RoomId, Signed};
+use crate::wire::{Fingerprint, MessageBody, MessageContent, MsgId, RoomId, RosterRef, Signed};
 
 pub use super::aead::TAG_LEN;
 
@@ -37,13 +37,16 @@ pub fn message_aad(
 pub(crate) use super::aead::{open as gcm_open, seal as gcm_seal};
 
 /// Where a message sits in its sender's sequence: the sender's stream (one
-/// per device) and the counter within it for this room.
+/// per device) and the counter within it for this room, and the latest
+/// roster of the room the sender has verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     /// Random per device.
     pub stream: u64,
     /// From 1, one more per new message in the room.
     pub counter: u64,
+    /// The sender's latest verified roster of the room.
+    pub roster: RosterRef,
 }
 
 /// Encrypt `content` for a room and sign it as `sender`.
@@ -78,6 +81,7 @@ pub fn seal(
         sent_at,
         stream: position.stream,
         counter: position.counter,
+        roster: position.roster,
         nonce: nonce.to_vec(),
         ciphertext,
     };
@@ -113,6 +117,9 @@ pub fn decode(envelope: &Signed) -> Result<MessageBody, OpenError> {
     }
     if body.counter == 0 {
         return Err(invalid("counter 0"));
+    }
+    if body.roster.version == 0 {
+        return Err(invalid("roster version 0"));
     }
     if envelope.signature.len() != super::identity::RSA_BYTES {
         return Err(invalid("signature has the wrong length"));

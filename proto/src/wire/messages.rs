@@ -1,6 +1,6 @@
 //! Messages: the signed envelope, what the node stores, history and markers.
 
-use super::{FileId, Fingerprint, MsgId, RoomId, Signed, UserId};
+use super::{FileId, Fingerprint, MsgId, RoomId, RosterHash, Signed, UserId};
 use serde::{Deserialize, Serialize};
 
 /// The signed body of a message (context `message`). The node checks its
@@ -27,12 +27,28 @@ pub struct MessageBody {
     /// Per (room, sender, stream) counter, from 1, one more per new message
     /// (a resend keeps it): receivers refuse replays and see gaps.
     pub counter: u64,
+    /// The latest roster of the room the sender had verified when sending
+    /// (protocol 3): a receiver who knows a newer one sees that the sender
+    /// is behind ("bob has not seen that mallory was removed"), and a
+    /// sender who sees a newer one named by others stops sealing under an
+    /// epoch that a removed member may hold.
+    pub roster: RosterRef,
     /// AES-GCM nonce (12 bytes).
     #[serde(with = "serde_bytes")]
     pub nonce: Vec<u8>,
     /// AES-256-GCM ciphertext + tag of a CBOR [`MessageContent`].
     #[serde(with = "serde_bytes")]
     pub ciphertext: Vec<u8>,
+}
+
+/// Names one roster of a room: its version and hash.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RosterRef {
+    /// Roster version (1 for the first).
+    pub version: u64,
+    /// Its hash (§4.1).
+    pub hash: RosterHash,
 }
 
 /// What a message says, once decrypted (never seen by the node).

@@ -624,7 +624,7 @@ async fn bench_tor() {
     let inv = ann.create_invite(None, None).await.expect("invite");
     let bob = join("bob".into(), ann.invite_link(&inv.code)).await;
     let req = ann.send_friend_request("bob").await.expect("req");
-    let room = bob.accept_friend_request(req.id).await.expect("accept").id;
+    let room = bob.accept_friend_request(&req).await.expect("accept").id;
     // Where the time goes: sealing alone (CPU), and a send over HTTP
     // (no live session yet) on ann's kept-alive Arti stream.
     let mut seal_ms = Vec::new();
@@ -646,6 +646,10 @@ async fn bench_tor() {
                 message::Position {
                     stream: 1,
                     counter: i + 1,
+                    roster: onionchat_proto::wire::RosterRef {
+                        version: 1,
+                        hash: onionchat_proto::wire::RosterHash([7; 32]),
+                    },
                 },
                 0,
                 &content,
@@ -706,7 +710,7 @@ async fn bench_tor() {
             let inv = ann.create_invite(None, None).await.expect("invite");
             let b = join(format!("bob{r}"), ann.invite_link(&inv.code)).await;
             let req = a.send_friend_request(&b.username()).await.expect("req");
-            let room = b.accept_friend_request(req.id).await.expect("accept").id;
+            let room = b.accept_friend_request(&req).await.expect("accept").id;
             let (mut a_events, mut b_events) = (a.subscribe(), b.subscribe());
             let (_a, _b) = (a.start_live(), b.start_live());
             onionchat_tests::wait_connected(&mut a_events, 120).await;

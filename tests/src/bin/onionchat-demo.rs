@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     println!("4. They become friends and compare safety numbers:");
     let req = ann.send_friend_request("bob").await?;
-    let room = bob.accept_friend_request(req.id).await?.id;
+    let room = bob.accept_friend_request(&req).await?.id;
     let (_, a_num, _) = ann.safety_number("bob").await?;
     let (_, b_num, _) = bob.safety_number("ann").await?;
     println!(

@@ -72,6 +72,7 @@ fn generate(path: &str) -> anyhow::Result<()> {
         message::Position {
             stream: 0x0123_4567_89ab_cdef,
             counter: 7,
+            roster: onionchat_proto::wire::RosterRef { version: 1, hash },
         },
         1_700_000_000_000,
         &MessageContent::Text { text: text.into() },
@@ -92,7 +93,7 @@ fn generate(path: &str) -> anyhow::Result<()> {
     ct.extend(sealer.finish()?);
     let passphrase = "vector passphrase";
     let out = json!({
-        "version": 2,
+        "version": 3,
         "made_by": "onionchat-proto (Rust)",
         "alice": {
             "private_pkcs8_pem": *at_rest::plain_pem_for_tests(&alice)?,

@@ -103,7 +103,7 @@ pub enum Message {
     /// Send the friend request.
     SendRequest,
     /// Accept a request.
-    Accept(RequestId),
+    Accept(Box<FriendRequest>),
     /// Decline a request.
     Decline(RequestId),
     /// Group member names typed.
@@ -412,12 +412,18 @@ impl Home {
         self.overview.rooms.iter().find(|r| r.id == id)
     }
 
-    /// The other person in a 1:1 room.
+    /// The other person in a 1:1 room: the other member of its verified
+    /// roster (the node's friend list only says where to look).
     fn peer(&self, room: RoomId) -> Option<&(Friend, bool)> {
-        self.overview
-            .friends
-            .iter()
-            .find(|(f, _)| f.room_id == room)
+        let roster = self.client.verified_roster(room)?;
+        if roster.body.kind != onionchat_proto::wire::RoomKind::Direct {
+            return None;
+        }
+        let me = self.client.me();
+        let other = roster.body.members.iter().find(|m| m.user != me)?;
+        self.overview.friends.iter().find(|(f, _)| {
+            f.room_id == room && f.user.user_id == other.user && f.user.username == other.username
+        })
     }
 
     /// Names of a room's members as its members signed them.
@@ -603,6 +609,7 @@ impl Home {
                         username: name,
                         fingerprint: change.pinned,
                         verified: false,
+                        known: true,
                     };
                     self.pane = Pane::Verify(Box::new(Verify::new(
                         contact,
@@ -646,6 +653,7 @@ impl Home {
                     username: change.username.clone(),
                     fingerprint: change.pinned,
                     verified: false,
+                    known: true,
                 };
                 self.pane = Pane::Verify(Box::new(Verify::new(
                     contact,
@@ -757,10 +765,10 @@ impl Home {
                     Message::Done,
                 )
             }
-            Message::Accept(id) => {
+            Message::Accept(req) => {
                 let c = self.client.clone();
                 Task::perform(
-                    async move { err(c.accept_friend_request(id).await) },
+                    async move { err(c.accept_friend_request(&req).await) },
                     Message::RoomDone,
                 )
             }
@@ -1242,9 +1250,14 @@ impl Home {
             }
             verify::Message::AcceptNewKey => {
                 let name = v.contact.username.clone();
+                // The key the user was shown and checked, not whatever the
+                // box serves by the time the button is pressed.
+                let Some(seen) = v.change.as_ref().map(|c| c.seen) else {
+                    return Task::none();
+                };
                 let c = self.client.clone();
                 Task::perform(
-                    async move { err(c.accept_new_key(&name).await) },
+                    async move { err(c.accept_new_key(&name, seen).await) },
                     Message::KeyAccepted,
                 )
             }
@@ -1550,7 +1563,7 @@ impl Home {
                     column![
                         text(format!("{} wants to be friends", r.from.username)),
                         row![
-                            button("Accept").on_press(Message::Accept(r.id)),
+                            button("Accept").on_press(Message::Accept(Box::new(r.clone()))),
                             button("Decline")
                                 .style(button::secondary)
                                 .on_press(Message::Decline(r.id)),
