@@ -349,7 +349,7 @@ impl Client {
                 return Err(self.untrusted(
                     None,
                     format!(
-                        "the box presented {known} under the name {:?}: refused",
+                        "the box presented {known} under the name {:?}",
                         info.username
                     ),
                 ));
@@ -398,7 +398,7 @@ impl Client {
         self.untrusted(
             None,
             format!(
-                "the box presented a different {username} (another account or key than the {username} you know): refused"
+                "the box presented a different {username} (another account or key than the {username} you know)"
             ),
         )
     }
@@ -539,12 +539,21 @@ impl Client {
     }
 
     /// The safety number to compare with `username` in person: for a
-    /// contact, from the key in the contact book; for anyone else, from
+    /// contact, from the key in the contact book (a box that serves another
+    /// key for them gets `KeyChanged`); for anyone else, from
     /// the key the box shows now (compare it, then
     /// [`Client::accept_new_key`] with the fingerprint you compared).
     pub async fn safety_number(&self, username: &str) -> Result<(Contact, String, String)> {
         let c = match self.contact_named(username) {
-            Some(c) => c,
+            Some(c) => {
+                // Ask the box too, to tell the user if it now serves another
+                // key (`KeyChanged`); the number itself never depends on the
+                // answer, so it also works offline or against a lying box.
+                match self.user(username).await {
+                    Err(e @ ClientError::KeyChanged { .. }) => return Err(e),
+                    _ => c,
+                }
+            }
             None => self.user(username).await?,
         };
         let me = self.fingerprint();

@@ -153,7 +153,7 @@ impl Client {
                     drop(p);
                     return Err(self.refuse(
                         Some(room),
-                        format!("the room names {known} as {username:?}: refused"),
+                        format!("the room names {known} as {username:?}"),
                     ));
                 }
                 if pin.fingerprint != fp.0 {
@@ -351,7 +351,7 @@ impl Client {
                 return Err(self.refuse(
                     Some(room),
                     format!(
-                        "the room's member list names a different {name} (another account or key than the {name} you know): refused"
+                        "the room's member list names a different {name} (another account or key than the {name} you know)"
                     ),
                 ));
             }
@@ -409,14 +409,14 @@ impl Client {
         }
         let accepted =
             entry.body.version == 1 && entry.body.kind == onionchat_proto::wire::RoomKind::Direct;
-        if let (true, Some(them)) = (accepted, entry.body.member(actor).cloned()) {
-            if self.profile().data.requested.contains(&them.username) {
-                let key = self
-                    .member_key(room, them.user, &them.username, them.fp)
-                    .await?;
-                self.pin_contact(&them, &key, Some(room))?;
-                return Ok(());
-            }
+        if let (true, Some(them)) = (accepted, entry.body.member(actor).cloned())
+            && self.profile().data.requested.contains(&them.username)
+        {
+            let key = self
+                .member_key(room, them.user, &them.username, them.fp)
+                .await?;
+            self.pin_contact(&them, &key, Some(room))?;
+            return Ok(());
         }
         Err(self.refuse(
             Some(room),

@@ -206,7 +206,7 @@ impl Client {
         }
         signer
             .verify_signed(onionchat_proto::crypto::SignContext::Message, &m.envelope)
-            .map_err(|e| ClientError::Verify(e.into()))?;
+            .map_err(ClientError::Verify)?;
         if let Some(cutoff) = self
             .trust(m.room_id)
             .and_then(|t| t.removed.get(&m.sender.0).copied())

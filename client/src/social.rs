@@ -11,6 +11,7 @@ use onionchat_proto::wire::{
     AcceptFriendRequest, CreateRoom, ErrorCode, Fingerprint, Friend, FriendList, FriendRequest,
     FriendRequestCreate, FriendRequestList, LeaveRoom, Rekey, RequestId, Room, RoomId, RoomKeys,
     RoomKind, RoomList, RosterBody, RosterChange, RosterHash, RosterMember, Signed, UserId,
+    UserInfo,
 };
 
 use crate::client::{Client, Known};
@@ -94,7 +95,7 @@ impl Client {
         match self.contact_room(user) {
             Some(mine) if mine != f.room_id => {
                 self.untrusted(
-                    Some(f.room_id),
+                    Some(mine),
                     format!(
                         "the box listed {name} with a chat that is not your chat with {name}: your chat with {name} stays as it was"
                     ),
@@ -156,10 +157,37 @@ impl Client {
         .await
     }
 
-    /// Pending requests to and from us.
+    /// Pending requests to and from us. Each names us on our side; a
+    /// request from someone using a contact's name with another account
+    /// or key, or with a name that is not a valid username, is left out
+    /// (and reported as a `Security` event): the box cannot pass off a
+    /// stranger as "bob" in the request list either.
     pub async fn friend_requests(&self) -> Result<FriendRequestList> {
-        self.call::<(), _>(Method::GET, "/v1/friends/requests", None)
-            .await
+        let mut list: FriendRequestList = self
+            .call::<(), _>(Method::GET, "/v1/friends/requests", None)
+            .await?;
+        let me = self.me();
+        let keep = |r: &FriendRequest, them: &UserInfo, us: &UserInfo| {
+            if us.user_id != me || us.username != self.username() {
+                self.untrusted(
+                    None,
+                    format!(
+                        "the box showed a friend request that is not for you (request {})",
+                        r.id
+                    ),
+                );
+                return false;
+            }
+            !matches!(
+                self.check_user(them),
+                Err(ClientError::Untrusted(_)
+                    | ClientError::Protocol(_)
+                    | ClientError::KeyChanged { .. })
+            )
+        };
+        list.incoming.retain(|r| keep(r, &r.from, &r.to));
+        list.outgoing.retain(|r| keep(r, &r.to, &r.from));
+        Ok(list)
     }
 
     /// Make grants of `key` for every member of a verified roster, each

@@ -85,12 +85,6 @@ impl Box3 {
         Arc::new(Client::open(&self.dir.join(name), PASS, move |_| Ok(conn)).expect("open"))
     }
 
-    fn identity(&self, name: &str) -> IdentityKey {
-        Profile::open(&self.dir.join(name), PASS)
-            .expect("profile")
-            .identity
-    }
-
     async fn info(&self, name: &str) -> UserInfo {
         let r = onionchat_tests::raw::get(
             &self.node.addr,
@@ -109,6 +103,35 @@ async fn security(events: &mut tokio::sync::broadcast::Receiver<ClientEvent>) ->
         _ => None,
     })
     .await
+}
+
+/// Point `name`'s profile at the proxy, for the CLI (which connects to
+/// the address in the profile).
+fn reach_via(b: &Box3, name: &str, proxy: &HostileNode) {
+    let mut p = Profile::open(&b.dir.join(name), PASS).expect("profile");
+    p.data.address = proxy.addr.clone();
+    p.save().expect("save");
+}
+
+/// Run the `onionchat` CLI as `name`: (stdout, stderr), after checking it
+/// succeeded.
+fn cli(b: &Box3, name: &str, args: &[&str]) -> (String, String) {
+    let out = std::process::Command::new(onionchat_tests::bin_path("onionchat"))
+        .arg("--profile-dir")
+        .arg(b.dir.join(name))
+        .args(args)
+        .env(
+            "ONIONCHAT_PASSPHRASE",
+            std::str::from_utf8(PASS).expect("utf8"),
+        )
+        .output()
+        .expect("run onionchat");
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "onionchat {args:?}: {e}");
+    (o, e)
 }
 
 fn enc<T: serde::Serialize>(v: &T) -> Vec<u8> {
@@ -155,6 +178,31 @@ async fn a_friend_list_that_swaps_rooms_cannot_redirect_a_chat() {
     assert_eq!(
         texts(&b.bob.sync(ab).await.expect("bob syncs")),
         ["for bob only"]
+    );
+    assert!(b.carol.sync(ac).await.expect("carol syncs").is_empty());
+
+    // The CLI says the same, and its "send bob" goes to bob.
+    proxy.attack(move |method, path, body| {
+        if method != "GET" || path != "/v1/friends" {
+            return body;
+        }
+        rewrite::<FriendList>(body, |l| {
+            for f in &mut l.friends {
+                f.room_id = if f.room_id == ab { ac } else { ab };
+            }
+        })
+    });
+    drop(ann);
+    reach_via(&b, "ann", &proxy);
+    let (_, warned) = cli(&b, "ann", &["friends", "list"]);
+    assert!(
+        warned.contains("⚠ refused: the box listed bob with a chat that is not your chat with bob"),
+        "{warned}"
+    );
+    cli(&b, "ann", &["send", "bob", "from the terminal"]);
+    assert_eq!(
+        texts(&b.bob.sync(ab).await.expect("bob syncs")),
+        ["from the terminal"]
     );
     assert!(b.carol.sync(ac).await.expect("carol syncs").is_empty());
 }
@@ -249,6 +297,16 @@ async fn a_fake_friend_under_a_contacts_name_is_refused() {
         (real_bob.user_id, real_bob.fingerprint)
     );
     assert_eq!(ann.direct_room("bob").await.expect("room"), b.ann_bob);
+
+    // The CLI lists one bob and says why the other was left out.
+    drop(ann);
+    reach_via(&b, "ann", &proxy);
+    let (listed, warned) = cli(&b, "ann", &["--json", "friends", "list"]);
+    assert!(
+        warned.contains("⚠ refused: the box presented a different bob"),
+        "{warned}"
+    );
+    assert_eq!(listed.matches("\"bob\"").count(), 1, "{listed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -535,15 +535,18 @@ fn a_changed_key_blocks_sending_until_the_user_looks_at_it() {
     assert!(ann.interact(|s| s.find(iced::widget::Id::new("composer")).is_err()));
     ann.screenshot("key-changed");
 
-    // Looking at it: the panel says what happened; accepting re-pins.
-    proxy.honest();
+    // Looking at it: the panel says what happened. Accepting takes the key
+    // that was shown and compared — by the time the button is pressed the
+    // box serves another one (bob's real key), so nothing changes.
     ann.click("⚠ Verify");
     ann.wait_for_text("I checked it with them: accept the new key", 20);
+    proxy.honest();
     ann.click("I checked it with them: accept the new key");
-    ann.wait_for_text("You now trust bob's new key.", 20);
-    // The panel now shows the new safety number to compare.
-    ann.wait_for_text("They match: mark as verified", 20);
+    ann.wait_for_text("not the one you compared: nothing changed", 20);
     ann.click("Close");
+    // The box serves the key ann trusts again: once the window looks, the
+    // warning is gone and ann can write to bob.
+    ann.wait_until("the warning gone", 20, |ui| !ui.sees("⚠ Verify"));
     ann.click_containing("bob");
     ann.wait_until("the composer back", 20, |ui| {
         ui.interact(|s| s.find(iced::widget::Id::new("composer")).is_ok())
@@ -553,6 +556,112 @@ fn a_changed_key_blocks_sending_until_the_user_looks_at_it() {
     ann.wait_until("sent", 20, |ui| ui.sees("after"));
     let got = ann.block_on(async { bob.history_all(room, 0).await.expect("bob reads") });
     assert_eq!(onionchat_tests::texts(&got), vec!["before", "after"]);
+}
+
+#[test]
+fn a_box_that_lies_about_who_bob_is_cannot_redirect_the_chat() {
+    use onionchat_proto::wire::{Friend, FriendList, UserId};
+    use onionchat_tests::proxy::{HostileNode, rewrite};
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    // ann reaches her box through the attacker; bob and carol directly.
+    let setup = Ui::new(options(&tmp.path().join("ann")));
+    let (proxy, bob, carol, ab, ac) = setup.block_on(async {
+        let proxy = HostileNode::start(node.addr.clone()).await;
+        let owner = InviteLink::parse(node.owner_invite.as_deref().expect("invite")).expect("link");
+        let ann = Client::join(
+            &tmp.path().join("ann/profiles/ann"),
+            PASS,
+            &InviteLink {
+                address: proxy.addr.clone(),
+                ..owner
+            },
+            "ann",
+            proxy.connector(),
+            |_| {},
+        )
+        .await
+        .expect("ann joins");
+        let mut people = Vec::new();
+        for name in ["bob", "carol"] {
+            let inv = ann.create_invite(None, None).await.expect("invite");
+            let friend = onionchat_tests::join(
+                &node,
+                &tmp.path().join(name),
+                name,
+                &InviteLink {
+                    address: node.addr.clone(),
+                    ..ann.invite_link(&inv.code)
+                }
+                .to_string(),
+            )
+            .await;
+            let req = ann.send_friend_request(name).await.expect("request");
+            let room = friend.accept_friend_request(&req).await.expect("accept").id;
+            people.push((friend, room));
+        }
+        // ann's app has looked once, honestly.
+        assert_eq!(ann.friends().await.expect("friends").len(), 2);
+        ann.save().expect("save");
+        let (carol, ac) = people.pop().expect("carol");
+        let (bob, ab) = people.pop().expect("bob");
+        (proxy, bob, carol, ab, ac)
+    });
+    // The box swaps bob's and carol's rooms in ann's friend list and adds a
+    // "bob" of its own.
+    let fake_key = onionchat_proto::crypto::IdentityKey::generate().expect("keygen");
+    let fake_spki = fake_key.public().spki_der().to_vec();
+    let fake_fp = fake_key.fingerprint();
+    proxy.attack(move |method, path, body| {
+        if method != "GET" || path != "/v1/friends" {
+            return body;
+        }
+        rewrite::<FriendList>(body, |l| {
+            let mut fake = l.friends[0].user.clone();
+            fake.username = "bob".into();
+            fake.user_id = UserId(9_999);
+            fake.public_key = fake_spki.clone();
+            fake.fingerprint = fake_fp;
+            for f in &mut l.friends {
+                f.room_id = if f.room_id == ab { ac } else { ab };
+            }
+            l.friends.push(Friend {
+                user: fake,
+                room_id: ab,
+            });
+        })
+    });
+    let mut ann = setup;
+    ann.restart(options(&tmp.path().join("ann")));
+    unlock(&mut ann, PASSPHRASE);
+    ann.wait_for_text("○ carol", 20);
+    ann.wait_for_text("⚠ Refused: the box presented a different bob", 20);
+    assert_eq!(
+        ann.texts().iter().filter(|t| t.as_str() == "○ bob").count(),
+        1,
+        "one bob in the sidebar"
+    );
+    ann.click_containing("○ bob");
+    ann.wait_for_text("not your chat with bob", 20);
+    assert_eq!(
+        ann.home().current_room(),
+        Some(ab),
+        "bob's chat is the ann–bob room"
+    );
+    ann.type_into("composer", "for bob only");
+    ann.enter_in("composer");
+    ann.wait_until("sent", 20, |ui| ui.sees("for bob only"));
+    ann.screenshot("impostor-refused");
+    proxy.honest();
+    let (to_bob, to_carol) = ann.block_on(async {
+        (
+            bob.history_all(ab, 0).await.expect("bob reads"),
+            carol.history_all(ac, 0).await.expect("carol reads"),
+        )
+    });
+    assert_eq!(onionchat_tests::texts(&to_bob), vec!["for bob only"]);
+    assert!(to_carol.is_empty(), "carol read what ann wrote to bob");
 }
 
 #[test]

@@ -244,11 +244,40 @@ impl Cli {
     fn open(&self) -> anyhow::Result<Arc<Client>> {
         let pass = self.passphrase(false)?;
         let tor = self.tor();
-        Ok(Arc::new(Client::open(
-            &self.dir(),
-            pass.as_bytes(),
-            |data| connector_for(data, &tor),
-        )?))
+        let c = Arc::new(Client::open(&self.dir(), pass.as_bytes(), |data| {
+            connector_for(data, &tor)
+        })?);
+        *warnings().lock().unwrap_or_else(|p| p.into_inner()) = Some(c.subscribe());
+        Ok(c)
+    }
+}
+
+/// What the client refused while a command ran (a box that lied), told to
+/// the user when the command ends — `tail` tells them as they happen.
+fn warnings() -> &'static std::sync::Mutex<Option<tokio::sync::broadcast::Receiver<ClientEvent>>> {
+    static W: std::sync::OnceLock<
+        std::sync::Mutex<Option<tokio::sync::broadcast::Receiver<ClientEvent>>>,
+    > = std::sync::OnceLock::new();
+    W.get_or_init(Default::default)
+}
+
+/// The refusals and key changes seen during the command, in words.
+fn warn_user() {
+    let Some(mut rx) = warnings().lock().unwrap_or_else(|p| p.into_inner()).take() else {
+        return;
+    };
+    let mut said = std::collections::BTreeSet::new();
+    while let Ok(ev) = rx.try_recv() {
+        let line = match ev {
+            ClientEvent::Security { what, .. } => format!("⚠ refused: {what}"),
+            ClientEvent::KeyChanged { username, .. } => format!(
+                "⚠ {username}'s key changed! Their messages are not trusted until you verify them (onionchat verify {username})."
+            ),
+            _ => continue,
+        };
+        if said.insert(line.clone()) {
+            eprintln!("{line}");
+        }
     }
 }
 
@@ -600,6 +629,8 @@ async fn cmd_send(cli: &Cli, json_out: bool, to: &str, text: &str) -> anyhow::Re
 /// `onionchat tail`.
 async fn cmd_tail(cli: &Cli, json_out: bool, count: Option<usize>) -> anyhow::Result<()> {
     let c = cli.open()?;
+    // tail tells the user as things happen.
+    warnings().lock().unwrap_or_else(|p| p.into_inner()).take();
     let mut events = c.subscribe();
     let _live = c.start_live();
     let mut seen = 0usize;
@@ -833,7 +864,10 @@ async fn cmd_invite(cli: &Cli, json_out: bool, hours: u64) -> anyhow::Result<()>
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                // The client's refusals reach the user as "⚠ refused: …"
+                // lines (warn_user); its log would say them twice.
+                .unwrap_or_else(|_| "warn,onionchat_client=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -848,7 +882,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    let result = rt.block_on(run(cli));
+    warn_user();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

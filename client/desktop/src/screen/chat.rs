@@ -120,6 +120,16 @@ impl Timeline {
 
     /// Add a notice after the newest entry.
     pub fn notice(&mut self, text: String, warning: bool) {
+        // The same refusal again (each refresh finds the same lie) is not
+        // news: show it once.
+        if warning
+            && self
+                .entries
+                .values()
+                .any(|e| matches!(e, Entry::Notice { text: t, warning: true } if *t == text))
+        {
+            return;
+        }
         let key = self.notice_key(self.last_seq());
         self.entries.insert(key, Entry::Notice { text, warning });
     }

@@ -537,9 +537,19 @@ impl Home {
                 Task::none()
             }
             Message::Loaded(Ok(o)) => {
+                // The box serves the key we trust again: nothing to look at.
+                for (f, ok) in &o.friends {
+                    if *ok {
+                        self.key_changes.remove(&f.user.user_id.0);
+                    }
+                }
                 self.overview = o;
                 self.loaded = true;
-                if let Some(Err(_)) = &self.note {
+                // A failed load's error is over now; what the client refused
+                // from the box stays until the user has seen it.
+                if let Some(Err(e)) = &self.note
+                    && !e.starts_with("⚠ Refused")
+                {
                     self.note = None;
                 }
                 Task::none()
@@ -679,7 +689,8 @@ impl Home {
             }
             Message::KeyAccepted(Err(e)) => {
                 self.note(Err(e));
-                Task::none()
+                // The box's answer moved on: look again.
+                self.load()
             }
             Message::Owner(m) => self.on_owner(m),
             Message::InviteMade(Ok(link)) => {
