@@ -418,12 +418,20 @@ impl Client {
         let from_start = t
             .first()
             .is_some_and(|r| r.body.version == 1 && r.body.member(UserId(me)).is_some());
+        let mut tell = Vec::new();
         for item in items {
             let Incoming::Message(mut r) = item else {
                 out.push(item);
                 continue;
             };
-            match t.stream(r.sender.0, r.stream).admit(r.counter, from_start) {
+            let (admit, forgot) = t.admit(r.sender.0, r.stream, r.counter, from_start);
+            if forgot && t.told_forgetting.insert(r.sender.0) {
+                tell.push(format!(
+                    "{}'s messages skip so many numbers (or come from so many devices) that this device no longer keeps track of every gap: a long-missing message from them that turns up now is refused",
+                    r.sender_name
+                ));
+            }
+            match admit {
                 Admit::New { missing } => {
                     if missing > 0 {
                         out.push(Incoming::Missing {
@@ -449,6 +457,10 @@ impl Client {
                     ),
                 }),
             }
+        }
+        drop(p);
+        for what in tell {
+            self.untrusted(Some(room_id), what);
         }
         out
     }

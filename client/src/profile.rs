@@ -229,32 +229,55 @@ fn seal_vault(key: &[u8; 32], salt: &[u8; 16], data: &VaultData) -> Result<Vec<u
     Ok(header)
 }
 
+/// Why a vault did not open: only a failed decryption can be the
+/// passphrase; a damaged or oversized vault says so (a user told "wrong
+/// passphrase" might delete a profile that only needed repair).
+fn damaged(why: impl std::fmt::Display) -> ClientError {
+    ClientError::Profile(format!(
+        "vault.bin is damaged ({why}); your key in identity.pem is not affected — restore the vault from an export, or import your profile again"
+    ))
+}
+
+/// The largest vault this client opens (what it writes stays far below:
+/// every piece of per-peer state is capped, see `trust`).
+pub const MAX_VAULT_BYTES: usize = 64 * 1024 * 1024;
+
 fn open_vault(
     bytes: &[u8],
     passphrase: &[u8],
 ) -> Result<(Zeroizing<[u8; 32]>, [u8; 16], VaultData)> {
     if bytes.len() < HEADER_LEN + 16 || &bytes[..8] != MAGIC {
-        return Err(ClientError::WrongPassphrase);
+        return Err(damaged("it does not start like an OnionChat vault"));
+    }
+    if bytes.len() > MAX_VAULT_BYTES + HEADER_LEN + 16 {
+        return Err(damaged(format_args!(
+            "{} MiB, more than the {} MiB a vault may have",
+            bytes.len() >> 20,
+            MAX_VAULT_BYTES >> 20
+        )));
     }
     let mut salt = [0u8; 16];
     salt.copy_from_slice(&bytes[8..24]);
     let word = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
     let (m, t, p) = (word(24), word(28), word(32));
     if m > 1024 * 1024 || t > 16 || p > 8 {
-        return Err(ClientError::WrongPassphrase);
+        return Err(damaged("its key-derivation settings are out of range"));
     }
     let mut nonce = [0u8; 12];
     nonce.copy_from_slice(&bytes[36..48]);
     let key = derive_key(passphrase, &salt, m, t, p)?;
+    // The identity key opened with this passphrase already, so a vault
+    // that does not decrypt was changed on disk.
     let plain = Zeroizing::new(
-        aead::open(&key, &nonce, &bytes[..HEADER_LEN], &bytes[HEADER_LEN..])
-            .ok_or(ClientError::WrongPassphrase)?,
+        aead::open(&key, &nonce, &bytes[..HEADER_LEN], &bytes[HEADER_LEN..]).ok_or_else(|| {
+            damaged("it does not decrypt with the passphrase that opens your key")
+        })?,
     );
     let data = onionchat_proto::decode_with(
         &plain,
-        onionchat_proto::Limits::with_max_len(64 * 1024 * 1024),
+        onionchat_proto::Limits::with_max_len(MAX_VAULT_BYTES),
     )
-    .map_err(|_| ClientError::WrongPassphrase)?;
+    .map_err(|e| damaged(format_args!("it decrypted but cannot be read: {e}")))?;
     Ok((key, salt, data))
 }
 
@@ -444,14 +467,24 @@ mod tests {
         let sealed = seal_vault(&key, &salt, &data).expect("seal");
         let (_, _, back) = open_vault(&sealed, b"passphrase!").expect("right passphrase opens");
         assert_eq!(back.username, "ann");
-        assert!(matches!(
-            open_vault(&sealed, b"wrong"),
-            Err(ClientError::WrongPassphrase)
-        ));
-        assert!(matches!(
+        // open_vault runs after identity.pem opened with the passphrase:
+        // a vault that then fails is damaged, and says so — never "wrong
+        // passphrase", which a user might answer by deleting the profile.
+        let damaged = |r: Result<(Zeroizing<[u8; 32]>, [u8; 16], VaultData)>, why: &str| match r {
+            Err(ClientError::Profile(m)) => {
+                assert!(m.contains("damaged") && m.contains(why), "{m}")
+            }
+            Err(e) => panic!("expected a damaged vault ({why}), got {e}"),
+            Ok(_) => panic!("a damaged vault opened ({why})"),
+        };
+        damaged(open_vault(&sealed, b"wrong"), "does not decrypt");
+        damaged(
             open_vault(&sealed[..20], b"passphrase!"),
-            Err(ClientError::WrongPassphrase)
-        ));
+            "does not start like",
+        );
+        let mut huge = sealed.clone();
+        huge.resize(MAX_VAULT_BYTES + HEADER_LEN + 17, 0);
+        damaged(open_vault(&huge, b"passphrase!"), "MiB");
         // The header (KDF parameters) is authenticated: changing it fails.
         let mut tampered = sealed.clone();
         tampered[31] ^= 1;

@@ -47,10 +47,21 @@ pub struct StreamState {
     pub max: u64,
     /// Counters below `max` not seen yet (reported missing), ascending.
     pub missing: Vec<u64>,
+    /// When this stream was last used (the room's tick), to forget the
+    /// least recently used stream first.
+    #[serde(default)]
+    pub used: u64,
 }
 
-/// Gaps larger than this are reported but not remembered one by one.
-const MAX_REMEMBERED_GAP: u64 = 1024;
+/// Missing counters remembered per stream, in all (not per message): past
+/// it the oldest are forgotten, and a message that fills one of them later
+/// is refused like a replay. A member who skips counters on purpose can
+/// grow what this device keeps by at most this much per stream.
+pub const MAX_MISSING_PER_STREAM: usize = 256;
+
+/// Streams (devices) remembered per sender in a room: past it the least
+/// recently used one is forgotten.
+pub const MAX_STREAMS_PER_SENDER: usize = 8;
 
 /// What to do with a message at `counter` in its stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +87,12 @@ impl StreamState {
         }
         if counter > self.max {
             let missing = counter - self.max - 1;
-            let remember = missing.min(MAX_REMEMBERED_GAP);
+            let remember = missing.min(MAX_MISSING_PER_STREAM as u64);
             self.missing.extend((counter - remember)..counter);
+            if self.missing.len() > MAX_MISSING_PER_STREAM {
+                let over = self.missing.len() - MAX_MISSING_PER_STREAM;
+                self.missing.drain(..over);
+            }
             self.max = counter;
             return Admit::New { missing };
         }
@@ -115,6 +130,12 @@ pub struct RoomTrust {
     /// Sender → the roster version we last warned about them being behind.
     #[serde(default)]
     pub behind_warned: BTreeMap<u64, u64>,
+    /// Counts stream uses (for forgetting the least recently used).
+    #[serde(default)]
+    pub tick: u64,
+    /// Senders we told that not every gap of theirs is remembered.
+    #[serde(default)]
+    pub told_forgetting: std::collections::BTreeSet<u64>,
 }
 
 impl RoomTrust {
@@ -177,8 +198,19 @@ impl RoomTrust {
         self.roster(&RosterHash(*self.epochs.get(&epoch)?))
     }
 
-    /// The state of a sender's stream (created empty).
-    pub fn stream(&mut self, sender: u64, stream: u64) -> &mut StreamState {
+    /// Decide about `counter` in `sender`'s `stream` and record it, within
+    /// the caps: returns what to do with the message and whether something
+    /// was forgotten to stay within them (a gap, or an old stream).
+    pub fn admit(
+        &mut self,
+        sender: u64,
+        stream: u64,
+        counter: u64,
+        from_start: bool,
+    ) -> (Admit, bool) {
+        self.tick += 1;
+        let tick = self.tick;
+        let mut forgot = false;
         let i = match self
             .streams
             .iter()
@@ -186,6 +218,19 @@ impl RoomTrust {
         {
             Some(i) => i,
             None => {
+                let theirs = self.streams.iter().filter(|s| s.sender == sender).count();
+                if theirs >= MAX_STREAMS_PER_SENDER
+                    && let Some(oldest) = self
+                        .streams
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| s.sender == sender)
+                        .min_by_key(|(_, s)| s.used)
+                        .map(|(i, _)| i)
+                {
+                    self.streams.swap_remove(oldest);
+                    forgot = true;
+                }
                 self.streams.push(StreamState {
                     sender,
                     stream,
@@ -194,7 +239,16 @@ impl RoomTrust {
                 self.streams.len() - 1
             }
         };
-        &mut self.streams[i]
+        let s = &mut self.streams[i];
+        s.used = tick;
+        let before = s.missing.len() as u64;
+        let admit = s.admit(counter, from_start);
+        if let Admit::New { missing } = admit
+            && before + missing > s.missing.len() as u64
+        {
+            forgot = true;
+        }
+        (admit, forgot)
     }
 }
 
@@ -233,6 +287,47 @@ mod tests {
     fn huge_gaps_are_counted_but_bounded_in_memory() {
         let mut s = StreamState::default();
         assert_eq!(s.admit(1_000_000, true), Admit::New { missing: 999_999 });
-        assert_eq!(s.missing.len() as u64, MAX_REMEMBERED_GAP);
+        assert_eq!(s.missing.len(), MAX_MISSING_PER_STREAM);
+    }
+
+    #[test]
+    fn a_member_skipping_counters_on_purpose_cannot_grow_the_state() {
+        // The attack: counters 1, 1026, 2051, … — each leaves a gap.
+        let mut t = RoomTrust::default();
+        let mut told = false;
+        for i in 0..10_000u64 {
+            let (a, forgot) = t.admit(7, 1, 1 + i * 1025, true);
+            assert!(matches!(a, Admit::New { .. }));
+            told |= forgot;
+        }
+        assert!(told, "the user is told that gaps are forgotten");
+        assert_eq!(t.streams.len(), 1);
+        assert_eq!(t.streams[0].missing.len(), MAX_MISSING_PER_STREAM);
+        // The newest gaps are the ones kept; a forgotten one is a replay.
+        let max = t.streams[0].max;
+        assert_eq!(t.admit(7, 1, max - 1, true).0, Admit::Late);
+        assert_eq!(t.admit(7, 1, 2, true).0, Admit::Replay);
+    }
+
+    #[test]
+    fn a_member_inventing_streams_cannot_grow_the_state() {
+        let mut t = RoomTrust::default();
+        let mut told = false;
+        for stream in 0..10_000u64 {
+            told |= t.admit(7, stream, 1000, true).1;
+        }
+        assert!(told);
+        assert_eq!(t.streams.len(), MAX_STREAMS_PER_SENDER);
+        // Another sender's streams are not pushed out by it.
+        let mut t2 = RoomTrust::default();
+        t2.admit(8, 42, 1, true);
+        for stream in 0..100u64 {
+            t2.admit(7, stream, 1, true);
+        }
+        assert!(t2.streams.iter().any(|s| s.sender == 8 && s.stream == 42));
+        // The vault after the flood stays small.
+        let bytes = onionchat_proto::encode(&t).expect("encode").len()
+            + onionchat_proto::encode(&t2).expect("encode").len();
+        assert!(bytes < 64 * 1024, "{bytes} bytes");
     }
 }

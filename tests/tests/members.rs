@@ -1,0 +1,127 @@
+//! No member can wear down another: a hostile member — a normal account
+//! with its own key, talking to the real node — tries to grow what its
+//! friend's device keeps until the profile no longer opens.
+
+use onionchat_client::ClientEvent;
+use onionchat_client::profile::Profile;
+use onionchat_proto::crypto::{RoomKey, message};
+use onionchat_proto::wire::{MessageContent, MsgId, RoomId, RosterRef, SendMessage};
+use onionchat_proto::{encode, now_ms};
+use onionchat_tests::{Node, PASS, open, raw, two_friends};
+
+/// bob (the attacker) posts `n` valid, signed messages into `room`, each
+/// at the `(stream, counter)` that `at(i)` picks.
+async fn flood(
+    node: &Node,
+    dir: &std::path::Path,
+    token: &str,
+    room: RoomId,
+    n: u64,
+    at: impl Fn(u64) -> (u64, u64),
+) {
+    let p = Profile::open(&dir.join("bob"), PASS).expect("bob's profile");
+    let key = RoomKey::from_bytes(p.room_key(room.0, 1).expect("room key"));
+    let roster = p
+        .data
+        .rooms
+        .get(&room.to_hex())
+        .and_then(|t| t.latest())
+        .map(|r| RosterRef {
+            version: r.body.version,
+            hash: r.hash,
+        })
+        .expect("bob's roster");
+    for i in 0..n {
+        let (stream, counter) = at(i);
+        let envelope = message::seal(
+            &p.identity,
+            room,
+            1,
+            &key,
+            MsgId::random(),
+            message::Position {
+                stream,
+                counter,
+                roster,
+            },
+            now_ms(),
+            &MessageContent::Text { text: "x".into() },
+        )
+        .expect("seal");
+        loop {
+            let r = raw::post_cbor(
+                &node.addr,
+                &format!("/v1/rooms/{room}/messages"),
+                Some(token),
+                encode(&SendMessage {
+                    envelope: envelope.clone(),
+                })
+                .expect("enc"),
+            )
+            .await;
+            match r.status {
+                201 => break,
+                // The node's rate limit: a patient attacker waits.
+                429 => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+                s => panic!("the node refused the flood: {s}"),
+            }
+        }
+    }
+}
+
+fn vault_len(dir: &std::path::Path) -> u64 {
+    std::fs::metadata(dir.join("ann").join("vault.bin"))
+        .expect("vault")
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_friend_cannot_grow_a_profile_until_it_no_longer_opens() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    bob.send_text(room, "hi ann").await.expect("send");
+    bob.save().expect("save");
+    let token = bob.session_token().expect("token");
+    ann.sync(room).await.expect("sync");
+    ann.save().expect("save");
+    let before = vault_len(tmp.path());
+    let mut events = ann.subscribe();
+
+    // One way: a single stream whose every message skips 1,024 counters
+    // (each once remembered one by one).
+    flood(&node, tmp.path(), &token, room, 400, |i| (7, 2 + i * 1025)).await;
+    let got = ann.sync(room).await.expect("sync");
+    assert_eq!(
+        got.iter()
+            .filter(|i| matches!(i, onionchat_client::Incoming::Message(_)))
+            .count(),
+        400
+    );
+    let told = onionchat_tests::wait_event(&mut events, 5, |e| match e {
+        ClientEvent::Security { what, .. } => Some(what.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        told.contains("no longer keeps track of every gap"),
+        "{told}"
+    );
+
+    // The other: a new stream (device) for every message.
+    flood(&node, tmp.path(), &token, room, 400, |i| (1_000 + i, 500)).await;
+    ann.sync(room).await.expect("sync");
+    ann.save().expect("save");
+    let after = vault_len(tmp.path());
+    // Before the caps this grew by megabytes (400 × 1,024 gaps, then 400
+    // streams × 499); now by what 8 streams × 256 gaps take, at most.
+    assert!(
+        after < before + 64 * 1024,
+        "the vault grew from {before} to {after} bytes"
+    );
+    drop(ann);
+    // And it still opens with the passphrase, whole.
+    let ann = open(&node, &tmp.path().join("ann"));
+    assert_eq!(ann.username(), "ann");
+    ann.send_text(room, "still here").await.expect("send");
+}
