@@ -53,17 +53,9 @@ impl Client {
     pub async fn send(&self, room_id: RoomId, content: MessageContent) -> Result<SendAck> {
         let lock = self.send_lock(room_id);
         let _one_at_a_time = lock.lock().await;
-        let msg_id = MsgId::random();
-        let position = self.take_counter(room_id)?;
         let mut last_err = None;
         for _ in 0..3 {
-            let (room, key) = match self.ready_room(room_id).await {
-                Ok(x) => x,
-                Err(e) => {
-                    self.give_back_counter(room_id, position)?;
-                    return Err(e);
-                }
-            };
+            let (room, key) = self.ready_room(room_id).await?;
             let roster = self
                 .verified_roster(room_id)
                 .map(|r| RosterRef {
@@ -73,6 +65,14 @@ impl Client {
                 .ok_or_else(|| {
                     ClientError::Untrusted("this room has no verified member list".into())
                 })?;
+            // A counter is taken (and saved) only for an envelope about to
+            // leave, and never given back once it has: whatever the node
+            // answers, it may have stored that envelope, and a second one
+            // with the same counter would let it pick which one the others
+            // see. A refused attempt is an honest gap for them instead.
+            let position = self.take_counter(room_id)?;
+            // A new id too: the node may hold the last attempt under its id.
+            let msg_id = MsgId::random();
             let envelope = {
                 let p = self.profile();
                 message::seal(
@@ -88,7 +88,8 @@ impl Client {
             };
             match self.send_envelope(room_id, envelope).await {
                 Ok(ack) => return Ok(ack),
-                // The room moved on under us: look again and re-seal.
+                // The room moved on under us: look again and seal anew
+                // (with the next counter).
                 Err(e)
                     if matches!(
                         e.code(),
@@ -98,17 +99,9 @@ impl Client {
                     self.forget_room(room_id);
                     last_err = Some(e)
                 }
-                // The node refused it: nothing was stored, the counter is
-                // free again (a lost connection keeps it used: the message
-                // may have been stored).
-                Err(e @ ClientError::Api(_)) => {
-                    self.give_back_counter(room_id, position)?;
-                    return Err(e);
-                }
                 Err(e) => return Err(e),
             }
         }
-        self.give_back_counter(room_id, position)?;
         Err(last_err.unwrap_or_else(|| ClientError::Protocol("could not send".into())))
     }
 
@@ -134,17 +127,6 @@ impl Client {
             counter,
             roster: RosterRef::default(),
         })
-    }
-
-    fn give_back_counter(&self, room_id: RoomId, at: message::Position) -> Result<()> {
-        let mut p = self.profile();
-        if let Some(t) = p.data.rooms.get_mut(&room_id.to_hex())
-            && t.sent == at.counter
-        {
-            t.sent -= 1;
-            p.save()?;
-        }
-        Ok(())
     }
 
     /// Send a text message.
@@ -353,8 +335,59 @@ impl Client {
             expected = m.seq + 1;
             out.push(self.open_stored(m).await);
         }
+        // Replays out first (the first copy, by seq, stands), then each
+        // sender's messages in their order.
+        self.flag_replays_in_page(room_id, &mut out);
         in_sender_order(&mut out);
         Ok((out, h.has_more))
+    }
+
+    /// Every page of history — the first one a chat opens with, older
+    /// ones, the CLI's — is checked against what each sender's stream has
+    /// delivered, without changing it (sync and live delivery do that):
+    /// a message shown as new (above the cursor) whose counter was already
+    /// delivered is a replay; one placed among what was delivered (at or
+    /// below the cursor) with a counter never delivered was slipped into
+    /// old history; the same counter twice in a page is a replay.
+    fn flag_replays_in_page(&self, room_id: RoomId, items: &mut [Incoming]) {
+        let Some(t) = self.trust(room_id) else {
+            return;
+        };
+        let cursor = self.cursor(room_id);
+        let mut seen = std::collections::HashSet::new();
+        for item in items.iter_mut() {
+            let Incoming::Message(r) = item else {
+                continue;
+            };
+            let stream = t
+                .streams
+                .iter()
+                .find(|s| s.sender == r.sender.0 && s.stream == r.stream);
+            let delivered = stream.is_some_and(|s| {
+                r.counter <= s.max && s.missing.binary_search(&r.counter).is_err()
+            });
+            let twice = !seen.insert((r.sender.0, r.stream, r.counter));
+            let why = if r.seq > cursor && delivered {
+                Some("it was delivered before")
+            } else if twice {
+                Some("it is shown twice in this page")
+            } else if r.seq <= cursor && stream.is_some_and(|s| r.counter > s.max) {
+                Some("it was never delivered, yet the box shows it among older messages")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                *item = Incoming::Rejected {
+                    room_id,
+                    seq: r.seq,
+                    sender: r.sender,
+                    reason: format!(
+                        "replayed: message {} from {}: {why}",
+                        r.counter, r.sender_name
+                    ),
+                };
+            }
+        }
     }
 
     /// Everything after `after` (all pages).

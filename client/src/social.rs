@@ -233,6 +233,23 @@ impl Client {
         p.save()
     }
 
+    /// Drop the key we made for `epoch` if it is still the one kept.
+    fn forget_key(&self, room: RoomId, epoch: u32, key: &RoomKey) -> Result<()> {
+        let mut p = self.profile();
+        let before = p.data.room_keys.len();
+        p.data
+            .room_keys
+            .retain(|e| !(e.room == room.0 && e.epoch == epoch && e.key == *key.as_bytes()));
+        if p.data.room_keys.len() == before {
+            return Ok(());
+        }
+        if let Some(t) = p.data.rooms.get_mut(&room.to_hex()) {
+            t.epochs.remove(&epoch);
+            t.max_epoch = t.epochs.keys().copied().max().unwrap_or(0);
+        }
+        p.save()
+    }
+
     /// A roster entry for someone we know: ourselves or a contact. Anyone
     /// else is refused: we only vouch for keys we have reason to believe.
     fn known_member(&self, user: UserId) -> Result<RosterMember> {
@@ -500,7 +517,7 @@ impl Client {
         let key = RoomKey::generate();
         let grants = self.grants_for(epoch, &verified, &key).await?;
         self.remember_key(room_id, epoch, verified.hash, &key)?;
-        let room: Room = self
+        let sent: Result<Room> = self
             .call(
                 Method::POST,
                 &format!("/v1/rooms/{room_id}/epochs"),
@@ -510,7 +527,19 @@ impl Client {
                     key_grants: grants,
                 }),
             )
-            .await?;
+            .await;
+        let room = match sent {
+            Ok(room) => room,
+            // The node refused this epoch (someone re-keyed first, the card
+            // is full, …): the key we kept for it must not stand in for the
+            // real epoch's key later. (A lost answer keeps it: the node may
+            // have taken it.)
+            Err(e @ ClientError::Api(_)) => {
+                self.forget_key(room_id, epoch, &key)?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let room = self.verify_room(room).await?;
         self.remember_room(&room);
         Ok(room)
@@ -722,6 +751,21 @@ impl Client {
             let latest = trust.latest().map(|l| l.hash.0);
             if latest.is_some() && trust.epochs.get(&room.epoch).copied() == latest {
                 return Ok((room, key));
+            }
+            // An `add` or `remove` reaches the node together with the new
+            // epoch for it (§4.2): a node that shows the newest such roster
+            // with a key made before it is showing an old epoch.
+            if let Some(l) = trust.latest()
+                && matches!(l.body.change, RosterChange::Add | RosterChange::Remove)
+                && !room.rekey_required
+            {
+                return Err(self.untrusted(
+                    Some(room_id),
+                    format!(
+                        "the node showed key epoch {} of this room, made before its latest member change (version {}): a rollback",
+                        room.epoch, l.body.version
+                    ),
+                ));
             }
             // The epoch's key was made for an older member list: make one
             // for the members we verified.

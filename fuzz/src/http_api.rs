@@ -106,7 +106,7 @@ fn api() -> &'static Api {
                     .await
                     .expect("signup")
                     .user_id;
-                let (token, _) = store
+                let (token, _, _) = store
                     .create_session(user, 86_400_000)
                     .await
                     .expect("session");

@@ -23,6 +23,13 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// client cannot hold one of the connection slots longer than this.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest request head (request line and headers) the node reads.
+pub const MAX_REQUEST_HEAD: usize = 32 * 1024;
+/// The longest path (with its query) the node reads: `414` past it.
+pub const MAX_REQUEST_URI: usize = 8 * 1024;
+/// The most header lines a request may have.
+pub const MAX_REQUEST_HEADERS: usize = 64;
+
 /// Serve HTTP/1.1 (with WebSocket upgrades) on one stream until it closes
 /// or `shutdown` fires, then finish the request in flight.
 pub async fn serve_connection<S>(stream: S, app: Router, watcher: Watcher, header_timeout: Duration)
@@ -32,7 +39,22 @@ where
     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let app = app.clone();
         async move {
+            use axum::response::IntoResponse;
             use tower::ServiceExt;
+            if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) > MAX_REQUEST_URI {
+                // Like hyper's own refusals, it ends the connection: what
+                // follows on it is not worth reading.
+                let mut resp = crate::error::Failure::reject(
+                    onionchat_proto::wire::ErrorCode::UriTooLong,
+                    "the request's path is too long",
+                )
+                .into_response();
+                resp.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+                return Ok::<_, Infallible>(resp);
+            }
             Ok::<_, Infallible>(
                 app.oneshot(req.map(axum::body::Body::new))
                     .await
@@ -44,7 +66,12 @@ where
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(header_timeout)
+        // A request head (line and headers) over 32 KiB, or with more than
+        // 64 header lines, gets 431 (protocol §13): nothing we serve needs
+        // more, and hyper would otherwise buffer up to 400 KiB of it.
+        .max_buf_size(MAX_REQUEST_HEAD)
+        .max_headers(MAX_REQUEST_HEADERS);
     // hyper's own answers to unreadable requests get CBOR error bodies.
     let stream = crate::http::raw_errors::ErrorBodies::new(stream);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);

@@ -22,6 +22,9 @@ pub struct PendingChallenge {
     pub issued_at: u64,
     /// ms.
     pub expires_at: u64,
+    /// The name has an account (challenges for other names share one
+    /// small pool, so guesses never push out a member's login).
+    pub known: bool,
 }
 
 /// Everything handlers share. Cheap to clone.
@@ -39,7 +42,7 @@ pub struct AppState {
     pub challenges: Arc<Mutex<HashMap<ChallengeId, PendingChallenge>>>,
     /// Per-user message limit.
     pub message_limit: Arc<RateLimiter>,
-    /// Per-session request limit.
+    /// Per-user request limit.
     pub request_limit: Arc<RateLimiter>,
     /// Node-wide sign-up/login limit (loose: a flood from many names).
     pub auth_limit: Arc<RateLimiter>,

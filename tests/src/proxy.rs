@@ -23,7 +23,12 @@ pub struct HostileNode {
     pub addr: String,
     attack: Arc<Mutex<Option<Attack>>>,
     forged: Forged,
+    lie: Lie,
 }
+
+/// Once: after forwarding a request whose "METHOD path" starts with the
+/// key, answer it with this status and body instead of the node's answer.
+type Lie = Arc<Mutex<Option<(String, u16, Vec<u8>)>>>;
 
 /// Answers the proxy makes up itself: "METHOD path" → CBOR body (200).
 type Forged = Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>;
@@ -37,15 +42,21 @@ impl HostileNode {
         let addr = listener.local_addr().expect("addr").to_string();
         let attack: Arc<Mutex<Option<Attack>>> = Arc::default();
         let forged: Forged = Arc::default();
+        let lie: Lie = Arc::default();
         let current = attack.clone();
         let made_up = forged.clone();
+        let lying = lie.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((s, _)) = listener.accept().await else {
                     return;
                 };
-                let (upstream, current, made_up) =
-                    (upstream.clone(), current.clone(), made_up.clone());
+                let (upstream, current, made_up, lying) = (
+                    upstream.clone(),
+                    current.clone(),
+                    made_up.clone(),
+                    lying.clone(),
+                );
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(
                         move |req: hyper::Request<hyper::body::Incoming>| {
@@ -57,14 +68,32 @@ impl HostileNode {
                                 req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("")
                             );
                             let fake = made_up.lock().expect("lock").get(&key).cloned();
+                            let lie = {
+                                let mut l = lying.lock().expect("lock");
+                                if l.as_ref()
+                                    .is_some_and(|(k, _, _)| key.starts_with(k.as_str()))
+                                {
+                                    l.take()
+                                } else {
+                                    None
+                                }
+                            };
+                            let cbor = |status: u16, body: Vec<u8>| {
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/cbor")
+                                    .header("content-length", body.len())
+                                    .body(Full::new(Bytes::from(body)))
+                                    .expect("response")
+                            };
                             async move {
-                                Ok::<_, Infallible>(match fake {
-                                    Some(body) => hyper::Response::builder()
-                                        .header("content-type", "application/cbor")
-                                        .header("content-length", body.len())
-                                        .body(Full::new(Bytes::from(body)))
-                                        .expect("response"),
-                                    None => forward(req, &upstream, attack).await,
+                                Ok::<_, Infallible>(match (fake, lie) {
+                                    (Some(body), _) => cbor(200, body),
+                                    (None, Some((_, status, body))) => {
+                                        forward(req, &upstream, attack).await;
+                                        cbor(status, body)
+                                    }
+                                    (None, None) => forward(req, &upstream, attack).await,
                                 })
                             }
                         },
@@ -79,7 +108,21 @@ impl HostileNode {
             addr,
             attack,
             forged,
+            lie,
         }
+    }
+
+    /// The next request starting with `method path_prefix` reaches the
+    /// node (which may store it), but the client is told `status` with
+    /// `body`: a box that keeps what it claims to have refused.
+    pub fn lie_after_forwarding(
+        &self,
+        method: &str,
+        path_prefix: &str,
+        status: u16,
+        body: Vec<u8>,
+    ) {
+        *self.lie.lock().expect("lock") = Some((format!("{method} {path_prefix}"), status, body));
     }
 
     /// Answer `method path` (with its query) with `body` (200, CBOR)

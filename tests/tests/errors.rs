@@ -744,6 +744,20 @@ async fn auth_limits_are_per_name_and_bad_tokens_are_throttled() {
     );
     let r = raw::post_cbor(a, "/v1/auth/challenge", None, ch("ann")).await;
     assert_eq!(r.status, 200, "another name still logs in: {:?}", r.code());
+
+    // A member flooding with made-up names (more than the node-wide cap of
+    // 600 a minute) uses up only what made-up names get: ann, who has an
+    // account, still logs in, and the challenge table was not filled.
+    let mut limited = 0;
+    for i in 0..700 {
+        let r = raw::post_cbor(a, "/v1/auth/challenge", None, ch(&format!("nobody{i}"))).await;
+        if r.status == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "the node-wide cap holds for made-up names");
+    let r = raw::post_cbor(a, "/v1/auth/challenge", None, ch("ann")).await;
+    assert_eq!(r.status, 200, "ann still logs in: {:?}", r.code());
     // ann's client logs in again for real.
     ann.logout().await.expect("logout");
     ann.create_invite(None, None)
@@ -881,11 +895,28 @@ async fn unreadable_requests_get_error_bodies_too() {
             onionchat_proto::decode(&answer[split..]).expect("CBOR error body");
         assert_eq!((err.code, err.code.http_status()), (code, status));
     };
-    let long_uri = format!("GET /v1/{} HTTP/1.1\r\nhost: x\r\n\r\n", "a".repeat(70_000));
+    // Paths over 8 KiB get 414; heads over 32 KiB (a 100 KB header, a
+    // 70 KB path) or with more than 64 headers get 431 (protocol §13).
+    let long_uri = format!("GET /v1/{} HTTP/1.1\r\nhost: x\r\n\r\n", "a".repeat(10_000));
     check(
         raw_answer(long_uri.into_bytes()).await,
         414,
         ErrorCode::UriTooLong,
+    );
+    let huge_uri = format!("GET /v1/{} HTTP/1.1\r\nhost: x\r\n\r\n", "a".repeat(70_000));
+    check(
+        raw_answer(huge_uri.into_bytes()).await,
+        431,
+        ErrorCode::HeadersTooLarge,
+    );
+    let big_header = format!(
+        "GET /v1/info HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "b".repeat(100_000)
+    );
+    check(
+        raw_answer(big_header.into_bytes()).await,
+        431,
+        ErrorCode::HeadersTooLarge,
     );
     let mut many = String::from("GET /v1/info HTTP/1.1\r\nhost: x\r\n");
     for i in 0..200 {
@@ -959,4 +990,74 @@ async fn websocket_read_and_ping_frames_are_rate_limited() {
     }
     assert!(pongs > 0 && pongs < 30, "{pongs} pongs");
     assert!(limited >= 30, "{limited} frames refused of 60");
+}
+
+/// Signed bodies that do not decode are `malformed` wherever they arrive
+/// (protocol §2, §12.1), not `invalid`; session tokens are taken only as
+/// issued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_signed_bodies_are_malformed_and_tokens_are_exact() {
+    use onionchat_proto::wire::{CreateRoom, FileUploadStart, Rekey, RoomId, Signed};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, _bob, room) = onionchat_tests::two_friends(&node, tmp.path()).await;
+    let token = ann.session_token().expect("token");
+    // A map missing every field, and arrays nested 20 deep.
+    let missing = encode(&std::collections::BTreeMap::from([("v", 3u16)])).expect("enc");
+    let mut deep = vec![0x81u8; 20];
+    deep.push(0x00);
+    for body in [missing, deep] {
+        let bad = Signed {
+            body,
+            signature: vec![0; 384],
+        };
+        let r = raw::post_cbor(
+            &node.addr,
+            "/v1/rooms",
+            Some(&token),
+            encode(&CreateRoom {
+                room_id: RoomId::random(),
+                roster: bad.clone(),
+                key_grants: vec![],
+                title: None,
+            })
+            .expect("enc"),
+        )
+        .await;
+        expect(&r, 400, ErrorCode::Malformed);
+        let r = raw::post_cbor(
+            &node.addr,
+            &format!("/v1/rooms/{room}/epochs"),
+            Some(&token),
+            encode(&Rekey {
+                epoch: 2,
+                roster: None,
+                key_grants: vec![bad.clone()],
+            })
+            .expect("enc"),
+        )
+        .await;
+        expect(&r, 400, ErrorCode::Malformed);
+        let r = raw::post_cbor(
+            &node.addr,
+            &format!("/v1/rooms/{room}/files"),
+            Some(&token),
+            encode(&FileUploadStart { header: bad }).expect("enc"),
+        )
+        .await;
+        expect(&r, 400, ErrorCode::Malformed);
+    }
+    // The token as issued works; in upper case, or with a space, it is
+    // another (unknown) token.
+    assert_eq!(
+        raw::get(&node.addr, "/v1/me", Some(&token)).await.status,
+        200
+    );
+    for other in [token.to_ascii_uppercase(), format!(" {token}")] {
+        expect(
+            &raw::get(&node.addr, "/v1/me", Some(&other)).await,
+            401,
+            ErrorCode::Unauthorized,
+        );
+    }
 }

@@ -229,6 +229,19 @@ async fn a_full_card_refuses_new_data_keeps_reads_and_recovers_without_a_restart
         .await
         .expect_err("below the floor");
     assert!(is_full(&err), "{err}");
+    // So is every other write that grows the card (protocol §13): a new
+    // group, a re-key, a friend request.
+    for (what, err) in [
+        ("group", ann.create_group(&["bob"]).await.map(|_| ())),
+        ("re-key", ann.rekey(room).await.map(|_| ())),
+        (
+            "friend request",
+            bob.send_friend_request("ann").await.map(|_| ()),
+        ),
+    ] {
+        let err = err.expect_err(what);
+        assert!(is_full(&err), "{what}: {err}");
+    }
     // Reads and logins go on.
     assert_intact(&bob, room, &texts, (photo_id, &photo_sha), tmp.path()).await;
     bob.login().await.expect("login on a full card");

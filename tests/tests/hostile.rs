@@ -630,3 +630,41 @@ async fn a_member_cannot_store_what_does_not_verify() {
     );
     assert_eq!(raw_history(&node, &ann, room).await.messages.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_on_the_first_page_of_a_chat_is_flagged() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    say(&ann, room, &["Yes, do it", "wait", "no, don't"]).await;
+    assert_eq!(
+        texts(&bob.sync(room).await.expect("sync")),
+        ["Yes, do it", "wait", "no, don't"]
+    );
+    bob.save().expect("save");
+    drop(bob);
+    // The box serves sync honestly, but the page a chat opens with shows
+    // ann's old "Yes, do it" again, as the newest message.
+    let proxy = HostileNode::start(node.addr.clone()).await;
+    let old = raw_history(&node, &ann, room).await.messages[0].clone();
+    proxy.attack(move |_, path, body| {
+        if !path.contains("/messages?after=0") {
+            return body;
+        }
+        rewrite::<History>(body, |h| {
+            let mut again = old.clone();
+            again.seq = h.messages.last().map_or(1, |m| m.seq + 1);
+            h.messages.push(again);
+        })
+    });
+    let conn = proxy.connector();
+    let bob =
+        Arc::new(Client::open(&tmp.path().join("bob"), PASS, move |_| Ok(conn)).expect("bob"));
+    let (page, _) = bob.history(room, 0, 50).await.expect("first page");
+    assert_eq!(page.len(), 4, "{page:?}");
+    assert_eq!(texts(&page[..3]), ["Yes, do it", "wait", "no, don't"]);
+    assert!(
+        matches!(page.last(), Some(Incoming::Rejected { reason, .. }) if reason.contains("replayed") && reason.contains("delivered before")),
+        "{page:?}"
+    );
+}

@@ -2,8 +2,8 @@
 //! with its own key, talking to the real node — tries to grow what its
 //! friend's device keeps until the profile no longer opens.
 
-use onionchat_client::ClientEvent;
 use onionchat_client::profile::Profile;
+use onionchat_client::{ClientEvent, Incoming};
 use onionchat_proto::crypto::{RoomKey, message};
 use onionchat_proto::wire::{MessageContent, MsgId, RoomId, RosterRef, SendMessage};
 use onionchat_proto::{encode, now_ms};
@@ -124,4 +124,66 @@ async fn a_friend_cannot_grow_a_profile_until_it_no_longer_opens() {
     let ann = open(&node, &tmp.path().join("ann"));
     assert_eq!(ann.username(), "ann");
     ann.send_text(room, "still here").await.expect("send");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counter_that_left_is_never_reused() {
+    use onionchat_proto::wire::{ApiError, ErrorCode, History};
+    use onionchat_tests::proxy::{HostileNode, rewrite};
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    ann.send_text(room, "hello").await.expect("send");
+    ann.save().expect("save");
+    drop(ann);
+    let proxy = HostileNode::start(node.addr.clone()).await;
+    let conn = proxy.connector();
+    let ann = std::sync::Arc::new(
+        onionchat_client::Client::open(&tmp.path().join("ann"), PASS, move |_| Ok(conn))
+            .expect("ann"),
+    );
+    // The box stores "transfer it" but tells ann it failed.
+    proxy.lie_after_forwarding(
+        "POST",
+        &format!("/v1/rooms/{room}/messages"),
+        500,
+        encode(&ApiError::new(ErrorCode::Internal, "the node failed")).expect("enc"),
+    );
+    ann.send_text(room, "transfer it")
+        .await
+        .expect_err("the box said it failed");
+    // ann says the opposite; the box keeps that one from bob, and shows
+    // him the first.
+    ann.send_text(room, "no, don't").await.expect("send");
+    ann.send_text(room, "ok?").await.expect("send");
+    proxy.attack(move |_, path, body| {
+        if !path.contains("/messages?after=") {
+            return body;
+        }
+        rewrite::<History>(body, |h| {
+            h.messages.retain(|m| {
+                onionchat_proto::crypto::message::decode(&m.envelope).is_ok_and(|b| b.counter != 3)
+            })
+        })
+    });
+    let conn = proxy.connector();
+    let bob_via = onionchat_client::Client::open(&tmp.path().join("bob"), PASS, move |_| Ok(conn))
+        .expect("bob");
+    drop(bob);
+    let got = bob_via.sync(room).await.expect("sync");
+    let seen: Vec<String> = got
+        .iter()
+        .map(|i| match i {
+            Incoming::Message(m) => match &m.content {
+                MessageContent::Text { text } => text.clone(),
+                other => format!("{other:?}"),
+            },
+            Incoming::Missing { count, .. } => format!("{count} missing"),
+            Incoming::Rejected { reason, .. } => format!("rejected: {reason}"),
+        })
+        .collect();
+    // "no, don't" had its own counter: its absence is a gap bob is told
+    // about, not a silent swap.
+    assert_eq!(seen, ["hello", "transfer it", "1 missing", "ok?"]);
 }

@@ -312,7 +312,7 @@ fn message_json(r: &Received) -> serde_json::Value {
             json!({"type": "file", "file_id": file_id.to_hex(), "name": name, "size": size, "sha256": hex::encode(sha256)})
         }
     };
-    json!({"room": r.room_id.to_hex(), "seq": r.seq, "from": r.sender_name, "server_time": r.server_time, "content": content})
+    json!({"room": r.room_id.to_hex(), "seq": r.seq, "from": r.sender_name, "sent_at": r.sent_at, "server_time": r.server_time, "content": content})
 }
 
 /// Text from other people, made safe for a terminal: control characters

@@ -17,8 +17,11 @@ use crate::store::accounts::user_info;
 
 /// How long a login challenge may be answered.
 const CHALLENGE_TTL_MS: u64 = 120_000;
-/// Most outstanding challenges (bounded memory).
-const MAX_CHALLENGES: usize = 10_000;
+/// Outstanding challenges per account (the oldest goes first): the table
+/// is bounded by the number of accounts, and nobody fills it for others.
+const MAX_CHALLENGES_PER_USER: usize = 8;
+/// Outstanding challenges for names without an account, all together.
+const MAX_CHALLENGES_UNKNOWN: usize = 1_000;
 
 pub(super) async fn info(State(state): State<AppState>) -> Cbor<ServerInfo> {
     Cbor(ServerInfo {
@@ -41,8 +44,9 @@ fn names_this_node(state: &AppState, node: &str) -> bool {
 }
 
 /// Sign-up, challenge and login for `username`: limited per username
-/// first (so hammering one name locks out only that name), then by a loose
-/// node-wide cap.
+/// (so hammering one name locks out only that name), and — for names with
+/// no account (sign-ups, and guesses) — by a loose node-wide cap, which a
+/// flood of made-up names can use up without touching anyone's login.
 fn auth_allowed(state: &AppState, username: &str) -> Result<(), Failure> {
     let key = format!("u:{}", username.to_lowercase());
     if !state.auth_user_limit.allow(&key) {
@@ -51,7 +55,8 @@ fn auth_allowed(state: &AppState, username: &str) -> Result<(), Failure> {
             "too many sign-up or login attempts for this name; wait a minute",
         );
     }
-    if !state.auth_limit.allow("auth") {
+    let known = state.store.user_by_name(username).is_ok();
+    if !known && !state.auth_limit.allow("auth") {
         return reject(
             ErrorCode::RateLimited,
             "too many sign-up or login attempts on this node; wait a minute",
@@ -110,20 +115,43 @@ pub(super) async fn challenge(
     let now = now_ms();
     let id = ChallengeId::random();
     let nonce = onionchat_proto::crypto::random_array::<32>().to_vec();
+    let known = state.store.user_by_name(&req.username).is_ok();
     let pending = PendingChallenge {
+        known,
         username: req.username,
         nonce: nonce.clone(),
         issued_at: now,
         expires_at: now + CHALLENGE_TTL_MS,
     };
+    // At most a few outstanding challenges per account, and one small pool
+    // for names without one (answered like a wrong key, so outsiders learn
+    // nothing): the table cannot be filled, and nobody's flood pushes out
+    // a member's login.
     {
         let mut map = state.challenges.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, c| c.expires_at >= now);
-        if map.len() >= MAX_CHALLENGES {
-            return reject(
-                ErrorCode::RateLimited,
-                "too many logins in progress; try again shortly",
-            );
+        let cap = if known {
+            MAX_CHALLENGES_PER_USER
+        } else {
+            MAX_CHALLENGES_UNKNOWN
+        };
+        // The same pool: this account's challenges, or every unknown name's.
+        let same = |c: &PendingChallenge| {
+            if known {
+                c.username == pending.username
+            } else {
+                !c.known
+            }
+        };
+        let mut theirs: Vec<(u64, ChallengeId)> = map
+            .iter()
+            .filter(|(_, c)| same(c))
+            .map(|(id, c)| (c.issued_at, *id))
+            .collect();
+        theirs.sort();
+        let over = (theirs.len() + 1).saturating_sub(cap);
+        for (_, old) in theirs.iter().take(over) {
+            map.remove(old);
         }
         map.insert(id, pending);
     }
@@ -188,7 +216,10 @@ pub(super) async fn login(
         );
     }
     let ttl = state.config.session_ttl_secs.saturating_mul(1000);
-    let (token, expires_at) = state.store.create_session(user_id, ttl).await?;
+    let (token, expires_at, ended) = state.store.create_session(user_id, ttl).await?;
+    for hash in &ended {
+        state.hub.end_session(hash);
+    }
     Ok(Cbor(Session {
         token,
         user: user_info(user_id.0, &rec),

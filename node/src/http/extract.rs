@@ -117,7 +117,7 @@ impl FromRequestParts<AppState> for Authed {
                 )
             }
         };
-        let Some(hash) = token_hash(token.trim()) else {
+        let Some(hash) = token_hash(token) else {
             return bad_token(state, ErrorCode::Unauthorized, "malformed session token");
         };
         let Some((user, expires_at)) = state.store.session_user(&hash)? else {
@@ -127,7 +127,8 @@ impl FromRequestParts<AppState> for Authed {
                 "session expired or logged out; log in again",
             );
         };
-        if !state.request_limit.allow(&hex::encode(&hash[..8])) {
+        // Per account, not per session: more logins buy no more requests.
+        if !state.request_limit.allow(&format!("u{}", user.0)) {
             return reject(ErrorCode::RateLimited, "too many requests; slow down");
         }
         let record = state.store.user(user)?;

@@ -42,8 +42,21 @@ pub fn new_invite_code() -> String {
     data_encoding::BASE32_NOPAD.encode(&onionchat_proto::crypto::random_array::<16>())
 }
 
-/// Hash under which a session token is stored.
+/// Sessions one user may have at once (devices and logins); a new login
+/// past it ends the oldest.
+pub const MAX_SESSIONS_PER_USER: usize = 16;
+
+/// Hash under which a session token is stored. The token must be exactly
+/// as issued — 64 lower-case hex characters — so each session has one
+/// spelling (an upper-case copy is not the same token).
 pub fn token_hash(token: &str) -> Option<[u8; 32]> {
+    if token.len() != 64
+        || !token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return None;
+    }
     let mut raw = [0u8; 32];
     hex::decode_to_slice(token, &mut raw).ok()?;
     Some(sha256(&raw))
@@ -60,6 +73,8 @@ impl Store {
         if let Err(why) = validate_username(&body.username) {
             return reject(ErrorCode::Invalid, why);
         }
+        // Every write that grows the database needs the free-space floor.
+        self.space().check(1024)?;
         self.write(move |txn| {
             let now = now_ms();
             let mut invite = None;
@@ -156,12 +171,15 @@ impl Store {
         Ok(false)
     }
 
-    /// Start a session for `user`; returns the token (shown once) and expiry.
+    /// Start a session for `user`; returns the token (shown once), its
+    /// expiry, and the sessions of `user` that ended to make room: a user
+    /// has at most [`MAX_SESSIONS_PER_USER`] (the oldest go first), so
+    /// logging in over and over cannot grow the table.
     pub async fn create_session(
         &self,
         user: UserId,
         ttl_ms: u64,
-    ) -> Result<(String, u64), Failure> {
+    ) -> Result<(String, u64, Vec<[u8; 32]>), Failure> {
         let raw = onionchat_proto::crypto::random_array::<32>();
         let token = hex::encode(raw);
         let hash = sha256(&raw);
@@ -172,13 +190,28 @@ impl Store {
             expires_at: now.saturating_add(ttl_ms),
         };
         let expires = rec.expires_at;
-        self.write(move |txn| {
-            txn.open_table(SESSIONS)?
-                .insert(hash, enc(&rec)?.as_slice())?;
-            Ok(((), vec![]))
-        })
-        .await?;
-        Ok((token, expires))
+        let ended = self
+            .write(move |txn| {
+                let mut theirs = Vec::new();
+                for entry in txn.open_table(SESSIONS)?.iter()? {
+                    let (k, v) = entry?;
+                    let s = dec::<SessionRecord>(v.value())?;
+                    if s.user_id == user.0 {
+                        theirs.push((s.created_at, k.value()));
+                    }
+                }
+                theirs.sort();
+                let over = (theirs.len() + 1).saturating_sub(MAX_SESSIONS_PER_USER);
+                let ended: Vec<[u8; 32]> = theirs.into_iter().take(over).map(|(_, h)| h).collect();
+                let mut t = txn.open_table(SESSIONS)?;
+                for h in &ended {
+                    t.remove(*h)?;
+                }
+                t.insert(hash, enc(&rec)?.as_slice())?;
+                Ok((ended, vec![]))
+            })
+            .await?;
+        Ok((token, expires, ended))
     }
 
     /// Who a session token belongs to, if it is valid and unexpired.
@@ -334,6 +367,8 @@ impl Store {
             note,
             owner,
         };
+        // Every write that grows the database needs the free-space floor.
+        self.space().check(512)?;
         self.write(move |txn| {
             txn.open_table(INVITES)?
                 .insert(code.as_str(), enc(&rec)?.as_slice())?;

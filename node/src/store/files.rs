@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use onionchat_proto::crypto::file_stream::{ciphertext_len, decode_header};
-use onionchat_proto::crypto::{PublicIdentity, SignContext};
+use onionchat_proto::crypto::{OpenError, PublicIdentity, SignContext};
 use onionchat_proto::now_ms;
 use onionchat_proto::wire::{ErrorCode, FileId, FileInfo, RoomId, ServerFrame, Signed, UserId};
 use redb::{ReadableTable, ReadableTableMetadata};
@@ -104,8 +104,10 @@ impl Store {
         header: Signed,
         limits: FileLimits,
     ) -> Result<FileInfo, Failure> {
-        let body = decode_header(&header)
-            .map_err(|e| Failure::reject(ErrorCode::Invalid, e.to_string()))?;
+        let body = decode_header(&header).map_err(|e| match e {
+            OpenError::Malformed { .. } => Failure::reject(ErrorCode::Malformed, e.to_string()),
+            _ => Failure::reject(ErrorCode::Invalid, e.to_string()),
+        })?;
         let user_fp = user_key.fingerprint().0;
         // Checked before it is stored, so members never get a header that
         // does not verify (one RSA verify, outside the writer).

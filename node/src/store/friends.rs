@@ -58,6 +58,8 @@ impl Store {
         to: String,
     ) -> Result<FriendRequest, Failure> {
         let (to_id, _) = self.user_by_name(&to)?;
+        // Every write that grows the database needs the free-space floor.
+        self.space().check(512)?;
         self.write(move |txn| {
             if to_id == from {
                 return reject(ErrorCode::Invalid, "you cannot befriend yourself");
@@ -133,6 +135,10 @@ impl Store {
         let caller = self.user(user)?;
         let roster = CheckedRoster::new(&caller, user, body.room_id, &body.roster)?;
         let grants = pre_check_grants(&caller, &body.key_grants)?;
+        // Every write that grows the database needs the free-space floor.
+        self.space().check(
+            body.roster.body.len() as u64 + grants.iter().map(|(_, b)| b.len() as u64).sum::<u64>(),
+        )?;
         self.write(move |txn| {
             let mut req = load_request(txn, id)?;
             if req.to != user.0 {

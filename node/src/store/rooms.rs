@@ -117,8 +117,15 @@ impl CheckedRoster {
         room: RoomId,
         signed: &Signed,
     ) -> Result<CheckedRoster, Failure> {
-        let body = decode_roster(signed)
-            .map_err(|e| Failure::reject(ErrorCode::Invalid, e.to_string()))?;
+        let body = decode_roster(signed).map_err(|e| {
+            // A body that does not decode is the wrong shape (§2), like a
+            // message's; one that decodes but breaks a rule is invalid.
+            let code = match e {
+                onionchat_proto::crypto::roster::RosterError::Malformed(_) => ErrorCode::Malformed,
+                _ => ErrorCode::Invalid,
+            };
+            Failure::reject(code, e.to_string())
+        })?;
         if body.room_id != room {
             return reject(ErrorCode::Invalid, "the roster is for another room");
         }
@@ -196,6 +203,7 @@ pub(crate) fn pre_check_grants(
                 OpenError::BadSignature { .. } | OpenError::SenderMismatch { .. } => {
                     Failure::reject(ErrorCode::BadSignature, e.to_string())
                 }
+                OpenError::Malformed { .. } => Failure::reject(ErrorCode::Malformed, e.to_string()),
                 _ => Failure::reject(ErrorCode::Invalid, e.to_string()),
             })?;
             Ok((body, onionchat_proto::encode(g)?))
@@ -356,6 +364,10 @@ impl Store {
             );
         }
         let grants = pre_check_grants(&caller, &body.key_grants)?;
+        // Every write that grows the database needs the free-space floor.
+        self.space().check(
+            body.roster.body.len() as u64 + grants.iter().map(|(_, b)| b.len() as u64).sum::<u64>(),
+        )?;
         self.write(move |txn| {
             for m in roster.body.members.iter().filter(|m| m.user != user) {
                 get_user(txn, m.user)?;
@@ -392,6 +404,11 @@ impl Store {
             );
         }
         let grants = pre_check_grants(&caller, &body.key_grants)?;
+        // Every write that grows the database needs the free-space floor.
+        self.space().check(
+            body.roster.as_ref().map_or(0, |r| r.body.len() as u64)
+                + grants.iter().map(|(_, b)| b.len() as u64).sum::<u64>(),
+        )?;
         self.write(move |txn| {
             let mut room = load_room(txn, room_id)?;
             must_be_member(&room, user)?;
@@ -461,6 +478,8 @@ impl Store {
         if roster.body.change != RosterChange::Leave {
             return reject(ErrorCode::Invalid, "leaving takes a `leave` roster");
         }
+        // Every write that grows the database needs the free-space floor.
+        self.space().check(body.roster.body.len() as u64)?;
         self.write(move |txn| {
             let mut room = load_room(txn, room_id)?;
             must_be_member(&room, user)?;

@@ -28,6 +28,10 @@ pub const WINDOW: usize = 200;
 /// was at lands in the middle of what is drawn.
 const SLIDE: usize = WINDOW / 2;
 
+/// How far the sender's signed time may be from the box's before the box's
+/// is shown beside it.
+const CLOCK_SLACK_MS: u64 = 5 * 60 * 1000;
+
 /// One line of a timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
@@ -37,8 +41,12 @@ pub enum Entry {
         sender: UserId,
         /// Sender's name.
         sender_name: String,
-        /// Node time (ms).
+        /// When the sender says they sent it (signed; ms).
         time: u64,
+        /// The box's time of it, when it differs from the sender's by more
+        /// than a few minutes (a hint: a wrong clock, or an old message
+        /// served again).
+        box_time: Option<u64>,
         /// What it says.
         content: MessageContent,
         /// It arrived after later ones from the same sender.
@@ -171,7 +179,9 @@ impl Timeline {
             Entry::Message {
                 sender: r.sender,
                 sender_name: r.sender_name,
-                time: r.server_time,
+                time: r.sent_at,
+                box_time: (r.sent_at.abs_diff(r.server_time) > CLOCK_SLACK_MS)
+                    .then_some(r.server_time),
                 content: r.content,
                 late: r.late,
             },
@@ -350,6 +360,7 @@ impl<'a> ChatView<'a> {
                     sender,
                     sender_name,
                     time,
+                    box_time,
                     content,
                     late,
                 } => {
@@ -367,6 +378,13 @@ impl<'a> ChatView<'a> {
                     }
                     let mine = *sender == self.me;
                     let mut meta = format!("{sender_name} · {}", format::clock(*time, self.tz));
+                    if let Some(b) = box_time {
+                        meta.push_str(&format!(
+                            " (the box says {} {})",
+                            format::day_label(format::day_of(*b, self.tz), today),
+                            format::clock(*b, self.tz)
+                        ));
+                    }
                     if *late {
                         meta.push_str(" · arrived late");
                     }
@@ -505,7 +523,7 @@ mod tests {
             sender: UserId(2),
             sender_name: "bob".into(),
             msg_id: MsgId([seq as u8; 16]),
-            sent_at: 0,
+            sent_at: 1_772_452_800_000 + seq,
             epoch: 1,
             stream: 1,
             counter: seq,
