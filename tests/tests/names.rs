@@ -20,7 +20,8 @@ use onionchat_proto::crypto::{IdentityKey, RoomKey, message};
 use onionchat_proto::now_ms;
 use onionchat_proto::wire::{
     Friend, FriendList, FriendRequestList, History, MessageContent, MsgId, Room, RoomId, RoomKeys,
-    RoomKind, RoomList, RosterChain, RosterMember, RosterRef, StoredMessage, UserId, UserInfo,
+    RoomKind, RoomList, RosterChain, RosterHash, RosterMember, RosterRef, Signed, StoredMessage,
+    UserId, UserInfo,
 };
 use onionchat_tests::proxy::{HostileNode, rewrite};
 use onionchat_tests::{Node, PASS, join, join_owner, texts, wait_event};
@@ -458,59 +459,64 @@ async fn group_then_removal(b: &Box3) -> (RoomId, Room) {
     (group, old)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_removed_member_cannot_post_under_her_old_key() {
-    let b = box3().await;
-    let (group, _) = group_then_removal(&b).await;
-    // ann's device learns of the removal (it made it) and has read it all.
-    b.ann.sync(group).await.expect("sync");
-    // carol still holds epoch 1's key; the box slips in a message she
-    // sealed with it after she was removed.
-    let carol_p = Profile::open(&b.dir.join("carol"), PASS).expect("carol");
-    let key = RoomKey::from_bytes(carol_p.room_key(group.0, 1).expect("epoch 1 key"));
-    let v1 = carol_p
-        .data
-        .rooms
-        .get(&group.to_hex())
-        .and_then(|t| t.first())
-        .expect("carol's roster 1");
-    let envelope = message::seal(
-        &carol_p.identity,
-        group,
+/// A message `name`'s own device seals under epoch 1 of `room` (a key the
+/// profile holds), naming roster 1 (`v1`): what a member — or one who was
+/// one — can still make.
+fn sealed_by(b: &Box3, name: &str, room: RoomId, v1: RosterHash, text: &str) -> Signed {
+    let p = Profile::open(&b.dir.join(name), PASS).expect("profile");
+    let key = RoomKey::from_bytes(p.room_key(room.0, 1).expect("epoch 1 key"));
+    message::seal(
+        &p.identity,
+        room,
         1,
         &key,
         MsgId::random(),
         message::Position {
-            stream: carol_p.data.stream,
+            stream: p.data.stream,
             counter: 1,
             roster: RosterRef {
                 version: 1,
-                hash: v1.hash,
+                hash: v1,
             },
         },
         now_ms(),
-        &MessageContent::Text {
-            text: "send the money to me".into(),
-        },
+        &MessageContent::Text { text: text.into() },
     )
-    .expect("seal");
-    let carol_id = b.carol.me();
-    let proxy = HostileNode::start(b.node.addr.clone()).await;
+    .expect("seal")
+}
+
+/// The box slips `envelope`, as from `sender`, after the last message of
+/// every history page of `room`.
+fn slip_in(proxy: &HostileNode, room: RoomId, sender: UserId, envelope: Signed) {
     proxy.attack(move |_, path, body| {
-        if !path.contains(&format!("/v1/rooms/{group}/messages?after=")) {
+        if !path.contains(&format!("/v1/rooms/{room}/messages?after=")) {
             return body;
         }
         rewrite::<History>(body, |h| {
             let seq = h.messages.last().map_or(3, |m| m.seq + 1);
             h.messages.push(StoredMessage {
-                room_id: group,
+                room_id: room,
                 seq,
                 server_time: now_ms(),
-                sender: carol_id,
+                sender,
                 envelope: envelope.clone(),
             });
         })
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_member_cannot_post_under_her_old_key() {
+    let b = box3().await;
+    let (group, old) = group_then_removal(&b).await;
+    // ann's device learns of the removal (it made it) and has read it all.
+    b.ann.sync(group).await.expect("sync");
+    // carol still holds epoch 1's key; the box slips in a message she
+    // sealed with it after she was removed.
+    let v1 = roster_hash(&old.roster);
+    let envelope = sealed_by(&b, "carol", group, v1, "send the money to me");
+    let proxy = HostileNode::start(b.node.addr.clone()).await;
+    slip_in(&proxy, group, b.carol.me(), envelope);
     let ann = b.via("ann", &proxy);
     let got = ann.sync(group).await.expect("sync");
     assert!(
@@ -580,45 +586,14 @@ async fn a_member_kept_on_an_old_roster_is_caught_from_both_sides() {
 
     // The other side: a message bob signed naming roster 1, shown to ann
     // after the removal, tells her that bob has not seen it.
-    let bob_p = Profile::open(&b.dir.join("bob"), PASS).expect("bob");
-    let key = RoomKey::from_bytes(bob_p.room_key(group.0, 1).expect("epoch 1 key"));
-    let v1 = roster_hash(&old.roster);
-    let envelope = message::seal(
-        &bob_p.identity,
+    let envelope = sealed_by(
+        &b,
+        "bob",
         group,
-        1,
-        &key,
-        MsgId::random(),
-        message::Position {
-            stream: bob_p.data.stream,
-            counter: 1,
-            roster: RosterRef {
-                version: 1,
-                hash: v1,
-            },
-        },
-        now_ms(),
-        &MessageContent::Text {
-            text: "did carol get this?".into(),
-        },
-    )
-    .expect("seal");
-    let bob_id = b.bob.me();
-    proxy.attack(move |_, path, body| {
-        if !path.contains(&format!("/v1/rooms/{group}/messages?after=")) {
-            return body;
-        }
-        rewrite::<History>(body, |h| {
-            let seq = h.messages.last().map_or(1, |m| m.seq + 1);
-            h.messages.push(StoredMessage {
-                room_id: group,
-                seq,
-                server_time: now_ms(),
-                sender: bob_id,
-                envelope: envelope.clone(),
-            });
-        })
-    });
+        roster_hash(&old.roster),
+        "did carol get this?",
+    );
+    slip_in(&proxy, group, b.bob.me(), envelope);
     let ann = b.via("ann", &proxy);
     let mut events = ann.subscribe();
     ann.sync(group).await.expect("sync");

@@ -129,6 +129,9 @@ pub enum Message {
     Verify(verify::Message),
     /// A new key was accepted.
     KeyAccepted(Result<Contact, String>),
+    /// After a refused "accept the new key": whether the box now serves
+    /// the key the contact book has for this user again.
+    KeyRechecked(UserId, bool),
     /// The owner panel.
     Owner(owner::Message),
     /// An invite was made (its link).
@@ -537,12 +540,6 @@ impl Home {
                 Task::none()
             }
             Message::Loaded(Ok(o)) => {
-                // The box serves the key we trust again: nothing to look at.
-                for (f, ok) in &o.friends {
-                    if *ok {
-                        self.key_changes.remove(&f.user.user_id.0);
-                    }
-                }
                 self.overview = o;
                 self.loaded = true;
                 // A failed load's error is over now; what the client refused
@@ -689,8 +686,13 @@ impl Home {
             }
             Message::KeyAccepted(Err(e)) => {
                 self.note(Err(e));
-                // The box's answer moved on: look again.
-                self.load()
+                Task::none()
+            }
+            Message::KeyRechecked(user, fine) => {
+                if fine {
+                    self.key_changes.remove(&user.0);
+                }
+                Task::none()
             }
             Message::Owner(m) => self.on_owner(m),
             Message::InviteMade(Ok(link)) => {
@@ -1267,10 +1269,19 @@ impl Home {
                     return Task::none();
                 };
                 let c = self.client.clone();
+                let user = v.contact.user_id;
+                let again = c.clone();
+                let who = name.clone();
                 Task::perform(
                     async move { err(c.accept_new_key(&name, seen).await) },
                     Message::KeyAccepted,
                 )
+                // Refused or not, ask the box once more: if it serves the key
+                // the contact book has again, there is nothing left to look at.
+                .chain(Task::perform(
+                    async move { again.user(&who).await.is_ok() },
+                    move |fine| Message::KeyRechecked(user, fine),
+                ))
             }
             verify::Message::Close => {
                 self.pane = Pane::Welcome;
