@@ -348,6 +348,38 @@ pub async fn two_friends(
     (ann, bob, room)
 }
 
+/// ann (the owner, through the owner invite) and an account for each of
+/// `names`, each joined with an invite ann made; the first `friends` of them
+/// accepted a friend request from ann. Returns ann, the others in order,
+/// and the 1:1 rooms of those friends.
+pub async fn owner_and(
+    node: &Node,
+    dir: &Path,
+    names: &[&str],
+    friends: usize,
+) -> (
+    Arc<Client>,
+    Vec<Arc<Client>>,
+    Vec<onionchat_proto::wire::RoomId>,
+) {
+    let ann = join_owner(node, &dir.join("ann")).await;
+    let mut people = Vec::new();
+    for name in names {
+        let inv = ann.create_invite(None, None).await.expect("invite");
+        let link = ann.invite_link(&inv.code).to_string();
+        people.push(join(node, &dir.join(name), name, &link).await);
+    }
+    let mut rooms = Vec::new();
+    for friend in &people[..friends] {
+        let req = ann
+            .send_friend_request(&friend.username())
+            .await
+            .expect("request");
+        rooms.push(friend.accept_friend_request(&req).await.expect("accept").id);
+    }
+    (ann, people, rooms)
+}
+
 /// Open an existing profile against `node`.
 pub fn open(node: &Node, dir: &Path) -> Arc<Client> {
     let conn = node.connector();

@@ -22,7 +22,7 @@ use onionchat_proto::wire::{
 use onionchat_proto::{encode, now_ms};
 use onionchat_tests::proxy::{HostileNode, rewrite, swap_key};
 use onionchat_tests::raw;
-use onionchat_tests::{Node, PASS, join, join_owner, texts, two_friends, wait_event};
+use onionchat_tests::{Node, PASS, texts, two_friends, wait_event};
 
 /// A box with ann (owner, admin of the group), bob and carol (ann's
 /// friends, strangers to each other) in one group, and mallory, another
@@ -41,20 +41,8 @@ async fn household() -> Household {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().to_path_buf();
     let node = Node::start(&dir.join("node"), &[]);
-    let ann = join_owner(&node, &dir.join("ann")).await;
-    let mut people = Vec::new();
-    for name in ["bob", "carol", "mallory"] {
-        let inv = ann.create_invite(None, None).await.expect("invite");
-        let link = ann.invite_link(&inv.code).to_string();
-        people.push(join(&node, &dir.join(name), name, &link).await);
-    }
-    for friend in &people[..2] {
-        let req = ann
-            .send_friend_request(&friend.username())
-            .await
-            .expect("request");
-        friend.accept_friend_request(&req).await.expect("accept");
-    }
+    let (ann, mut people, _) =
+        onionchat_tests::owner_and(&node, &dir, &["bob", "carol", "mallory"], 2).await;
     let group = ann.create_group(&["bob", "carol"]).await.expect("group").id;
     ann.send_text(group, "hello group").await.expect("send");
     // bob has been in the group a while: he verified it before any attack.

@@ -24,7 +24,7 @@ use onionchat_proto::wire::{
     UserId, UserInfo,
 };
 use onionchat_tests::proxy::{HostileNode, rewrite};
-use onionchat_tests::{Node, PASS, join, join_owner, texts, wait_event};
+use onionchat_tests::{Node, PASS, texts, wait_event};
 
 /// ann (owner) is friends with bob and carol; mallory is another account
 /// on the box whose key the attacker holds.
@@ -44,21 +44,8 @@ async fn box3() -> Box3 {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().to_path_buf();
     let node = Node::start(&dir.join("node"), &[]);
-    let ann = join_owner(&node, &dir.join("ann")).await;
-    let mut people = Vec::new();
-    for name in ["bob", "carol", "mallory"] {
-        let inv = ann.create_invite(None, None).await.expect("invite");
-        let link = ann.invite_link(&inv.code).to_string();
-        people.push(join(&node, &dir.join(name), name, &link).await);
-    }
-    let mut rooms = Vec::new();
-    for friend in &people[..2] {
-        let req = ann
-            .send_friend_request(&friend.username())
-            .await
-            .expect("request");
-        rooms.push(friend.accept_friend_request(&req).await.expect("accept").id);
-    }
+    let (ann, mut people, rooms) =
+        onionchat_tests::owner_and(&node, &dir, &["bob", "carol", "mallory"], 2).await;
     // ann looks once, honestly: bob and carol become her contacts, each
     // with the 1:1 room they signed.
     assert_eq!(ann.friends().await.expect("friends").len(), 2);
@@ -152,7 +139,7 @@ async fn a_friend_list_that_swaps_rooms_cannot_redirect_a_chat() {
     let proxy = HostileNode::start(b.node.addr.clone()).await;
     let (ab, ac) = (b.ann_bob, b.ann_carol);
     // The box swaps the rooms of bob and carol in ann's friend list.
-    proxy.attack(move |method, path, body| {
+    let swap = move |method: &str, path: &str, body: Vec<u8>| {
         if method != "GET" || path != "/v1/friends" {
             return body;
         }
@@ -161,7 +148,8 @@ async fn a_friend_list_that_swaps_rooms_cannot_redirect_a_chat() {
                 f.room_id = if f.room_id == ab { ac } else { ab };
             }
         })
-    });
+    };
+    proxy.attack(swap);
     let ann = b.via("ann", &proxy);
     let mut events = ann.subscribe();
     let friends = ann.friends_checked().await.expect("friends");
@@ -183,16 +171,7 @@ async fn a_friend_list_that_swaps_rooms_cannot_redirect_a_chat() {
     assert!(b.carol.sync(ac).await.expect("carol syncs").is_empty());
 
     // The CLI says the same, and its "send bob" goes to bob.
-    proxy.attack(move |method, path, body| {
-        if method != "GET" || path != "/v1/friends" {
-            return body;
-        }
-        rewrite::<FriendList>(body, |l| {
-            for f in &mut l.friends {
-                f.room_id = if f.room_id == ab { ac } else { ab };
-            }
-        })
-    });
+    proxy.attack(swap);
     drop(ann);
     reach_via(&b, "ann", &proxy);
     let (_, warned) = cli(&b, "ann", &["friends", "list"]);
