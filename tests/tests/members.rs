@@ -187,3 +187,34 @@ async fn a_counter_that_left_is_never_reused() {
     // about, not a silent swap.
     assert_eq!(seen, ["hello", "transfer it", "1 missing", "ok?"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_count_against_their_senders_quota() {
+    use onionchat_proto::wire::ErrorCode;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = onionchat_tests::config_arg(
+        tmp.path(),
+        "user_quota_bytes = 100000\n[rate]\nmessages_per_sec = 1000.0\nmessage_burst = 1000.0\n",
+    );
+    let node = Node::start(&tmp.path().join("node"), &[&cfg]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    // bob writes long messages until his quota is used up.
+    let long = "x".repeat(8 * 1024);
+    let mut sent = 0;
+    let refused = loop {
+        match bob.send_text(room, &long).await {
+            Ok(_) => sent += 1,
+            Err(e) => break e,
+        }
+        assert!(sent < 100, "the quota never stopped bob");
+    };
+    assert_eq!(refused.code(), Some(ErrorCode::QuotaExceeded), "{refused}");
+    assert!(sent >= 5, "bob sent {sent} before his quota ran out");
+    // ann's quota is her own.
+    ann.send_text(room, "still mine to use")
+        .await
+        .expect("ann sends");
+    // The store agrees with itself: usage equals what is stored.
+    let check = onionchat_tests::node_cmd_ok(&tmp.path().join("node"), &["check"]);
+    assert!(check.trim_end().ends_with("\nhealthy"), "{check}");
+}

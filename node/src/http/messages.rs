@@ -51,7 +51,14 @@ pub(crate) async fn send_envelope(
     }
     state
         .store
-        .send_message(user, fingerprint, body, envelope, origin)
+        .send_message(
+            user,
+            fingerprint,
+            body,
+            envelope,
+            origin,
+            state.config.user_quota_bytes,
+        )
         .await
 }
 

@@ -101,6 +101,7 @@ macro_rules! for_each_table {
         $f!(MARKERS);
         $f!(FILES);
         $f!(USAGE);
+        $f!(MSG_USAGE);
     };
 }
 

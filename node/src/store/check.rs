@@ -10,7 +10,8 @@
 //!   no blob is left without a record (blobs are renamed into place before
 //!   the record says complete, and start-up removes the rest);
 //! - each member's quota usage equals the sizes of their files (finished
-//!   or reserved by an announcement).
+//!   or reserved by an announcement), and their message usage the stored
+//!   size of their messages.
 //!
 //! An upload that is mid-way when the check runs shows up as "in flight",
 //! not as a problem.
@@ -75,6 +76,7 @@ impl Store {
         // so each room's stored ones are a contiguous run ending at its
         // counter.
         let mut run: Option<([u8; 16], u64)> = None;
+        let mut msg_sizes: HashMap<u64, u64> = HashMap::new();
         for m in r.open_table(MESSAGES)?.iter()? {
             let (k, v) = m?;
             let (room, seq) = k.value();
@@ -101,16 +103,32 @@ impl Store {
                     }
                 }
             }
-            if let Err(e) = dec::<onionchat_proto::wire::StoredMessage>(v.value()) {
-                report.problems.push(format!(
+            match dec::<onionchat_proto::wire::StoredMessage>(v.value()) {
+                Ok(m) => *msg_sizes.entry(m.sender.0).or_default() += v.value().len() as u64,
+                Err(e) => report.problems.push(format!(
                     "room {}: message {seq} does not decode: {e}",
                     hex::encode(room)
-                ));
+                )),
             }
             run = Some((room, seq));
         }
         if let Some((done, last)) = run {
             run_ends(&counters, done, last, report);
+        }
+        let mut usage = HashMap::new();
+        for entry in r.open_table(MSG_USAGE)?.iter()? {
+            let (user, bytes) = entry?;
+            usage.insert(user.value(), bytes.value());
+        }
+        let users: HashSet<u64> = usage.keys().chain(msg_sizes.keys()).copied().collect();
+        for user in users {
+            let used = usage.get(&user).copied().unwrap_or(0);
+            let stored = msg_sizes.get(&user).copied().unwrap_or(0);
+            if used != stored {
+                report.problems.push(format!(
+                    "user {user}: message quota usage {used} bytes, their messages {stored} bytes"
+                ));
+            }
         }
         Ok(())
     }

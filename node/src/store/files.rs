@@ -145,9 +145,14 @@ impl Store {
             if txn.open_table(FILES)?.get(body.file_id.0)?.is_some() {
                 return reject(ErrorCode::Conflict, "a file with this id exists");
             }
+            let msgs = txn
+                .open_table(MSG_USAGE)?
+                .get(user.0)?
+                .map(|g| g.value())
+                .unwrap_or(0);
             let mut usage = txn.open_table(USAGE)?;
             let used = usage.get(user.0)?.map(|g| g.value()).unwrap_or(0);
-            if used.saturating_add(len) > limits.user_quota_bytes {
+            if used.saturating_add(msgs).saturating_add(len) > limits.user_quota_bytes {
                 return reject(
                     ErrorCode::QuotaExceeded,
                     format!(

@@ -43,6 +43,7 @@ impl Store {
         body: MessageBody,
         envelope: Signed,
         origin: Option<u64>,
+        quota: u64,
     ) -> Result<SendAck, Failure> {
         self.space().check(envelope.body.len() as u64)?;
         self.write(move |txn| {
@@ -104,10 +105,28 @@ impl Store {
                 sender: user,
                 envelope,
             };
+            let bytes = enc(&stored)?;
+            // Messages count against their sender's quota with files.
+            let size = bytes.len() as u64;
+            let files = txn
+                .open_table(USAGE)?
+                .get(user.0)?
+                .map(|g| g.value())
+                .unwrap_or(0);
+            let mut msg_usage = txn.open_table(MSG_USAGE)?;
+            let msgs = msg_usage.get(user.0)?.map(|g| g.value()).unwrap_or(0);
+            if files.saturating_add(msgs).saturating_add(size) > quota {
+                return reject(
+                    ErrorCode::QuotaExceeded,
+                    format!("your storage quota of {quota} bytes is used up"),
+                );
+            }
+            msg_usage.insert(user.0, msgs + size)?;
+            drop(msg_usage);
             seqs.insert(room_id.0, seq)?;
             drop(seqs);
             txn.open_table(MESSAGES)?
-                .insert((room_id.0, seq), enc(&stored)?.as_slice())?;
+                .insert((room_id.0, seq), bytes.as_slice())?;
             txn.open_table(MSG_IDS)?
                 .insert((room_id.0, body.msg_id.0), seq)?;
             bump_counters(txn, now)?;
@@ -276,11 +295,18 @@ impl Store {
             self.write(move |txn| {
                 let mut t = txn.open_table(MESSAGES)?;
                 let mut ids = txn.open_table(MSG_IDS)?;
-                for (key, msg_id) in doomed {
+                let mut freed: std::collections::HashMap<u64, u64> = Default::default();
+                for (key, msg_id, sender, size) in doomed {
                     t.remove(key)?;
                     if let Some(id) = msg_id {
                         ids.remove((key.0, id))?;
                     }
+                    *freed.entry(sender).or_default() += size;
+                }
+                let mut usage = txn.open_table(MSG_USAGE)?;
+                for (user, size) in freed {
+                    let used = usage.get(user)?.map(|g| g.value()).unwrap_or(0);
+                    usage.insert(user, used.saturating_sub(size))?;
                 }
                 Ok(((), vec![]))
             })
@@ -293,13 +319,14 @@ impl Store {
     }
 
     /// Up to `max` messages older than `cutoff_ms`: each room's oldest
-    /// first (seqs and server times rise together within a room).
+    /// first (seqs and server times rise together within a room), with
+    /// their msg id, sender and stored size.
     #[allow(clippy::type_complexity)]
     fn expired_messages(
         &self,
         cutoff_ms: u64,
         max: usize,
-    ) -> Result<Vec<(([u8; 16], u64), Option<[u8; 16]>)>, Failure> {
+    ) -> Result<Vec<(([u8; 16], u64), Option<[u8; 16]>, u64, u64)>, Failure> {
         let r = self.read()?;
         let rooms = r.open_table(ROOM_SEQ)?;
         let messages = r.open_table(MESSAGES)?;
@@ -315,7 +342,7 @@ impl Store {
                 let msg_id = onionchat_proto::crypto::message::decode(&m.envelope)
                     .ok()
                     .map(|b| b.msg_id.0);
-                out.push((k.value(), msg_id));
+                out.push((k.value(), msg_id, m.sender.0, v.value().len() as u64));
                 if out.len() >= max {
                     return Ok(out);
                 }

@@ -295,6 +295,7 @@ fn migrate(db: &Database) -> Result<(), Failure> {
             txn.open_table(MARKERS)?;
             txn.open_table(FILES)?;
             txn.open_table(USAGE)?;
+            txn.open_table(MSG_USAGE)?;
             let mut meta = txn.open_table(META)?;
             meta.insert("schema_version", SCHEMA_VERSION)?;
             if meta.get("node_id")?.is_none() {

@@ -59,6 +59,8 @@ pub const MARKERS: TableDefinition<'static, ([u8; 16], u64), (u64, u64)> =
 pub const FILES: TableDefinition<'static, [u8; 16], &[u8]> = TableDefinition::new("files");
 /// user id → bytes of completed uploads (quota).
 pub const USAGE: TableDefinition<'static, u64, u64> = TableDefinition::new("usage");
+/// user id → bytes of their stored messages (quota, with [`USAGE`]).
+pub const MSG_USAGE: TableDefinition<'static, u64, u64> = TableDefinition::new("msg_usage");
 
 /// An account.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -141,7 +141,7 @@ async fn idempotent_sends_and_retention() {
         let body = message::decode(&env).expect("decode");
         seqs.push(
             store
-                .send_message(a, ka.fingerprint().0, body, env, None)
+                .send_message(a, ka.fingerprint().0, body, env, None, u64::MAX)
                 .await
                 .expect("send")
                 .seq,
@@ -164,9 +164,15 @@ async fn idempotent_sends_and_retention() {
         .to_vec();
     txn.commit().expect("commit");
     let holed = store.check().expect("check");
-    assert_eq!(holed.problems.len(), 1, "{holed:?}");
+    // The hole, and the sender's usage that no longer adds up to what is
+    // stored.
+    assert_eq!(holed.problems.len(), 2, "{holed:?}");
     assert!(
         holed.problems[0].contains("message 3 follows 1"),
+        "{holed:?}"
+    );
+    assert!(
+        holed.problems[1].contains("message quota usage"),
         "{holed:?}"
     );
     let txn = store.db.begin_write().expect("txn");
@@ -178,11 +184,18 @@ async fn idempotent_sends_and_retention() {
     let env = message::seal(&ka, room_id, 1, &key, MsgId::random(), at(), 0, &text).expect("seal");
     let body = message::decode(&env).expect("decode");
     let first = store
-        .send_message(a, ka.fingerprint().0, body.clone(), env.clone(), None)
+        .send_message(
+            a,
+            ka.fingerprint().0,
+            body.clone(),
+            env.clone(),
+            None,
+            u64::MAX,
+        )
         .await
         .expect("send");
     let again = store
-        .send_message(a, ka.fingerprint().0, body, env, None)
+        .send_message(a, ka.fingerprint().0, body, env, None, u64::MAX)
         .await
         .expect("resend");
     assert_eq!((first.seq, again.seq, again.duplicate), (4, 4, true));
