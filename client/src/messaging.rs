@@ -189,9 +189,13 @@ impl Client {
         signer
             .verify_signed(onionchat_proto::crypto::SignContext::Message, &m.envelope)
             .map_err(ClientError::Verify)?;
-        if let Some(cutoff) = self
-            .trust(m.room_id)
-            .and_then(|t| t.removed.get(&m.sender.0).copied())
+        let cutoff = self
+            .profile()
+            .data
+            .rooms
+            .get(&m.room_id.to_hex())
+            .and_then(|t| t.removed.get(&m.sender.0).copied());
+        if let Some(cutoff) = cutoff
             && m.seq > cutoff
         {
             return Err(ClientError::Untrusted(format!(
@@ -238,6 +242,21 @@ impl Client {
         sender: UserId,
         named: &onionchat_proto::wire::RosterRef,
     ) -> Result<()> {
+        // The usual case, on every message: it names our latest roster.
+        let current = self
+            .profile()
+            .data
+            .rooms
+            .get(&room.to_hex())
+            .is_some_and(|t| {
+                t.rosters.len() as u64 == named.version
+                    && t.rosters.last().is_some_and(|s| {
+                        onionchat_proto::crypto::roster::roster_hash(s) == named.hash
+                    })
+            });
+        if current {
+            return Ok(());
+        }
         let mut trust = self.trust(room).unwrap_or_default();
         let mut latest = trust.latest().map_or(0, |l| l.body.version);
         if named.version > latest {
