@@ -129,10 +129,7 @@ impl Pair {
             message::Position {
                 stream: 1,
                 counter,
-                roster: onionchat_proto::wire::RosterRef {
-                    version: 1,
-                    hash: onionchat_proto::wire::RosterHash([7; 32]),
-                },
+                roster: crate::raw::ANY_ROSTER,
             },
             onionchat_proto::now_ms(),
             &MessageContent::Text { text: text.into() },

@@ -264,6 +264,13 @@ pub fn direct_roster(
     (signed, hash)
 }
 
+/// A placeholder roster reference, for messages made by hand for the node
+/// (which stores it unread).
+pub const ANY_ROSTER: onionchat_proto::wire::RosterRef = onionchat_proto::wire::RosterRef {
+    version: 1,
+    hash: onionchat_proto::wire::RosterHash([7; 32]),
+};
+
 /// A `send` frame for `room`, signed by `key` as counter `counter` of
 /// stream 1, with `len` bytes standing in for the ciphertext (the node
 /// verifies the signature, as it must, and cannot read the contents).
@@ -284,10 +291,7 @@ pub fn send_frame(
         sent_at: 0,
         stream: 1,
         counter,
-        roster: onionchat_proto::wire::RosterRef {
-            version: 1,
-            hash: onionchat_proto::wire::RosterHash([7; 32]),
-        },
+        roster: ANY_ROSTER,
         nonce: onionchat_proto::crypto::random_array::<12>().to_vec(),
         ciphertext: vec![0x42; len],
     };

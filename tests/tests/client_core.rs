@@ -317,10 +317,7 @@ async fn the_sending_connection_gets_the_ack_instead_of_a_copy() {
         message::Position {
             stream: profile.data.stream,
             counter: 2,
-            roster: onionchat_proto::wire::RosterRef {
-                version: 1,
-                hash: onionchat_proto::wire::RosterHash([7; 32]),
-            },
+            roster: onionchat_tests::raw::ANY_ROSTER,
         },
         onionchat_proto::now_ms(),
         &MessageContent::Text { text: "raw".into() },

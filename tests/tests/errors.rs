@@ -347,10 +347,7 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
             message::Position {
                 stream: 1,
                 counter: counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-                roster: onionchat_proto::wire::RosterRef {
-                    version: 1,
-                    hash: onionchat_proto::wire::RosterHash([7; 32]),
-                },
+                roster: onionchat_tests::raw::ANY_ROSTER,
             },
             now_ms(),
             &text,
@@ -413,10 +410,7 @@ async fn membership_epochs_and_nothing_stored_on_failure() {
         message::Position {
             stream: 1,
             counter: 1,
-            roster: onionchat_proto::wire::RosterRef {
-                version: 1,
-                hash: onionchat_proto::wire::RosterHash([7; 32]),
-            },
+            roster: onionchat_tests::raw::ANY_ROSTER,
         },
         now_ms(),
         &MessageContent::Text { text: "x".into() },
@@ -497,10 +491,7 @@ async fn stale_epoch_rekey_required_and_rate_limits() {
         message::Position {
             stream: 1,
             counter: 1,
-            roster: onionchat_proto::wire::RosterRef {
-                version: 1,
-                hash: onionchat_proto::wire::RosterHash([7; 32]),
-            },
+            roster: onionchat_tests::raw::ANY_ROSTER,
         },
         now_ms(),
         &MessageContent::Text { text: "x".into() },

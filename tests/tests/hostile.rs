@@ -551,10 +551,7 @@ async fn a_member_cannot_store_what_does_not_verify() {
             message::Position {
                 stream: 9,
                 counter,
-                roster: onionchat_proto::wire::RosterRef {
-                    version: 1,
-                    hash: onionchat_proto::wire::RosterHash([7; 32]),
-                },
+                roster: onionchat_tests::raw::ANY_ROSTER,
             },
             now_ms(),
             &MessageContent::Text { text: "x".into() },

@@ -47,7 +47,8 @@ fn names_this_node(state: &AppState, node: &str) -> bool {
 /// (so hammering one name locks out only that name), and — for names with
 /// no account (sign-ups, and guesses) — by a loose node-wide cap, which a
 /// flood of made-up names can use up without touching anyone's login.
-fn auth_allowed(state: &AppState, username: &str) -> Result<(), Failure> {
+/// Returns whether the name has an account.
+fn auth_allowed(state: &AppState, username: &str) -> Result<bool, Failure> {
     let key = format!("u:{}", username.to_lowercase());
     if !state.auth_user_limit.allow(&key) {
         return reject(
@@ -62,7 +63,7 @@ fn auth_allowed(state: &AppState, username: &str) -> Result<(), Failure> {
             "too many sign-up or login attempts on this node; wait a minute",
         );
     }
-    Ok(())
+    Ok(known)
 }
 
 pub(super) async fn signup(
@@ -111,11 +112,10 @@ pub(super) async fn challenge(
     if req.username.len() > onionchat_proto::limits::MAX_USERNAME {
         return reject(ErrorCode::Invalid, "username too long");
     }
-    auth_allowed(&state, &req.username)?;
+    let known = auth_allowed(&state, &req.username)?;
     let now = now_ms();
     let id = ChallengeId::random();
     let nonce = onionchat_proto::crypto::random_array::<32>().to_vec();
-    let known = state.store.user_by_name(&req.username).is_ok();
     let pending = PendingChallenge {
         known,
         username: req.username,

@@ -115,22 +115,14 @@ impl Store {
         if let Some((done, last)) = run {
             run_ends(&counters, done, last, report);
         }
-        let mut usage = HashMap::new();
-        for entry in r.open_table(MSG_USAGE)?.iter()? {
-            let (user, bytes) = entry?;
-            usage.insert(user.value(), bytes.value());
-        }
-        let users: HashSet<u64> = usage.keys().chain(msg_sizes.keys()).copied().collect();
-        for user in users {
-            let used = usage.get(&user).copied().unwrap_or(0);
-            let stored = msg_sizes.get(&user).copied().unwrap_or(0);
-            if used != stored {
-                report.problems.push(format!(
-                    "user {user}: message quota usage {used} bytes, their messages {stored} bytes"
-                ));
-            }
-        }
-        Ok(())
+        usage_matches(
+            r,
+            MSG_USAGE,
+            &msg_sizes,
+            "message quota usage",
+            "their messages",
+            report,
+        )
     }
 
     fn check_files(
@@ -184,23 +176,36 @@ impl Store {
                     .push(format!("blob {name} has no file record (orphan)"));
             }
         }
-        let mut usage = HashMap::new();
-        for entry in r.open_table(USAGE)?.iter()? {
-            let (user, bytes) = entry?;
-            usage.insert(user.value(), bytes.value());
-        }
-        let users: HashSet<u64> = usage.keys().chain(sizes.keys()).copied().collect();
-        for user in users {
-            let used = usage.get(&user).copied().unwrap_or(0);
-            let files = sizes.get(&user).copied().unwrap_or(0);
-            if used != files {
-                report.problems.push(format!(
-                    "user {user}: quota usage {used} bytes, their files {files} bytes"
-                ));
-            }
-        }
-        Ok(())
+        usage_matches(r, USAGE, &sizes, "quota usage", "their files", report)
     }
+}
+
+/// Each user's count in `table` must equal the bytes `actual` found for
+/// them (a user missing on either side counts 0).
+fn usage_matches(
+    r: &redb::ReadTransaction,
+    table: redb::TableDefinition<'static, u64, u64>,
+    actual: &HashMap<u64, u64>,
+    counted: &str,
+    found: &str,
+    report: &mut CheckReport,
+) -> Result<(), Failure> {
+    let mut usage = HashMap::new();
+    for entry in r.open_table(table)?.iter()? {
+        let (user, bytes) = entry?;
+        usage.insert(user.value(), bytes.value());
+    }
+    let users: HashSet<u64> = usage.keys().chain(actual.keys()).copied().collect();
+    for user in users {
+        let used = usage.get(&user).copied().unwrap_or(0);
+        let stored = actual.get(&user).copied().unwrap_or(0);
+        if used != stored {
+            report.problems.push(format!(
+                "user {user}: {counted} {used} bytes, {found} {stored} bytes"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A room's stored messages end at `last`: that must be its counter.

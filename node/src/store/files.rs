@@ -145,14 +145,7 @@ impl Store {
             if txn.open_table(FILES)?.get(body.file_id.0)?.is_some() {
                 return reject(ErrorCode::Conflict, "a file with this id exists");
             }
-            let msgs = txn
-                .open_table(MSG_USAGE)?
-                .get(user.0)?
-                .map(|g| g.value())
-                .unwrap_or(0);
-            let mut usage = txn.open_table(USAGE)?;
-            let used = usage.get(user.0)?.map(|g| g.value()).unwrap_or(0);
-            if used.saturating_add(msgs).saturating_add(len) > limits.user_quota_bytes {
+            if super::quota::used(txn, user.0)?.saturating_add(len) > limits.user_quota_bytes {
                 return reject(
                     ErrorCode::QuotaExceeded,
                     format!(
@@ -171,7 +164,7 @@ impl Store {
             };
             let record = enc(&rec)?;
             // Reserved now, not at completion: what is announced counts.
-            usage.insert(user.0, used + len)?;
+            super::quota::add(txn, USAGE, user.0, len)?;
             txn.open_table(FILES)?
                 .insert(body.file_id.0, record.as_slice())?;
             Ok((file_info(body.file_id.0, &rec), vec![]))
@@ -386,12 +379,10 @@ fn forget_files(
     recs: &[([u8; 16], FileRecord)],
 ) -> Result<Vec<Event>, Failure> {
     let mut files = txn.open_table(FILES)?;
-    let mut usage = txn.open_table(USAGE)?;
     let mut events = Vec::new();
     for (id, rec) in recs {
         files.remove(*id)?;
-        let used = usage.get(rec.uploader)?.map(|g| g.value()).unwrap_or(0);
-        usage.insert(rec.uploader, used.saturating_sub(rec.ciphertext_len))?;
+        super::quota::take(txn, USAGE, rec.uploader, rec.ciphertext_len)?;
         if rec.complete
             && let Some(g) = txn.open_table(ROOMS)?.get(rec.room_id)?
         {

@@ -136,9 +136,8 @@ impl Store {
         let roster = CheckedRoster::new(&caller, user, body.room_id, &body.roster)?;
         let grants = pre_check_grants(&caller, &body.key_grants)?;
         // Every write that grows the database needs the free-space floor.
-        self.space().check(
-            body.roster.body.len() as u64 + grants.iter().map(|(_, b)| b.len() as u64).sum::<u64>(),
-        )?;
+        self.space()
+            .check(body.roster.body.len() as u64 + super::rooms::grants_len(&grants))?;
         self.write(move |txn| {
             let mut req = load_request(txn, id)?;
             if req.to != user.0 {

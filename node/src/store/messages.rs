@@ -108,21 +108,13 @@ impl Store {
             let bytes = enc(&stored)?;
             // Messages count against their sender's quota with files.
             let size = bytes.len() as u64;
-            let files = txn
-                .open_table(USAGE)?
-                .get(user.0)?
-                .map(|g| g.value())
-                .unwrap_or(0);
-            let mut msg_usage = txn.open_table(MSG_USAGE)?;
-            let msgs = msg_usage.get(user.0)?.map(|g| g.value()).unwrap_or(0);
-            if files.saturating_add(msgs).saturating_add(size) > quota {
+            if super::quota::used(txn, user.0)?.saturating_add(size) > quota {
                 return reject(
                     ErrorCode::QuotaExceeded,
                     format!("your storage quota of {quota} bytes is used up"),
                 );
             }
-            msg_usage.insert(user.0, msgs + size)?;
-            drop(msg_usage);
+            super::quota::add(txn, MSG_USAGE, user.0, size)?;
             seqs.insert(room_id.0, seq)?;
             drop(seqs);
             txn.open_table(MESSAGES)?
@@ -303,10 +295,9 @@ impl Store {
                     }
                     *freed.entry(sender).or_default() += size;
                 }
-                let mut usage = txn.open_table(MSG_USAGE)?;
+                drop((t, ids));
                 for (user, size) in freed {
-                    let used = usage.get(user)?.map(|g| g.value()).unwrap_or(0);
-                    usage.insert(user, used.saturating_sub(size))?;
+                    super::quota::take(txn, MSG_USAGE, user, size)?;
                 }
                 Ok(((), vec![]))
             })

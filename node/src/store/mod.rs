@@ -20,6 +20,7 @@ pub mod check;
 pub mod files;
 pub mod friends;
 pub mod messages;
+mod quota;
 pub mod rooms;
 pub mod schema;
 pub mod space;

@@ -211,6 +211,11 @@ pub(crate) fn pre_check_grants(
         .collect()
 }
 
+/// Bytes the checked grants take.
+pub(crate) fn grants_len(grants: &CheckedGrants) -> u64 {
+    grants.iter().map(|(_, b)| b.len() as u64).sum()
+}
+
 /// Check that `grants` are exactly one grant per member of `roster` for
 /// (`room`, `epoch`), each bound to the roster and wrapped for the key the
 /// roster names; store them.
@@ -365,9 +370,8 @@ impl Store {
         }
         let grants = pre_check_grants(&caller, &body.key_grants)?;
         // Every write that grows the database needs the free-space floor.
-        self.space().check(
-            body.roster.body.len() as u64 + grants.iter().map(|(_, b)| b.len() as u64).sum::<u64>(),
-        )?;
+        self.space()
+            .check(body.roster.body.len() as u64 + grants_len(&grants))?;
         self.write(move |txn| {
             for m in roster.body.members.iter().filter(|m| m.user != user) {
                 get_user(txn, m.user)?;
@@ -405,10 +409,8 @@ impl Store {
         }
         let grants = pre_check_grants(&caller, &body.key_grants)?;
         // Every write that grows the database needs the free-space floor.
-        self.space().check(
-            body.roster.as_ref().map_or(0, |r| r.body.len() as u64)
-                + grants.iter().map(|(_, b)| b.len() as u64).sum::<u64>(),
-        )?;
+        self.space()
+            .check(body.roster.as_ref().map_or(0, |r| r.body.len() as u64) + grants_len(&grants))?;
         self.write(move |txn| {
             let mut room = load_room(txn, room_id)?;
             must_be_member(&room, user)?;

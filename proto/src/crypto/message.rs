@@ -127,15 +127,15 @@ pub fn decode(envelope: &Signed) -> Result<MessageBody, OpenError> {
     Ok(body)
 }
 
-/// Verify, then decrypt, a message received for `room_id` from `sender`.
-/// `key_for` returns the room key of an epoch. Nothing is decrypted unless
-/// the signature verifies.
-pub fn open(
+/// Verify a message received for `room_id` from `sender`: its shape, that
+/// it names `sender`'s key, the signature over its exact bytes, and its
+/// room. Returns the body, whose signed fields (roster, counter, epoch) can
+/// be believed before the room key of its epoch is known.
+pub fn verify(
     envelope: &Signed,
     sender: &PublicIdentity,
     room_id: RoomId,
-    key_for: impl FnOnce(u32) -> Option<RoomKey>,
-) -> Result<(MessageBody, MessageContent), OpenError> {
+) -> Result<MessageBody, OpenError> {
     let body = decode(envelope)?;
     if body.sender_fp != sender.fingerprint() {
         return Err(OpenError::SenderMismatch {
@@ -151,7 +151,12 @@ pub fn open(
             found: body.room_id,
         });
     }
-    let key = key_for(body.epoch).ok_or(OpenError::UnknownEpoch(body.epoch))?;
+    Ok(body)
+}
+
+/// Decrypt the body of a message [`verify`] accepted, with the room key of
+/// its epoch.
+pub fn decrypt(body: &MessageBody, key: &RoomKey) -> Result<MessageContent, OpenError> {
     let aad = message_aad(
         body.v,
         &body.room_id,
@@ -165,11 +170,25 @@ pub fn open(
         gcm_open(key.as_bytes(), &nonce, &aad, &body.ciphertext)
             .ok_or(OpenError::Decrypt { what: "message" })?,
     );
-    let content = decode_with(&plaintext, Limits::with_max_len(MAX_MESSAGE_CIPHERTEXT)).map_err(
-        |source| OpenError::Malformed {
+    decode_with(&plaintext, Limits::with_max_len(MAX_MESSAGE_CIPHERTEXT)).map_err(|source| {
+        OpenError::Malformed {
             what: "message content",
             source,
-        },
-    )?;
+        }
+    })
+}
+
+/// Verify, then decrypt, a message received for `room_id` from `sender`.
+/// `key_for` returns the room key of an epoch. Nothing is decrypted unless
+/// the signature verifies.
+pub fn open(
+    envelope: &Signed,
+    sender: &PublicIdentity,
+    room_id: RoomId,
+    key_for: impl FnOnce(u32) -> Option<RoomKey>,
+) -> Result<(MessageBody, MessageContent), OpenError> {
+    let body = verify(envelope, sender, room_id)?;
+    let key = key_for(body.epoch).ok_or(OpenError::UnknownEpoch(body.epoch))?;
+    let content = decrypt(&body, &key)?;
     Ok((body, content))
 }

@@ -646,10 +646,7 @@ async fn bench_tor() {
                 message::Position {
                     stream: 1,
                     counter: i + 1,
-                    roster: onionchat_proto::wire::RosterRef {
-                        version: 1,
-                        hash: onionchat_proto::wire::RosterHash([7; 32]),
-                    },
+                    roster: onionchat_tests::raw::ANY_ROSTER,
                 },
                 0,
                 &content,
