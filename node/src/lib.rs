@@ -14,6 +14,7 @@
 //! - [`systemd`]: readiness and watchdog for the service manager;
 //! - `display`: drives the status screen (feature `display`).
 
+pub mod challenge;
 pub mod config;
 pub mod control;
 pub mod delivery;

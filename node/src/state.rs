@@ -3,29 +3,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use onionchat_proto::wire::{ChallengeId, RoomId, UserId};
+use onionchat_proto::wire::{RoomId, UserId};
 
+use crate::challenge::Challenges;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::ratelimit::RateLimiter;
 use crate::status::StatusModel;
 use crate::store::Store;
-
-/// A login challenge waiting for its signature.
-#[derive(Debug, Clone)]
-pub struct PendingChallenge {
-    /// Who may answer it.
-    pub username: String,
-    /// The nonce.
-    pub nonce: Vec<u8>,
-    /// ms.
-    pub issued_at: u64,
-    /// ms.
-    pub expires_at: u64,
-    /// The name has an account (challenges for other names share one
-    /// small pool, so guesses never push out a member's login).
-    pub known: bool,
-}
 
 /// Everything handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -38,16 +23,16 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Status model.
     pub status: Arc<StatusModel>,
-    /// Outstanding login challenges (in memory: they live 2 minutes).
-    pub challenges: Arc<Mutex<HashMap<ChallengeId, PendingChallenge>>>,
+    /// Login challenges (stateless until answered).
+    pub challenges: Arc<Challenges>,
     /// Per-user message limit.
     pub message_limit: Arc<RateLimiter>,
     /// Per-user request limit.
     pub request_limit: Arc<RateLimiter>,
-    /// Node-wide sign-up/login limit (loose: a flood from many names).
+    /// Node-wide sign-up limit (loose: a flood from many names).
     pub auth_limit: Arc<RateLimiter>,
-    /// Per-username sign-up/challenge/login limit (tight: guessing or
-    /// locking out one account does not touch the others).
+    /// Per-username limit on sign-ups, and on logins that proved the key
+    /// (so only the account's own key can use up its login budget).
     pub auth_user_limit: Arc<RateLimiter>,
     /// Node-wide limit on requests with an unknown or expired token (each
     /// costs a database lookup; there are no client addresses to key on).

@@ -700,7 +700,7 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auth_limits_are_per_name_and_bad_tokens_are_throttled() {
+async fn nobody_can_lock_a_name_out_and_bad_tokens_are_throttled() {
     let tmp = tempfile::tempdir().expect("tmp");
     let node = Node::start(&tmp.path().join("node"), &[]);
     let a = &node.addr;
@@ -714,46 +714,61 @@ async fn auth_limits_are_per_name_and_bad_tokens_are_throttled() {
     let r = raw::signup(a, &ann_key, "ann", Some("NOSUCHINVITE".into())).await;
     expect(&r, 403, ErrorCode::InviteInvalid);
 
-    // Someone hammering one name (150 challenges, more than the old
-    // node-wide budget) locks out only that name.
+    let invite = ann.create_invite(None, None).await.expect("invite");
+    let (bob_key, _) = raw_user(&node, "bob", Some(invite.code.clone())).await;
+    // bob asks for a challenge and signs it; before he sends the answer,
+    // someone hammers his name: 300 challenges, and 100 answers signed
+    // with a key that is not his.
+    let bobs_answer = raw::signed_login(a, &bob_key, "bob").await;
     let ch = |name: &str| {
         onionchat_proto::encode(&onionchat_proto::wire::ChallengeRequest {
             username: name.into(),
         })
         .expect("enc")
     };
-    let mut limited = 0;
-    for _ in 0..150 {
-        let r = raw::post_cbor(a, "/v1/auth/challenge", None, ch("victim")).await;
-        if r.status == 429 {
-            limited += 1;
-        }
+    let mut codes = std::collections::HashMap::new();
+    for _ in 0..300 {
+        let r = raw::post_cbor(a, "/v1/auth/challenge", None, ch("bob")).await;
+        *codes.entry(r.status).or_insert(0) += 1;
     }
-    assert!(
-        limited > 100,
-        "one name is limited: {limited} of 150 refused"
-    );
-    let r = raw::post_cbor(a, "/v1/auth/challenge", None, ch("ann")).await;
-    assert_eq!(r.status, 200, "another name still logs in: {:?}", r.code());
+    assert_eq!(codes.get(&200), Some(&300), "challenges: {codes:?}");
+    let mallory = IdentityKey::generate().expect("keygen");
+    for _ in 0..100 {
+        let forged = raw::signed_login(a, &mallory, "bob").await;
+        let r = raw::post_cbor(a, "/v1/auth/login", None, forged).await;
+        expect(&r, 401, ErrorCode::Unauthorized);
+    }
+    // bob's answer still works, once, and so does a fresh login.
+    let r = raw::post_cbor(a, "/v1/auth/login", None, bobs_answer.clone()).await;
+    assert_eq!(r.status, 200, "bob logs in after the flood: {:?}", r.code());
+    let r = raw::post_cbor(a, "/v1/auth/login", None, bobs_answer).await;
+    expect(&r, 401, ErrorCode::ChallengeInvalid);
+    login(&node, &bob_key, "bob").await.expect("a fresh login");
 
-    // A member flooding with made-up names (more than the node-wide cap of
-    // 600 a minute) uses up only what made-up names get: ann, who has an
-    // account, still logs in, and the challenge table was not filled.
-    let mut limited = 0;
+    // A flood of made-up names (more than the node-wide sign-up cap) gets
+    // challenges that store nothing: ann logs in again for real.
     for i in 0..700 {
         let r = raw::post_cbor(a, "/v1/auth/challenge", None, ch(&format!("nobody{i}"))).await;
-        if r.status == 429 {
-            limited += 1;
-        }
+        assert_eq!(r.status, 200, "{:?}", r.code());
     }
-    assert!(limited > 0, "the node-wide cap holds for made-up names");
-    let r = raw::post_cbor(a, "/v1/auth/challenge", None, ch("ann")).await;
-    assert_eq!(r.status, 200, "ann still logs in: {:?}", r.code());
-    // ann's client logs in again for real.
     ann.logout().await.expect("logout");
     ann.create_invite(None, None)
         .await
         .expect("ann logs in again and works");
+
+    // Sign-ups are limited per name (12 a minute) — guessing invites for
+    // one name stops there — and another name signs up.
+    let mut limited = 0;
+    for _ in 0..20 {
+        let r = raw::signup(a, &ann_key, "carol", Some("NOSUCHINVITE".into())).await;
+        if r.status == 429 {
+            expect(&r, 429, ErrorCode::RateLimited);
+            limited += 1;
+        }
+    }
+    assert!(limited >= 5, "sign-ups for one name are limited: {limited}");
+    let invite = ann.create_invite(None, None).await.expect("invite");
+    raw_user(&node, "dave", Some(invite.code)).await;
 
     // Guessing tokens: past a node-wide rate, 429 instead of a lookup each.
     let mut codes = std::collections::HashMap::new();

@@ -5,23 +5,15 @@ use axum::http::StatusCode;
 use onionchat_proto::crypto::identity::fingerprint_of;
 use onionchat_proto::crypto::{PublicIdentity, SignContext};
 use onionchat_proto::wire::{
-    Challenge, ChallengeId, ChallengeRequest, ErrorCode, LoginBody, ServerInfo, Session, Signed,
-    SignupBody, SignupResponse, UserInfo,
+    Challenge, ChallengeRequest, ErrorCode, LoginBody, ServerInfo, Session, Signed, SignupBody,
+    SignupResponse, UserInfo,
 };
 use onionchat_proto::{Limits, PROTOCOL_VERSION, decode_with, now_ms};
 
 use super::{Authed, Cbor};
 use crate::error::{Failure, reject};
-use crate::state::{AppState, PendingChallenge};
+use crate::state::AppState;
 use crate::store::accounts::user_info;
-
-/// How long a login challenge may be answered.
-const CHALLENGE_TTL_MS: u64 = 120_000;
-/// Outstanding challenges per account (the oldest goes first): the table
-/// is bounded by the number of accounts, and nobody fills it for others.
-const MAX_CHALLENGES_PER_USER: usize = 8;
-/// Outstanding challenges for names without an account, all together.
-const MAX_CHALLENGES_UNKNOWN: usize = 1_000;
 
 pub(super) async fn info(State(state): State<AppState>) -> Cbor<ServerInfo> {
     Cbor(ServerInfo {
@@ -43,27 +35,26 @@ fn names_this_node(state: &AppState, node: &str) -> bool {
             .is_some_and(|a| a.eq_ignore_ascii_case(node))
 }
 
-/// Sign-up, challenge and login for `username`: limited per username
-/// (so hammering one name locks out only that name), and — for names with
-/// no account (sign-ups, and guesses) — by a loose node-wide cap, which a
-/// flood of made-up names can use up without touching anyone's login.
-/// Returns whether the name has an account.
-fn auth_allowed(state: &AppState, username: &str) -> Result<bool, Failure> {
-    let key = format!("u:{}", username.to_lowercase());
+/// Sign-ups for `username`: limited per name and, loosely, node-wide (a
+/// flood of made-up names). Logins are not limited here: challenges are
+/// stateless (see `challenge.rs`) and a login that fails costs one
+/// signature check, so limiting them would only let a stranger lock a
+/// name out.
+fn signup_allowed(state: &AppState, username: &str) -> Result<(), Failure> {
+    let key = format!("signup:{}", username.to_lowercase());
     if !state.auth_user_limit.allow(&key) {
         return reject(
             ErrorCode::RateLimited,
-            "too many sign-up or login attempts for this name; wait a minute",
+            "too many sign-up attempts for this name; wait a minute",
         );
     }
-    let known = state.store.user_by_name(username).is_ok();
-    if !known && !state.auth_limit.allow("auth") {
+    if !state.auth_limit.allow("auth") {
         return reject(
             ErrorCode::RateLimited,
-            "too many sign-up or login attempts on this node; wait a minute",
+            "too many sign-up attempts on this node; wait a minute",
         );
     }
-    Ok(known)
+    Ok(())
 }
 
 pub(super) async fn signup(
@@ -72,7 +63,7 @@ pub(super) async fn signup(
 ) -> Result<Cbor<SignupResponse>, Failure> {
     let body: SignupBody = decode_with(&req.body, Limits::with_max_len(4096))
         .map_err(|e| Failure::reject(ErrorCode::Malformed, e.to_string()))?;
-    auth_allowed(&state, &body.username)?;
+    signup_allowed(&state, &body.username)?;
     if body.v != PROTOCOL_VERSION {
         return reject(
             ErrorCode::Invalid,
@@ -112,55 +103,9 @@ pub(super) async fn challenge(
     if req.username.len() > onionchat_proto::limits::MAX_USERNAME {
         return reject(ErrorCode::Invalid, "username too long");
     }
-    let known = auth_allowed(&state, &req.username)?;
-    let now = now_ms();
-    let id = ChallengeId::random();
-    let nonce = onionchat_proto::crypto::random_array::<32>().to_vec();
-    let pending = PendingChallenge {
-        known,
-        username: req.username,
-        nonce: nonce.clone(),
-        issued_at: now,
-        expires_at: now + CHALLENGE_TTL_MS,
-    };
-    // At most a few outstanding challenges per account, and one small pool
-    // for names without one (answered like a wrong key, so outsiders learn
-    // nothing): the table cannot be filled, and nobody's flood pushes out
-    // a member's login.
-    {
-        let mut map = state.challenges.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, c| c.expires_at >= now);
-        let cap = if known {
-            MAX_CHALLENGES_PER_USER
-        } else {
-            MAX_CHALLENGES_UNKNOWN
-        };
-        // The same pool: this account's challenges, or every unknown name's.
-        let same = |c: &PendingChallenge| {
-            if known {
-                c.username == pending.username
-            } else {
-                !c.known
-            }
-        };
-        let mut theirs: Vec<(u64, ChallengeId)> = map
-            .iter()
-            .filter(|(_, c)| same(c))
-            .map(|(id, c)| (c.issued_at, *id))
-            .collect();
-        theirs.sort();
-        let over = (theirs.len() + 1).saturating_sub(cap);
-        for (_, old) in theirs.iter().take(over) {
-            map.remove(old);
-        }
-        map.insert(id, pending);
-    }
-    Ok(Cbor(Challenge {
-        challenge_id: id,
-        nonce,
-        issued_at: now,
-        expires_at: now + CHALLENGE_TTL_MS,
-    }))
+    // Nothing is stored and nothing is limited: asking for challenges for
+    // someone's name, however often, does not stand in their way.
+    Ok(Cbor(state.challenges.issue(&req.username, now_ms())))
 }
 
 pub(super) async fn login(
@@ -169,35 +114,14 @@ pub(super) async fn login(
 ) -> Result<Cbor<Session>, Failure> {
     let body: LoginBody = decode_with(&req.body, Limits::with_max_len(1024))
         .map_err(|e| Failure::reject(ErrorCode::Malformed, e.to_string()))?;
-    auth_allowed(&state, &body.username)?;
-    // Single use: removed whether or not the signature checks out.
-    let pending = state
-        .challenges
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&body.challenge_id);
-    let Some(pending) = pending else {
+    if body.v != PROTOCOL_VERSION {
         return reject(
             ErrorCode::ChallengeInvalid,
-            "unknown or already used challenge; ask for a new one",
-        );
-    };
-    if pending.expires_at < now_ms() {
-        return reject(
-            ErrorCode::ChallengeInvalid,
-            "the challenge expired; ask for a new one",
+            format!("protocol version {} is not supported", body.v),
         );
     }
-    if pending.username != body.username
-        || pending.nonce != body.nonce
-        || pending.issued_at != body.issued_at
-        || body.v != PROTOCOL_VERSION
-    {
-        return reject(
-            ErrorCode::ChallengeInvalid,
-            "the answer does not match the challenge",
-        );
-    }
+    let now = now_ms();
+    state.challenges.check(&body, now)?;
     let (user_id, rec) = state
         .store
         .user_by_name(&body.username)
@@ -206,6 +130,20 @@ pub(super) async fn login(
         .map_err(|e| Failure::Internal(e.to_string()))?;
     key.verify_signed(SignContext::Login, &req)
         .map_err(|_| Failure::reject(ErrorCode::Unauthorized, "unknown user or wrong key"))?;
+    // The key is proven: from here on only the account itself is counted.
+    let key = format!("login:{}", body.username.to_lowercase());
+    if !state.auth_user_limit.allow(&key) {
+        return reject(
+            ErrorCode::RateLimited,
+            "too many logins for this account; wait a minute",
+        );
+    }
+    if !state.challenges.spend(&body, now) {
+        return reject(
+            ErrorCode::ChallengeInvalid,
+            "this challenge was already used; ask for a new one",
+        );
+    }
     if rec.removed_at.is_some() {
         return reject(ErrorCode::Forbidden, "the box's owner removed this account");
     }
