@@ -96,6 +96,7 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
         config.db_cache_mb.max(1) * 1024 * 1024,
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.set_user_quota(config.user_quota_bytes);
     store.space().set_floor(
         config.min_free_mb.saturating_mul(1024 * 1024),
         config.min_free_percent,

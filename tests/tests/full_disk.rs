@@ -168,6 +168,19 @@ async fn a_full_card_refuses_new_data_keeps_reads_and_recovers_without_a_restart
     let mut node = Node::start(&disk.path, &[&cfg]);
     let pid = node.pid().expect("pid");
     let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    // Things that wait to be done when the card fills: a group bob will
+    // leave, a friend request cat will accept, an invite dan will use.
+    let group = ann.create_group(&["bob"]).await.expect("group").id;
+    let inv = ann.create_invite(None, None).await.expect("invite");
+    let cat = onionchat_tests::join(
+        &node,
+        &tmp.path().join("cat"),
+        "cat",
+        &ann.invite_link(&inv.code).to_string(),
+    )
+    .await;
+    let to_cat = ann.send_friend_request("cat").await.expect("request");
+    let for_dan = ann.create_invite(None, None).await.expect("invite");
 
     // What the household has before the card fills.
     let mut texts = Vec::new();
@@ -230,18 +243,37 @@ async fn a_full_card_refuses_new_data_keeps_reads_and_recovers_without_a_restart
         .expect_err("below the floor");
     assert!(is_full(&err), "{err}");
     // So is every other write that grows the card (protocol §13): a new
-    // group, a re-key, a friend request.
+    // group, a re-key, a leave, a friend request, accepting one, an
+    // invite, a sign-up.
     for (what, err) in [
         ("group", ann.create_group(&["bob"]).await.map(|_| ())),
         ("re-key", ann.rekey(room).await.map(|_| ())),
+        ("leave", bob.leave(group).await),
         (
             "friend request",
-            bob.send_friend_request("ann").await.map(|_| ()),
+            bob.send_friend_request("cat").await.map(|_| ()),
         ),
+        (
+            "accept",
+            cat.accept_friend_request(&to_cat).await.map(|_| ()),
+        ),
+        ("invite", ann.create_invite(None, None).await.map(|_| ())),
     ] {
         let err = err.expect_err(what);
         assert!(is_full(&err), "{what}: {err}");
     }
+    let dan = onionchat_proto::crypto::IdentityKey::generate().expect("key");
+    let r = onionchat_tests::raw::signup(&node.addr, &dan, "dan", Some(for_dan.code.clone())).await;
+    onionchat_tests::raw::expect(&r, 507, ErrorCode::StorageFull);
+    // None of them happened.
+    assert!(
+        bob.rooms()
+            .await
+            .expect("rooms")
+            .iter()
+            .any(|r| r.id == group)
+    );
+    assert!(ann.friends().await.expect("friends").len() == 1);
     // Reads and logins go on.
     assert_intact(&bob, room, &texts, (photo_id, &photo_sha), tmp.path()).await;
     bob.login().await.expect("login on a full card");

@@ -218,3 +218,41 @@ async fn messages_count_against_their_senders_quota() {
     let check = onionchat_tests::node_cmd_ok(&tmp.path().join("node"), &["check"]);
     assert!(check.trim_end().ends_with("\nhealthy"), "{check}");
 }
+
+/// Rooms and re-keys are writes like messages: their rosters and key
+/// grants count against the quota of the member who uploads them, so a
+/// member making groups or re-keying in a loop stops at their own quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_and_rekeys_count_against_their_makers_quota() {
+    use onionchat_proto::wire::ErrorCode;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = onionchat_tests::config_arg(
+        tmp.path(),
+        "user_quota_bytes = 40000\n[rate]\nrequests_per_sec = 1000.0\nrequest_burst = 1000.0\n",
+    );
+    let node = Node::start(&tmp.path().join("node"), &[&cfg]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    // bob makes groups with ann until his quota is used up.
+    let mut made = 0;
+    let refused = loop {
+        match bob.create_group(&["ann"]).await {
+            Ok(_) => made += 1,
+            Err(e) => break e,
+        }
+        assert!(made < 100, "the quota never stopped bob");
+    };
+    assert_eq!(refused.code(), Some(ErrorCode::QuotaExceeded), "{refused}");
+    assert!(made >= 3, "bob made {made} groups before his quota ran out");
+    // Re-keying is refused too; the room stays at its epoch and usable.
+    let err = bob.rekey(room).await.expect_err("over quota");
+    assert_eq!(err.code(), Some(ErrorCode::QuotaExceeded), "{err}");
+    assert_eq!(bob.room(room).await.expect("room").epoch, 1);
+    // ann's quota is her own: she re-keys, makes a group, and both can
+    // still write in their chat.
+    ann.rekey(room).await.expect("ann re-keys");
+    ann.create_group(&["bob"]).await.expect("ann makes a group");
+    ann.send_text(room, "still ours").await.expect("ann sends");
+    // The store agrees with itself: usage equals what is stored.
+    let check = onionchat_tests::node_cmd_ok(&tmp.path().join("node"), &["check"]);
+    assert!(check.trim_end().ends_with("\nhealthy"), "{check}");
+}

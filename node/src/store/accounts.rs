@@ -279,7 +279,7 @@ impl Store {
                     continue;
                 };
                 req.state = onionchat_proto::wire::FriendRequestState::Cancelled;
-                requests.insert(id, enc(&req)?.as_slice())?;
+                requests.remove(id)?;
                 drop(requests);
                 let info = super::friends::request_info(txn, id, &req)?;
                 events.push(Event::new(

@@ -102,6 +102,7 @@ macro_rules! for_each_table {
         $f!(FILES);
         $f!(USAGE);
         $f!(MSG_USAGE);
+        $f!(ROOM_USAGE);
     };
 }
 

@@ -10,8 +10,9 @@
 //!   no blob is left without a record (blobs are renamed into place before
 //!   the record says complete, and start-up removes the rest);
 //! - each member's quota usage equals the sizes of their files (finished
-//!   or reserved by an announcement), and their message usage the stored
-//!   size of their messages.
+//!   or reserved by an announcement), their message usage the stored size
+//!   of their messages, and their room usage the stored size of the
+//!   rosters and key grants they uploaded.
 //!
 //! An upload that is mid-way when the check runs shows up as "in flight",
 //! not as a problem.
@@ -57,6 +58,22 @@ impl Store {
         let r = self.read()?;
         self.check_messages(&r, &mut report)?;
         self.check_files(&r, &mut report)?;
+        let mut problems = Vec::new();
+        let room_sizes = super::quota::room_sizes(
+            &r.open_table(ROSTERS)?,
+            &r.open_table(GRANTS)?,
+            &r.open_table(FINGERPRINTS)?,
+            |p| problems.push(p),
+        )?;
+        report.problems.extend(problems);
+        usage_matches(
+            &r,
+            ROOM_USAGE,
+            &room_sizes,
+            "room quota usage",
+            "their rosters and key grants",
+            &mut report,
+        )?;
         Ok(report)
     }
 
@@ -76,9 +93,8 @@ impl Store {
         // so each room's stored ones are a contiguous run ending at its
         // counter.
         let mut run: Option<([u8; 16], u64)> = None;
-        let mut msg_sizes: HashMap<u64, u64> = HashMap::new();
         for m in r.open_table(MESSAGES)?.iter()? {
-            let (k, v) = m?;
+            let (k, _) = m?;
             let (room, seq) = k.value();
             report.messages += 1;
             match run {
@@ -103,18 +119,17 @@ impl Store {
                     }
                 }
             }
-            match dec::<onionchat_proto::wire::StoredMessage>(v.value()) {
-                Ok(m) => *msg_sizes.entry(m.sender.0).or_default() += v.value().len() as u64,
-                Err(e) => report.problems.push(format!(
-                    "room {}: message {seq} does not decode: {e}",
-                    hex::encode(room)
-                )),
-            }
             run = Some((room, seq));
         }
         if let Some((done, last)) = run {
             run_ends(&counters, done, last, report);
         }
+        let msg_sizes = super::quota::message_sizes(&r.open_table(MESSAGES)?, |(room, seq), e| {
+            report.problems.push(format!(
+                "room {}: message {seq} does not decode: {e}",
+                hex::encode(room)
+            ))
+        })?;
         usage_matches(
             r,
             MSG_USAGE,

@@ -132,6 +132,7 @@ impl Store {
         id: RequestId,
         body: AcceptFriendRequest,
     ) -> Result<Room, Failure> {
+        let payer = self.payer(user);
         let caller = self.user(user)?;
         let roster = CheckedRoster::new(&caller, user, body.room_id, &body.roster)?;
         let grants = pre_check_grants(&caller, &body.key_grants)?;
@@ -160,7 +161,7 @@ impl Store {
                     "the roster of a 1:1 room names exactly the two friends",
                 );
             }
-            let view = insert_room(txn, user, roster, None, grants)?;
+            let view = insert_room(txn, payer, roster, None, grants)?;
             req.state = FriendRequestState::Accepted;
             req.room_id = Some(body.room_id.0);
             let info = request_info(txn, id.0, &req)?;
@@ -217,8 +218,8 @@ impl Store {
                 FriendRequestState::Cancelled
             };
             let info = request_info(txn, id.0, &req)?;
-            txn.open_table(FRIEND_REQUESTS)?
-                .insert(id.0, enc(&req)?.as_slice())?;
+            // Forgotten once closed: a send/cancel loop stores nothing.
+            txn.open_table(FRIEND_REQUESTS)?.remove(id.0)?;
             txn.open_table(PENDING_PAIRS)?
                 .remove(pair(req.from, req.to))?;
             let ev = Event::new(

@@ -50,6 +50,8 @@ pub struct Store {
     node_id: String,
     uploads: files::Uploads,
     space: Arc<space::DiskSpace>,
+    /// Each member's quota in bytes (files, messages, rosters and grants).
+    user_quota: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// CBOR-encode a record.
@@ -109,6 +111,7 @@ impl Store {
             node_id: format!("id:{id:016x}"),
             uploads: files::Uploads::default(),
             space: Arc::new(space::DiskSpace::new(data_dir.to_path_buf())),
+            user_quota: Arc::new(u64::MAX.into()),
         };
         store.cleanup_interrupted_uploads()?;
         Ok(store)
@@ -118,6 +121,20 @@ impl Store {
     /// new messages and uploads are refused.
     pub fn space(&self) -> &space::DiskSpace {
         &self.space
+    }
+
+    /// Set each member's quota (unlimited until set).
+    pub fn set_user_quota(&self, bytes: u64) {
+        self.user_quota
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Who pays for a write of `user`'s rosters and grants.
+    pub(crate) fn payer(&self, user: UserId) -> rooms::Payer {
+        rooms::Payer {
+            user,
+            quota: self.user_quota.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Keep room for `bytes` of a file while they arrive (checked against
@@ -253,14 +270,40 @@ fn migrate(db: &Database) -> Result<(), Failure> {
             )));
         }
         Some(v) if v == SCHEMA_VERSION => {}
-        // 2 → 3: the index of pending friend requests by pair.
-        Some(2) => {
-            let mut index = txn.open_table(PENDING_PAIRS)?;
-            for entry in txn.open_table(FRIEND_REQUESTS)?.iter()? {
-                let (k, v) = entry?;
-                let r: FriendRequestRecord = dec(v.value())?;
-                if r.state == onionchat_proto::wire::FriendRequestState::Pending {
-                    index.insert((r.from.min(r.to), r.from.max(r.to)), k.value())?;
+        Some(v @ (2 | 3)) => {
+            // 2 → 3: the index of pending friend requests by pair.
+            if v == 2 {
+                let mut index = txn.open_table(PENDING_PAIRS)?;
+                for entry in txn.open_table(FRIEND_REQUESTS)?.iter()? {
+                    let (k, v) = entry?;
+                    let r: FriendRequestRecord = dec(v.value())?;
+                    if r.state == onionchat_proto::wire::FriendRequestState::Pending {
+                        index.insert((r.from.min(r.to), r.from.max(r.to)), k.value())?;
+                    }
+                }
+            }
+            // 3 → 4: rosters and key grants count against the quota, and
+            // messages are counted afresh (a schema-3 store may predate
+            // the message count).
+            let mut bad = None;
+            let rooms = quota::room_sizes(
+                &txn.open_table(ROSTERS)?,
+                &txn.open_table(GRANTS)?,
+                &txn.open_table(FINGERPRINTS)?,
+                |p| bad = Some(p),
+            )?;
+            let messages =
+                quota::message_sizes(&txn.open_table(MESSAGES)?, |_, e| bad = Some(e.to_string()))?;
+            if let Some(what) = bad {
+                return Err(Failure::Internal(format!(
+                    "cannot upgrade the database: {what}"
+                )));
+            }
+            for (table, sizes) in [(ROOM_USAGE, rooms), (MSG_USAGE, messages)] {
+                let mut t = txn.open_table(table)?;
+                t.retain(|_, _| false)?;
+                for (user, bytes) in sizes {
+                    t.insert(user, bytes)?;
                 }
             }
             txn.open_table(META)?
@@ -297,6 +340,7 @@ fn migrate(db: &Database) -> Result<(), Failure> {
             txn.open_table(FILES)?;
             txn.open_table(USAGE)?;
             txn.open_table(MSG_USAGE)?;
+            txn.open_table(ROOM_USAGE)?;
             let mut meta = txn.open_table(META)?;
             meta.insert("schema_version", SCHEMA_VERSION)?;
             if meta.get("node_id")?.is_none() {

@@ -218,13 +218,12 @@ pub(crate) fn grants_len(grants: &CheckedGrants) -> u64 {
 
 /// Check that `grants` are exactly one grant per member of `roster` for
 /// (`room`, `epoch`), each bound to the roster and wrapped for the key the
-/// roster names; store them.
-fn store_grants(
-    txn: &WriteTransaction,
+/// roster names. Writes nothing (see [`put_grants`]).
+fn check_grants(
     room: RoomId,
     epoch: u32,
     roster: &VerifiedRoster,
-    grants: CheckedGrants,
+    grants: &CheckedGrants,
 ) -> Result<(), Failure> {
     let members = &roster.body.members;
     if grants.len() != members.len() {
@@ -238,8 +237,7 @@ fn store_grants(
         );
     }
     let mut seen = BTreeSet::new();
-    let mut t = txn.open_table(GRANTS)?;
-    for (body, bytes) in grants {
+    for (body, _) in grants {
         if body.room_id != room {
             return reject(ErrorCode::Invalid, "a key grant names another room");
         }
@@ -270,15 +268,61 @@ fn store_grants(
                 "a key grant is wrapped for a key that is not the member's",
             );
         }
+    }
+    Ok(())
+}
+
+/// Store grants [`check_grants`] accepted.
+fn put_grants(
+    txn: &WriteTransaction,
+    room: RoomId,
+    epoch: u32,
+    grants: CheckedGrants,
+) -> Result<(), Failure> {
+    let mut t = txn.open_table(GRANTS)?;
+    for (body, bytes) in grants {
         t.insert((room.0, epoch, body.recipient.0), bytes.as_slice())?;
     }
     Ok(())
 }
 
+/// Who a write's rosters and key grants are charged to, and their quota.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Payer {
+    /// The uploader (the signer of what is stored).
+    pub(crate) user: UserId,
+    /// Their quota in bytes (files, messages, rosters and grants together).
+    pub(crate) quota: u64,
+}
+
+impl Payer {
+    /// Charge a roster (if any) and grants to the uploader's quota. Call it
+    /// after every check and before the first write: it refuses (writing
+    /// nothing) when the quota has no room.
+    fn charge(
+        &self,
+        txn: &WriteTransaction,
+        roster: Option<&VerifiedRoster>,
+        grants: &CheckedGrants,
+    ) -> Result<(), Failure> {
+        let roster_len = match roster {
+            Some(r) => enc(&r.signed)?.len() as u64,
+            None => 0,
+        };
+        super::quota::charge(
+            txn,
+            ROOM_USAGE,
+            self.user.0,
+            roster_len + grants_len(grants),
+            self.quota,
+        )
+    }
+}
+
 /// Store a new room with its first roster and epoch-1 grants; returns its view.
 pub(crate) fn insert_room(
     txn: &WriteTransaction,
-    creator: UserId,
+    creator: Payer,
     roster: CheckedRoster,
     title: Option<Vec<u8>>,
     grants: CheckedGrants,
@@ -292,12 +336,14 @@ pub(crate) fn insert_room(
     }
     roster.fits(txn, None)?;
     let roster = roster.verified();
-    store_grants(txn, room_id, 1, &roster, grants)?;
+    check_grants(room_id, 1, &roster, &grants)?;
+    creator.charge(txn, Some(&roster), &grants)?;
+    put_grants(txn, room_id, 1, grants)?;
     let rec = RoomRecord {
         kind: roster.body.kind,
         members: roster.body.members.iter().map(|m| m.user.0).collect(),
         epoch: 1,
-        created_by: creator.0,
+        created_by: creator.user.0,
         created_at: now_ms(),
         rekey_required: false,
         title,
@@ -357,6 +403,7 @@ fn must_be_member(room: &RoomRecord, user: UserId) -> Result<(), Failure> {
 impl Store {
     /// Create a group room from its first roster (signed by the creator).
     pub async fn create_room(&self, user: UserId, body: CreateRoom) -> Result<Room, Failure> {
+        let payer = self.payer(user);
         if body.title.as_ref().is_some_and(|t| t.len() > 1024) {
             return reject(ErrorCode::TooLarge, "a room title has at most 1024 bytes");
         }
@@ -382,7 +429,7 @@ impl Store {
                     );
                 }
             }
-            let view = insert_room(txn, user, roster, body.title, grants)?;
+            let view = insert_room(txn, payer, roster, body.title, grants)?;
             Ok((
                 view.clone(),
                 vec![Event::new(view.members.clone(), ServerFrame::Room(view))],
@@ -394,6 +441,7 @@ impl Store {
     /// Upload a new epoch, with a new roster (add/remove) or for the same
     /// members.
     pub async fn rekey(&self, user: UserId, room_id: RoomId, body: Rekey) -> Result<Room, Failure> {
+        let payer = self.payer(user);
         let caller = self.user(user)?;
         let roster = match &body.roster {
             Some(r) => Some(CheckedRoster::new(&caller, user, room_id, r)?),
@@ -444,12 +492,18 @@ impl Store {
                         }
                     }
                     let next = next.verified();
+                    check_grants(room_id, body.epoch, &next, &grants)?;
+                    payer.charge(txn, Some(&next), &grants)?;
                     let removed = apply_roster(txn, room_id, &mut room, &next)?;
                     (next, removed)
                 }
-                None => (current, vec![]),
+                None => {
+                    check_grants(room_id, body.epoch, &current, &grants)?;
+                    payer.charge(txn, None, &grants)?;
+                    (current, vec![])
+                }
             };
-            store_grants(txn, room_id, body.epoch, &roster, grants)?;
+            put_grants(txn, room_id, body.epoch, grants)?;
             room.epoch = body.epoch;
             room.rekey_required = false;
             txn.open_table(ROOMS)?
@@ -475,6 +529,7 @@ impl Store {
         room_id: RoomId,
         body: LeaveRoom,
     ) -> Result<(), Failure> {
+        let payer = self.payer(user);
         let caller = self.user(user)?;
         let roster = CheckedRoster::new(&caller, user, room_id, &body.roster)?;
         if roster.body.change != RosterChange::Leave {
@@ -491,6 +546,7 @@ impl Store {
             let current = latest_roster(txn, room_id, &room)?;
             roster.fits(txn, Some(&current))?;
             let roster = roster.verified();
+            payer.charge(txn, Some(&roster), &Vec::new())?;
             apply_roster(txn, room_id, &mut room, &roster)?;
             room.rekey_required = !room.members.is_empty();
             txn.open_table(ROOMS)?

@@ -7,7 +7,7 @@ use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
 /// Version of the layout below.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Counters and settings: `schema_version`, `next_user_id`, `next_request_id`,
 /// `messages_total`, `day:<days since epoch>` (messages that UTC day).
@@ -61,6 +61,10 @@ pub const FILES: TableDefinition<'static, [u8; 16], &[u8]> = TableDefinition::ne
 pub const USAGE: TableDefinition<'static, u64, u64> = TableDefinition::new("usage");
 /// user id → bytes of their stored messages (quota, with [`USAGE`]).
 pub const MSG_USAGE: TableDefinition<'static, u64, u64> = TableDefinition::new("msg_usage");
+/// user id → bytes of the rosters and key grants they uploaded (schema 4;
+/// quota, with [`USAGE`] and [`MSG_USAGE`]: rooms and re-keys are writes
+/// like any other).
+pub const ROOM_USAGE: TableDefinition<'static, u64, u64> = TableDefinition::new("room_usage");
 
 /// An account.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -339,3 +339,196 @@ async fn pending_requests_are_indexed_and_a_schema_2_database_gets_the_index() {
         .expect_err("the other way round");
     assert!(err.to_api_error().message.contains("accept it instead"));
 }
+
+/// The 1:1 room ann and bob would get when bob accepts: its id, bob's
+/// first roster and a grant for each (all signed by bob).
+fn direct_room_for(
+    (a, ka): (UserId, &IdentityKey),
+    (b, kb): (UserId, &IdentityKey),
+) -> (
+    RoomId,
+    onionchat_proto::wire::Signed,
+    Vec<onionchat_proto::wire::Signed>,
+) {
+    let room_id = RoomId::random();
+    let key = RoomKey::generate();
+    let member = |user, username: &str, k: &IdentityKey| RosterMember {
+        user,
+        username: username.into(),
+        fp: k.fingerprint(),
+    };
+    let roster = first_roster(
+        room_id,
+        RoomKind::Direct,
+        b,
+        kb.fingerprint(),
+        vec![member(a, "ann", ka), member(b, "bob", kb)],
+        0,
+    );
+    let roster = sign_roster(kb, &roster).expect("roster");
+    let hash = roster_hash(&roster);
+    let grants = vec![
+        make_grant(kb, room_id, 1, hash, a, ka.public(), &key).expect("grant"),
+        make_grant(kb, room_id, 1, hash, b, kb.public(), &key).expect("grant"),
+    ];
+    (room_id, roster, grants)
+}
+
+fn rows<K: redb::Key + 'static, V: redb::Value + 'static>(
+    store: &Store,
+    table: redb::TableDefinition<'static, K, V>,
+) -> u64 {
+    use redb::ReadableTableMetadata;
+    store
+        .read()
+        .expect("read")
+        .open_table(table)
+        .expect("table")
+        .len()
+        .expect("len")
+}
+
+/// Friend requests that are closed are forgotten (a send/cancel loop
+/// stores nothing); a grant set that is refused stores none of its grants;
+/// rosters and grants count against their uploader's quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_writes_are_charged_and_refusals_store_nothing() {
+    use super::schema::{FRIEND_REQUESTS, GRANTS, ROOM_USAGE, ROSTERS};
+    use onionchat_proto::wire::ErrorCode;
+    let code = |e: crate::error::Failure| e.to_api_error().code;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = open(tmp.path());
+    let (ka, kb) = (
+        IdentityKey::generate().expect("key"),
+        IdentityKey::generate().expect("key"),
+    );
+    let a = signup(&store, &ka, "ann").await;
+    let b = signup(&store, &kb, "bob").await;
+
+    for _ in 0..50 {
+        let r = store
+            .send_friend_request(a, "bob".into())
+            .await
+            .expect("request");
+        let closed = store
+            .close_friend_request(a, r.id, false)
+            .await
+            .expect("cancel");
+        assert_eq!(
+            closed.state,
+            onionchat_proto::wire::FriendRequestState::Cancelled
+        );
+        let again = store.close_friend_request(a, r.id, false).await;
+        assert_eq!(again.map_err(code).err(), Some(ErrorCode::NotFound));
+    }
+    assert_eq!(rows(&store, FRIEND_REQUESTS), 0, "closed requests are gone");
+
+    let req = store
+        .send_friend_request(a, "bob".into())
+        .await
+        .expect("request");
+    let accept = |room: (RoomId, _, Vec<_>)| AcceptFriendRequest {
+        room_id: room.0,
+        roster: room.1,
+        key_grants: room.2,
+    };
+    // Two grants for bob (the second in place of ann's): refused, and the
+    // first of them was not left behind.
+    let (id, roster, mut grants) = direct_room_for((a, &ka), (b, &kb));
+    grants[0] = grants[1].clone();
+    let err = store
+        .accept_friend_request(b, req.id, accept((id, roster, grants)))
+        .await
+        .expect_err("two grants for one member");
+    assert_eq!(code(err), ErrorCode::Invalid);
+    assert_eq!(
+        rows(&store, GRANTS),
+        0,
+        "no grant of a refused set is stored"
+    );
+
+    // A quota one byte short of the room: refused, nothing stored.
+    let room = direct_room_for((a, &ka), (b, &kb));
+    let size = (onionchat_proto::encode(&room.1).expect("enc").len()
+        + room
+            .2
+            .iter()
+            .map(|g| onionchat_proto::encode(g).expect("enc").len())
+            .sum::<usize>()) as u64;
+    store.set_user_quota(size - 1);
+    let err = store
+        .accept_friend_request(b, req.id, accept(room.clone()))
+        .await
+        .expect_err("over quota");
+    assert_eq!(code(err), ErrorCode::QuotaExceeded);
+    assert_eq!(rows(&store, GRANTS) + rows(&store, ROSTERS), 0);
+    assert_eq!(rows(&store, ROOM_USAGE), 0);
+
+    // Exactly enough: stored and charged to bob, who signed it all.
+    store.set_user_quota(size);
+    store
+        .accept_friend_request(b, req.id, accept(room))
+        .await
+        .expect("accept");
+    let r = store.read().expect("read");
+    let usage = r.open_table(ROOM_USAGE).expect("usage");
+    assert_eq!(usage.get(b.0).expect("get").map(|g| g.value()), Some(size));
+    assert_eq!(usage.get(a.0).expect("get").map(|g| g.value()), None);
+    assert!(store.check().expect("check").is_healthy());
+}
+
+/// A schema-3 store (no room usage table, message usage out of date) is
+/// brought to schema 4 with both counted from what is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_3_database_gets_its_usage_counted() {
+    use super::schema::{META, MSG_USAGE, ROOM_USAGE};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = open(tmp.path());
+    let (ka, kb) = (
+        IdentityKey::generate().expect("key"),
+        IdentityKey::generate().expect("key"),
+    );
+    let a = signup(&store, &ka, "ann").await;
+    let b = signup(&store, &kb, "bob").await;
+    let req = store
+        .send_friend_request(a, "bob".into())
+        .await
+        .expect("request");
+    let (room_id, roster, key_grants) = direct_room_for((a, &ka), (b, &kb));
+    store
+        .accept_friend_request(
+            b,
+            req.id,
+            AcceptFriendRequest {
+                room_id,
+                roster,
+                key_grants,
+            },
+        )
+        .await
+        .expect("accept");
+    assert!(store.check().expect("check").is_healthy());
+    drop(store);
+    let db = loop {
+        match redb::Database::create(super::db_path(tmp.path())) {
+            Ok(db) => break db,
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    };
+    let w = db.begin_write().expect("write");
+    assert!(w.delete_table(ROOM_USAGE).expect("delete"));
+    w.open_table(MSG_USAGE)
+        .expect("msg usage")
+        .insert(a.0, 12_345)
+        .expect("wrong count");
+    w.open_table(META)
+        .expect("meta")
+        .insert("schema_version", 3)
+        .expect("version");
+    w.commit().expect("commit");
+    drop(db);
+    let store = open(tmp.path());
+    let report = store.check().expect("check");
+    assert!(report.is_healthy(), "{:?}", report.problems);
+    assert_eq!(rows(&store, ROOM_USAGE), 1, "bob's room is counted");
+}
