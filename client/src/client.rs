@@ -60,6 +60,9 @@ pub struct Client {
     pub(crate) send_locks: Mutex<
         std::collections::HashMap<onionchat_proto::wire::RoomId, Arc<tokio::sync::Mutex<()>>>,
     >,
+    /// Where each sender's messages were seen in each room this session.
+    pub(crate) seen:
+        Mutex<std::collections::HashMap<onionchat_proto::wire::RoomId, crate::seen::SeenOrder>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -84,6 +87,7 @@ impl Client {
             live: LiveLink::default(),
             rooms_seen: Mutex::default(),
             send_locks: Mutex::default(),
+            seen: Mutex::default(),
         }
     }
 

@@ -50,6 +50,8 @@ pub enum Incoming {
         sender_name: String,
         /// How many.
         count: u64,
+        /// The seq of the message they should have come before.
+        before: u64,
     },
     /// Failed verification or decryption, or a replay; never shown as a
     /// message.

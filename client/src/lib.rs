@@ -19,6 +19,7 @@ pub mod live;
 pub mod membership;
 pub mod messaging;
 pub mod profile;
+mod seen;
 pub mod social;
 pub mod transport;
 pub mod trust;

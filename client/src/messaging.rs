@@ -11,11 +11,37 @@ use onionchat_proto::wire::{
 use crate::client::Client;
 use crate::error::{ClientError, Result};
 use crate::events::{Incoming, Received};
+use crate::seen::Placement;
 use crate::trust::Admit;
 
 /// Within one page, put each sender stream's messages in counter order
 /// (in the slots they occupy): however the node orders a page, one
 /// sender's messages read in the order they were sent.
+/// A page with a notice before each message whose sender's previous
+/// message in the page has a counter more than one below it: what never
+/// arrived in between (a sender's counters rise with the seq, so nothing
+/// between two of them can be on another page).
+fn gaps_in_page(room_id: RoomId, items: Vec<Incoming>) -> Vec<Incoming> {
+    let mut last: std::collections::HashMap<(u64, u64), u64> = Default::default();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        if let Incoming::Message(r) = &item
+            && let Some(prev) = last.insert((r.sender.0, r.stream), r.counter)
+            && r.counter > prev + 1
+        {
+            out.push(Incoming::Missing {
+                room_id,
+                sender: r.sender,
+                sender_name: r.sender_name.clone(),
+                count: r.counter - prev - 1,
+                before: r.seq,
+            });
+        }
+        out.push(item);
+    }
+    out
+}
+
 fn in_sender_order(items: &mut [Incoming]) {
     let mut streams: std::collections::BTreeMap<(u64, u64), Vec<usize>> = Default::default();
     for (i, item) in items.iter().enumerate() {
@@ -327,13 +353,22 @@ impl Client {
         Ok(())
     }
 
-    /// One page of history after `after`, verified and decrypted.
+    /// One page of history after `after`, verified, decrypted and checked
+    /// like sync (replays refused, gaps between a sender's messages in the
+    /// page announced), without moving the cursor.
     pub async fn history(
         &self,
         room_id: RoomId,
         after: u64,
         limit: u32,
     ) -> Result<(Vec<Incoming>, bool)> {
+        let (page, more) = self.page(room_id, after, limit).await?;
+        Ok((gaps_in_page(room_id, page), more))
+    }
+
+    /// A page as [`Client::history`] gives it, without the gap notices
+    /// (sync finds those against the vault's streams).
+    async fn page(&self, room_id: RoomId, after: u64, limit: u32) -> Result<(Vec<Incoming>, bool)> {
         let h: History = self
             .call::<(), _>(
                 Method::GET,
@@ -351,10 +386,57 @@ impl Client {
             out.push(self.open_stored(m).await);
         }
         // Replays out first (the first copy, by seq, stands), then each
-        // sender's messages in their order.
+        // sender's messages in their order, then what never arrived.
         self.flag_replays_in_page(room_id, &mut out);
+        self.check_placement(room_id, &mut out);
         in_sender_order(&mut out);
+        for item in &out {
+            if let Incoming::Message(r) = item {
+                self.saw(room_id, r);
+            }
+        }
         Ok((out, h.has_more))
+    }
+
+    /// Remember where a message was shown (see `seen.rs`).
+    fn saw(&self, room_id: RoomId, r: &Received) {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(room_id)
+            .or_default()
+            .record(r.sender.0, r.stream, r.seq, r.counter);
+    }
+
+    /// Hold each message of a page to where its stream's messages were
+    /// shown before in this session: a counter shown at another seq is a
+    /// replay, even deep in old history; one out of order with what was
+    /// shown around it is marked late.
+    fn check_placement(&self, room_id: RoomId, items: &mut [Incoming]) {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(order) = seen.get(&room_id) else {
+            return;
+        };
+        for item in items.iter_mut() {
+            let Incoming::Message(r) = item else {
+                continue;
+            };
+            match order.place(r.sender.0, r.stream, r.seq, r.counter) {
+                Placement::Fits => {}
+                Placement::OutOfOrder => r.late = true,
+                Placement::Replay { seen_at } => {
+                    *item = Incoming::Rejected {
+                        room_id,
+                        seq: r.seq,
+                        sender: r.sender,
+                        reason: format!(
+                            "replayed: message {} from {} was shown before at #{seen_at}",
+                            r.counter, r.sender_name
+                        ),
+                    }
+                }
+            }
+        }
     }
 
     /// Every page of history — the first one a chat opens with, older
@@ -405,12 +487,20 @@ impl Client {
         }
     }
 
-    /// Everything after `after` (all pages).
-    pub async fn history_all(&self, room_id: RoomId, mut after: u64) -> Result<Vec<Incoming>> {
+    /// Everything after `after` (all pages), checked as one page.
+    pub async fn history_all(&self, room_id: RoomId, after: u64) -> Result<Vec<Incoming>> {
+        Ok(gaps_in_page(
+            room_id,
+            self.pages_after(room_id, after).await?,
+        ))
+    }
+
+    /// Every page after `after`, without gap notices.
+    async fn pages_after(&self, room_id: RoomId, mut after: u64) -> Result<Vec<Incoming>> {
         let mut all = Vec::new();
         loop {
             let (page, more) = self
-                .history(room_id, after, onionchat_proto::limits::MAX_HISTORY_PAGE)
+                .page(room_id, after, onionchat_proto::limits::MAX_HISTORY_PAGE)
                 .await?;
             if let Some(last) = page.iter().map(Incoming::seq).max() {
                 after = last;
@@ -445,7 +535,7 @@ impl Client {
     /// replays and gaps in each sender's stream.
     pub async fn sync(&self, room_id: RoomId) -> Result<Vec<Incoming>> {
         let after = self.cursor(room_id);
-        let new = self.history_all(room_id, after).await?;
+        let new = self.pages_after(room_id, after).await?;
         let last = new.iter().map(Incoming::seq).max();
         let new = self.in_stream_order(room_id, new);
         if let Some(seq) = last {
@@ -487,12 +577,15 @@ impl Client {
                             sender: r.sender,
                             sender_name: r.sender_name.clone(),
                             count: missing,
+                            before: r.seq,
                         });
                     }
+                    self.saw(room_id, &r);
                     out.push(Incoming::Message(r));
                 }
                 Admit::Late => {
                     r.late = true;
+                    self.saw(room_id, &r);
                     out.push(Incoming::Message(r));
                 }
                 Admit::Replay => out.push(Incoming::Rejected {

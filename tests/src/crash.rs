@@ -109,6 +109,10 @@ pub struct CrashReport {
     pub messages_in_final_read: u64,
     /// Of those, text messages (the rest are file messages).
     pub texts_in_final_read: u64,
+    /// Counters the final read reports as never arrived: each is a send
+    /// a kill cut off (or a retry after one), whose counter is never used
+    /// again (protocol §5) — an honest gap, not a loss.
+    pub gaps_in_final_read: u64,
     /// The node's resident memory after the final read (its own status).
     pub node_memory_bytes: Option<u64>,
     /// What went wrong; must be empty.
@@ -368,6 +372,8 @@ pub async fn run_on(
                             }
                         }
                     }
+                    // A send a kill cut off leaves its counter unused.
+                    Incoming::Missing { .. } => {}
                     other => report
                         .anomalies
                         .push(format!("cycle {cycle}: not a verified message: {other:?}")),
@@ -448,6 +454,8 @@ pub async fn run_on(
                                 .anomalies
                                 .push(format!("final read: {} twice", label(&r.content)));
                         }
+                    } else if let Incoming::Missing { count, .. } = item {
+                        report.gaps_in_final_read += count;
                     } else {
                         report
                             .anomalies

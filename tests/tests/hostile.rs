@@ -653,3 +653,50 @@ async fn a_replay_on_the_first_page_of_a_chat_is_flagged() {
         "{page:?}"
     );
 }
+
+/// Older pages are checked too: a message shown again deep in history —
+/// at an old seq, with a counter that was delivered — is refused once the
+/// device has seen where it really was, and a message the box leaves out
+/// of a page is announced where it is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_and_a_gap_in_an_older_page_are_flagged() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    let said = ["m1", "m2", "m3", "m4", "m5", "m6"];
+    say(&ann, room, &said).await;
+    assert_eq!(texts(&bob.sync(room).await.expect("sync")), said);
+    bob.save().expect("save");
+    drop(bob);
+    // Scrolling back, the page after #3 has m4, then m1 again in m5's
+    // place (m5 is left out), then m6.
+    let proxy = HostileNode::start(node.addr.clone()).await;
+    let all = raw_history(&node, &ann, room).await.messages;
+    proxy.attack(move |_, path, body| {
+        if !path.contains("/messages?after=3") {
+            return body;
+        }
+        rewrite::<History>(body, |h| {
+            let mut again = all[0].clone();
+            again.seq = 5;
+            h.messages = vec![all[3].clone(), again, all[5].clone()];
+        })
+    });
+    let conn = proxy.connector();
+    let bob =
+        Arc::new(Client::open(&tmp.path().join("bob"), PASS, move |_| Ok(conn)).expect("bob"));
+    let (first, _) = bob.history(room, 0, 3).await.expect("first page");
+    assert_eq!(texts(&first), ["m1", "m2", "m3"]);
+    let (older, _) = bob.history(room, 3, 3).await.expect("next page");
+    assert_eq!(older.len(), 4, "{older:?}");
+    assert_eq!(texts(&older[..1]), ["m4"]);
+    assert!(
+        matches!(&older[1], Incoming::Rejected { reason, seq: 5, .. } if reason.contains("replayed") && reason.contains("shown before at #1")),
+        "{older:?}"
+    );
+    assert!(
+        matches!(&older[2], Incoming::Missing { count: 1, before: 6, sender_name, .. } if sender_name == "ann"),
+        "{older:?}"
+    );
+    assert_eq!(texts(&older[3..]), ["m6"]);
+}

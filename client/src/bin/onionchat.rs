@@ -365,7 +365,9 @@ fn print_incoming(json_out: bool, item: &Incoming) {
                 } else {
                     format!("{count} messages")
                 };
-                out!("⚠ {what} from {sender_name} never arrived (the node withheld or lost them)");
+                out!(
+                    "⚠ {what} from {sender_name} never arrived (their app was cut off while sending, or the box withheld them)"
+                );
             }
         }
         Incoming::Rejected {

@@ -148,13 +148,32 @@ impl Timeline {
         match item {
             Incoming::Message(r) => self.add_message(r),
             Incoming::Missing {
-                sender_name, count, ..
+                sender_name,
+                count,
+                before,
+                ..
             } => {
                 let s = if count == 1 { "" } else { "s" };
-                self.notice(
-                    format!("{count} message{s} from {sender_name} never arrived: the box did not deliver them."),
-                    true,
+                let text = format!(
+                    "{count} message{s} from {sender_name} never arrived: their app was cut off while sending, or the box did not deliver them."
                 );
+                // Just before the message they should have preceded (an
+                // older page's gap sits inside the history), once.
+                let after = before.saturating_sub(1);
+                let known = self
+                    .entries
+                    .range((after, 1)..(after, u32::MAX))
+                    .any(|(_, e)| matches!(e, Entry::Notice { text: t, .. } if *t == text));
+                if !known {
+                    let key = self.notice_key(after);
+                    self.entries.insert(
+                        key,
+                        Entry::Notice {
+                            text,
+                            warning: true,
+                        },
+                    );
+                }
                 false
             }
             Incoming::Rejected { seq, reason, .. } => {
@@ -553,6 +572,7 @@ mod tests {
             sender: UserId(2),
             sender_name: "bob".into(),
             count: 2,
+            before: 4,
         });
         t.add(msg(4, "four"));
         let texts: Vec<String> = t
@@ -574,6 +594,34 @@ mod tests {
             texts[2]
         );
         assert_eq!(texts[3], "four");
+    }
+
+    #[test]
+    fn a_gap_in_an_older_page_shows_where_it_is_once() {
+        let mut t = Timeline::default();
+        t.add(msg(10, "ten"));
+        let gap = || Incoming::Missing {
+            room_id: RoomId([1; 16]),
+            sender: UserId(2),
+            sender_name: "bob".into(),
+            count: 1,
+            before: 5,
+        };
+        for _ in 0..2 {
+            t.add_page(vec![msg(2, "two"), gap(), msg(5, "five")], 0);
+        }
+        let kinds: Vec<String> = t
+            .entries()
+            .map(|e| match e {
+                Entry::Message {
+                    content: MessageContent::Text { text },
+                    ..
+                } => text.clone(),
+                Entry::Notice { .. } => "gap".into(),
+                Entry::Message { .. } => String::new(),
+            })
+            .collect();
+        assert_eq!(kinds, ["two", "gap", "five", "ten"]);
     }
 
     #[test]
