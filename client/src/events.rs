@@ -28,6 +28,9 @@ pub struct Received {
     /// Counter within the sender's stream (what orders one sender's
     /// messages; the node's `seq` does not).
     pub counter: u64,
+    /// Counters of this stream the sender counts as not sent (their
+    /// earlier attempts; see `MessageBody::void`).
+    pub void: Vec<u64>,
     /// It filled a gap reported earlier: show it in its place by `counter`.
     pub late: bool,
     /// What it says.

@@ -29,13 +29,23 @@ fn gaps_in_page(room_id: RoomId, items: Vec<Incoming>) -> Vec<Incoming> {
             && let Some(prev) = last.insert((r.sender.0, r.stream), r.counter)
             && r.counter > prev + 1
         {
-            out.push(Incoming::Missing {
-                room_id,
-                sender: r.sender,
-                sender_name: r.sender_name.clone(),
-                count: r.counter - prev - 1,
-                before: r.seq,
-            });
+            // What the sender declared void is not missing.
+            let voided = r
+                .void
+                .iter()
+                .filter(|&&c| c > prev && c < r.counter)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len() as u64;
+            let count = r.counter - prev - 1 - voided;
+            if count > 0 {
+                out.push(Incoming::Missing {
+                    room_id,
+                    sender: r.sender,
+                    sender_name: r.sender_name.clone(),
+                    count,
+                    before: r.seq,
+                });
+            }
         }
         out.push(item);
     }
@@ -96,23 +106,29 @@ impl Client {
             // answers, it may have stored that envelope, and a second one
             // with the same counter would let it pick which one the others
             // see. A refused attempt is an honest gap for them instead.
-            let position = self.take_counter(room_id)?;
+            // The counters of attempts that may have left without an ack
+            // go with it as void, so the others see no gap for them (and
+            // refuse them if the node delivers one after all).
+            let (position, void) = self.take_counter(room_id)?;
             // A new id too: the node may hold the last attempt under its id.
             let msg_id = MsgId::random();
             let envelope = {
                 let p = self.profile();
-                message::seal(
+                message::seal_voiding(
                     &p.identity,
                     room_id,
                     room.epoch,
                     &key,
                     msg_id,
                     message::Position { roster, ..position },
+                    &void,
                     now_ms(),
                     &content,
                 )?
             };
-            match self.send_envelope(room_id, envelope).await {
+            let sent = self.send_envelope(room_id, envelope).await;
+            self.settle_counter(room_id, position.counter, &void, sent.is_ok());
+            match sent {
                 Ok(ack) => return Ok(ack),
                 // The room moved on under us: look again and seal anew
                 // (with the next counter).
@@ -140,19 +156,43 @@ impl Client {
             .clone()
     }
 
-    /// The next counter of our stream in a room, saved before it is used.
-    fn take_counter(&self, room_id: RoomId) -> Result<message::Position> {
+    /// The next counter of our stream in a room, saved before it is used,
+    /// and the counters to declare void with it.
+    fn take_counter(&self, room_id: RoomId) -> Result<(message::Position, Vec<u64>)> {
         let mut p = self.profile();
         let stream = p.data.stream;
         let t = p.data.rooms.entry(room_id.to_hex()).or_default();
         t.sent += 1;
         let counter = t.sent;
+        let void = t.unsent.clone();
         p.save()?;
-        Ok(message::Position {
-            stream,
-            counter,
-            roster: RosterRef::default(),
-        })
+        Ok((
+            message::Position {
+                stream,
+                counter,
+                roster: RosterRef::default(),
+            },
+            void,
+        ))
+    }
+
+    /// After an attempt: stored, its void counters were told (the stored
+    /// envelope carries them); not heard stored, its own counter joins the
+    /// void list of the next one (at most `MAX_VOID_COUNTERS`, the oldest
+    /// go: those show as a gap). Saved with the next counter.
+    fn settle_counter(&self, room_id: RoomId, counter: u64, void: &[u64], stored: bool) {
+        let mut p = self.profile();
+        let t = p.data.rooms.entry(room_id.to_hex()).or_default();
+        if stored {
+            t.unsent.retain(|c| !void.contains(c));
+        } else {
+            t.unsent.push(counter);
+            let over = t
+                .unsent
+                .len()
+                .saturating_sub(onionchat_proto::limits::MAX_VOID_COUNTERS);
+            t.unsent.drain(..over);
+        }
     }
 
     /// Send a text message.
@@ -247,6 +287,7 @@ impl Client {
             epoch: body.epoch,
             stream: body.stream,
             counter: body.counter,
+            void: body.void.clone(),
             late: false,
             content,
         })
@@ -412,11 +453,16 @@ impl Client {
     /// shown before in this session: a counter shown at another seq is a
     /// replay, even deep in old history; one out of order with what was
     /// shown around it is marked late.
-    fn check_placement(&self, room_id: RoomId, items: &mut [Incoming]) {
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(order) = seen.get(&room_id) else {
+    ///
+    /// Scrolling back, the copy shown first may be the later one: then the
+    /// copy at the earlier seq stands, and the page also carries a refusal
+    /// of the later one (the app replaces what it showed there).
+    fn check_placement(&self, room_id: RoomId, items: &mut Vec<Incoming>) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(order) = seen.get_mut(&room_id) else {
             return;
         };
+        let mut later_copies = Vec::new();
         for item in items.iter_mut() {
             let Incoming::Message(r) = item else {
                 continue;
@@ -424,6 +470,18 @@ impl Client {
             match order.place(r.sender.0, r.stream, r.seq, r.counter) {
                 Placement::Fits => {}
                 Placement::OutOfOrder => r.late = true,
+                Placement::Replay { seen_at } if seen_at > r.seq => {
+                    order.relocate(r.sender.0, r.stream, r.counter, r.seq);
+                    later_copies.push(Incoming::Rejected {
+                        room_id,
+                        seq: seen_at,
+                        sender: r.sender,
+                        reason: format!(
+                            "replayed: message {} from {} is shown earlier, at #{}",
+                            r.counter, r.sender_name, r.seq
+                        ),
+                    });
+                }
                 Placement::Replay { seen_at } => {
                     *item = Incoming::Rejected {
                         room_id,
@@ -437,6 +495,7 @@ impl Client {
                 }
             }
         }
+        items.extend(later_copies);
     }
 
     /// Every page of history — the first one a chat opens with, older
@@ -562,7 +621,7 @@ impl Client {
                 out.push(item);
                 continue;
             };
-            let (admit, forgot) = t.admit(r.sender.0, r.stream, r.counter, from_start);
+            let (admit, forgot) = t.admit(r.sender.0, r.stream, r.counter, from_start, &r.void);
             if forgot && t.told_forgetting.insert(r.sender.0) {
                 tell.push(format!(
                     "{}'s messages skip so many numbers (or come from so many devices) that this device no longer keeps track of every gap: a long-missing message from them that turns up now is refused",

@@ -63,6 +63,17 @@ impl SeenOrder {
         }
     }
 
+    /// Move what was seen of `counter` to `seq` (an earlier copy of it
+    /// turned up: the later one was the replay).
+    pub(crate) fn relocate(&mut self, sender: u64, stream: u64, counter: u64, seq: u64) {
+        if let Some(s) = self.streams.get_mut(&(sender, stream))
+            && let Some(old) = s.by_counter.insert(counter, seq)
+        {
+            s.by_seq.remove(&old);
+            s.by_seq.insert(seq, counter);
+        }
+    }
+
     /// Remember message `counter` of `(sender, stream)` at `seq` (not for
     /// a [`Placement::Replay`]: the first place stands).
     pub(crate) fn record(&mut self, sender: u64, stream: u64, seq: u64, counter: u64) {
@@ -96,6 +107,12 @@ mod tests {
         // Recording a replay changes nothing.
         o.record(7, 1, 5, 2);
         assert_eq!(o.place(7, 1, 5, 4), Placement::OutOfOrder);
+        // An earlier copy of counter 3 turns up: it takes counter 3's place.
+        assert_eq!(o.place(7, 1, 15, 3), Placement::Replay { seen_at: 20 });
+        o.relocate(7, 1, 3, 15);
+        assert_eq!(o.place(7, 1, 15, 3), Placement::Fits);
+        assert_eq!(o.place(7, 1, 20, 3), Placement::Replay { seen_at: 15 });
+        assert_eq!(o.place(7, 1, 20, 4), Placement::Fits);
         // Other streams and senders are their own.
         assert_eq!(o.place(7, 2, 5, 2), Placement::Fits);
         assert_eq!(o.place(8, 1, 5, 2), Placement::Fits);

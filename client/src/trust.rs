@@ -80,15 +80,27 @@ pub enum Admit {
 impl StreamState {
     /// Decide about `counter` and record it. `from_start`: this stream's
     /// first message should be counter 1 (we were there from its start).
-    pub fn admit(&mut self, counter: u64, from_start: bool) -> Admit {
+    /// `void`: counters the message says its sender counts as not sent —
+    /// never missing, and refused as replays if they turn up.
+    pub fn admit(&mut self, counter: u64, from_start: bool, void: &[u64]) -> Admit {
+        self.missing.retain(|c| !void.contains(c));
         if self.max == 0 && !from_start {
             self.max = counter;
             return Admit::New { missing: 0 };
         }
         if counter > self.max {
-            let missing = counter - self.max - 1;
-            let remember = missing.min(MAX_MISSING_PER_STREAM as u64);
-            self.missing.extend((counter - remember)..counter);
+            let voided = void
+                .iter()
+                .filter(|&&c| c > self.max && c < counter)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len() as u64;
+            let missing = counter - self.max - 1 - voided;
+            let skipped = ((self.max + 1)..counter)
+                .rev()
+                .filter(|c| !void.contains(c));
+            let mut remembered: Vec<u64> = skipped.take(MAX_MISSING_PER_STREAM).collect();
+            remembered.reverse();
+            self.missing.extend(remembered);
             if self.missing.len() > MAX_MISSING_PER_STREAM {
                 let over = self.missing.len() - MAX_MISSING_PER_STREAM;
                 self.missing.drain(..over);
@@ -117,6 +129,10 @@ pub struct RoomTrust {
     pub max_epoch: u32,
     /// Our stream's last used counter in this room.
     pub sent: u64,
+    /// Our counters whose envelopes may have left without the node saying
+    /// it stored them: declared void with the next message.
+    #[serde(default)]
+    pub unsent: Vec<u64>,
     /// Senders' streams.
     pub streams: Vec<StreamState>,
     /// Members a verified roster took out (removed or left) → the room's
@@ -207,6 +223,7 @@ impl RoomTrust {
         stream: u64,
         counter: u64,
         from_start: bool,
+        void: &[u64],
     ) -> (Admit, bool) {
         self.tick += 1;
         let tick = self.tick;
@@ -242,7 +259,7 @@ impl RoomTrust {
         let s = &mut self.streams[i];
         s.used = tick;
         let before = s.missing.len() as u64;
-        let admit = s.admit(counter, from_start);
+        let admit = s.admit(counter, from_start, void);
         if let Admit::New { missing } = admit
             && before + missing > s.missing.len() as u64
         {
@@ -262,31 +279,50 @@ mod tests {
     #[test]
     fn in_order_gaps_late_and_replays() {
         let mut s = StreamState::default();
-        assert_eq!(s.admit(1, true), Admit::New { missing: 0 });
-        assert_eq!(s.admit(2, true), Admit::New { missing: 0 });
-        assert_eq!(s.admit(2, true), Admit::Replay);
-        assert_eq!(s.admit(5, true), Admit::New { missing: 2 });
+        assert_eq!(s.admit(1, true, &[]), Admit::New { missing: 0 });
+        assert_eq!(s.admit(2, true, &[]), Admit::New { missing: 0 });
+        assert_eq!(s.admit(2, true, &[]), Admit::Replay);
+        assert_eq!(s.admit(5, true, &[]), Admit::New { missing: 2 });
         assert_eq!(s.missing, vec![3, 4]);
-        assert_eq!(s.admit(4, true), Admit::Late);
-        assert_eq!(s.admit(4, true), Admit::Replay);
-        assert_eq!(s.admit(1, true), Admit::Replay);
+        assert_eq!(s.admit(4, true, &[]), Admit::Late);
+        assert_eq!(s.admit(4, true, &[]), Admit::Replay);
+        assert_eq!(s.admit(1, true, &[]), Admit::Replay);
         assert_eq!(s.missing, vec![3]);
+    }
+
+    #[test]
+    fn counters_the_sender_voided_are_not_missing_and_never_taken() {
+        let mut s = StreamState::default();
+        assert_eq!(s.admit(1, true, &[]), Admit::New { missing: 0 });
+        // Counters 2 and 3 were attempts the sender counts as not sent;
+        // 4 never arrived.
+        assert_eq!(s.admit(5, true, &[2, 3, 3]), Admit::New { missing: 1 });
+        assert_eq!(s.missing, vec![4]);
+        assert_eq!(s.admit(2, true, &[]), Admit::Replay);
+        // A later message voids 4 too: it is no longer missing, and
+        // refused if it turns up.
+        assert_eq!(s.admit(6, true, &[4]), Admit::New { missing: 0 });
+        assert!(s.missing.is_empty());
+        assert_eq!(s.admit(4, true, &[]), Admit::Replay);
     }
 
     #[test]
     fn a_stream_seen_from_its_start_must_begin_at_one() {
         let mut s = StreamState::default();
-        assert_eq!(s.admit(3, true), Admit::New { missing: 2 });
+        assert_eq!(s.admit(3, true, &[]), Admit::New { missing: 2 });
         let mut joined_late = StreamState::default();
-        assert_eq!(joined_late.admit(40, false), Admit::New { missing: 0 });
-        assert_eq!(joined_late.admit(41, false), Admit::New { missing: 0 });
-        assert_eq!(joined_late.admit(40, false), Admit::Replay);
+        assert_eq!(joined_late.admit(40, false, &[]), Admit::New { missing: 0 });
+        assert_eq!(joined_late.admit(41, false, &[]), Admit::New { missing: 0 });
+        assert_eq!(joined_late.admit(40, false, &[]), Admit::Replay);
     }
 
     #[test]
     fn huge_gaps_are_counted_but_bounded_in_memory() {
         let mut s = StreamState::default();
-        assert_eq!(s.admit(1_000_000, true), Admit::New { missing: 999_999 });
+        assert_eq!(
+            s.admit(1_000_000, true, &[]),
+            Admit::New { missing: 999_999 }
+        );
         assert_eq!(s.missing.len(), MAX_MISSING_PER_STREAM);
     }
 
@@ -296,7 +332,7 @@ mod tests {
         let mut t = RoomTrust::default();
         let mut told = false;
         for i in 0..10_000u64 {
-            let (a, forgot) = t.admit(7, 1, 1 + i * 1025, true);
+            let (a, forgot) = t.admit(7, 1, 1 + i * 1025, true, &[]);
             assert!(matches!(a, Admit::New { .. }));
             told |= forgot;
         }
@@ -305,8 +341,8 @@ mod tests {
         assert_eq!(t.streams[0].missing.len(), MAX_MISSING_PER_STREAM);
         // The newest gaps are the ones kept; a forgotten one is a replay.
         let max = t.streams[0].max;
-        assert_eq!(t.admit(7, 1, max - 1, true).0, Admit::Late);
-        assert_eq!(t.admit(7, 1, 2, true).0, Admit::Replay);
+        assert_eq!(t.admit(7, 1, max - 1, true, &[]).0, Admit::Late);
+        assert_eq!(t.admit(7, 1, 2, true, &[]).0, Admit::Replay);
     }
 
     #[test]
@@ -314,15 +350,15 @@ mod tests {
         let mut t = RoomTrust::default();
         let mut told = false;
         for stream in 0..10_000u64 {
-            told |= t.admit(7, stream, 1000, true).1;
+            told |= t.admit(7, stream, 1000, true, &[]).1;
         }
         assert!(told);
         assert_eq!(t.streams.len(), MAX_STREAMS_PER_SENDER);
         // Another sender's streams are not pushed out by it.
         let mut t2 = RoomTrust::default();
-        t2.admit(8, 42, 1, true);
+        t2.admit(8, 42, 1, true, &[]);
         for stream in 0..100u64 {
-            t2.admit(7, stream, 1, true);
+            t2.admit(7, stream, 1, true, &[]);
         }
         assert!(t2.streams.iter().any(|s| s.sender == 8 && s.stream == 42));
         // The vault after the flood stays small.

@@ -24,3 +24,5 @@ pub const MAX_HISTORY_PAGE: u32 = 500;
 /// least one message). 500 maximum-size messages would be 63 MiB — one
 /// such answer must not take a 512 MiB box's memory.
 pub const MAX_HISTORY_BYTES: usize = 2 * 1024 * 1024;
+/// Most void counters one message may declare ([`crate::wire::MessageBody::void`]).
+pub const MAX_VOID_COUNTERS: usize = 64;

@@ -249,6 +249,50 @@ fn message_replays_and_swaps_are_rejected() {
     ));
 }
 
+/// `void` is signed, absent from the bytes when empty (bodies without it
+/// are unchanged), and held to its rules by every decoder.
+#[test]
+fn void_counters_are_signed_bounded_and_below_the_counter() {
+    let [ann, ..] = keys();
+    let key = RoomKey::generate();
+    let plain = sealed(ann, &key, 1, "hi");
+    let body = message::decode(&plain).expect("decode");
+    assert!(body.void.is_empty());
+    let with = |void: Vec<u64>, counter: u64| {
+        let mut b = body.clone();
+        b.counter = counter;
+        b.void = void;
+        resign(ann, &b)
+    };
+    // Empty: the same bytes as a body that never had the field.
+    assert_eq!(with(vec![], 1).body, plain.body);
+    let ok = message::decode(&with(vec![2, 3], 4)).expect("valid void");
+    assert_eq!(ok.void, vec![2, 3]);
+    for (void, counter) in [
+        (vec![4], 4),
+        (vec![5], 4),
+        (vec![0], 4),
+        ((1..=65).collect(), 100),
+    ] {
+        assert!(
+            matches!(
+                message::decode(&with(void.clone(), counter)),
+                Err(OpenError::Invalid { .. })
+            ),
+            "{void:?} at {counter}"
+        );
+    }
+    // Changing it breaks the signature.
+    let env = with(vec![2], 4);
+    let mut b = message::decode(&env).expect("decode");
+    b.void = vec![3];
+    let forged = Signed {
+        body: encode(&b).expect("enc"),
+        signature: env.signature.clone(),
+    };
+    assert!(message::verify(&forged, ann.public(), ROOM).is_err());
+}
+
 fn file_round_trip(len: usize, chunk: u32, feed: usize) -> (Signed, Vec<u8>, Vec<u8>) {
     let a = &keys()[0];
     let key = RoomKey::generate();

@@ -292,6 +292,7 @@ pub fn send_frame(
         stream: 1,
         counter,
         roster: ANY_ROSTER,
+        void: Vec::new(),
         nonce: onionchat_proto::crypto::random_array::<12>().to_vec(),
         ciphertext: vec![0x42; len],
     };

@@ -699,4 +699,27 @@ async fn a_replay_and_a_gap_in_an_older_page_are_flagged() {
         "{older:?}"
     );
     assert_eq!(texts(&older[3..]), ["m6"]);
+
+    // Scrolling the other way (a new session: the later page first), the
+    // copy is shown until the real m1 turns up; then the page carries a
+    // refusal for where the copy was shown.
+    bob.save().expect("save");
+    drop(bob);
+    let conn = proxy.connector();
+    let bob =
+        Arc::new(Client::open(&tmp.path().join("bob"), PASS, move |_| Ok(conn)).expect("bob"));
+    let (later, _) = bob.history(room, 3, 3).await.expect("later page");
+    let copy_at = later
+        .iter()
+        .find_map(|i| match i {
+            Incoming::Message(r) if r.counter == 1 => Some(r.seq),
+            _ => None,
+        })
+        .expect("the copy is shown while nothing says otherwise");
+    let (first, _) = bob.history(room, 0, 3).await.expect("first page");
+    assert_eq!(texts(&first[..3]), ["m1", "m2", "m3"]);
+    assert!(
+        matches!(&first[3..], [Incoming::Rejected { seq, reason, .. }] if *seq == copy_at && reason.contains("shown earlier, at #1")),
+        "{first:?}"
+    );
 }

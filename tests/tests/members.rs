@@ -188,6 +188,96 @@ async fn a_counter_that_left_is_never_reused() {
     assert_eq!(seen, ["hello", "transfer it", "1 missing", "ok?"]);
 }
 
+/// A send that may have left without an ack is declared void by the next
+/// message: receivers see no gap for it, and if the box delivers it after
+/// all, they refuse it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_the_sender_counts_as_failed_is_no_gap_and_never_shown_later() {
+    use onionchat_proto::wire::{ApiError, ErrorCode, History};
+    use onionchat_tests::proxy::{HostileNode, rewrite};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    ann.send_text(room, "hello").await.expect("send");
+    ann.save().expect("save");
+    drop(ann);
+    let proxy = HostileNode::start(node.addr.clone()).await;
+    let conn = proxy.connector();
+    let ann = std::sync::Arc::new(
+        onionchat_client::Client::open(&tmp.path().join("ann"), PASS, move |_| Ok(conn))
+            .expect("ann"),
+    );
+    proxy.lie_after_forwarding(
+        "POST",
+        &format!("/v1/rooms/{room}/messages"),
+        500,
+        encode(&ApiError::new(ErrorCode::Internal, "the node failed")).expect("enc"),
+    );
+    ann.send_text(room, "transfer it")
+        .await
+        .expect_err("the box said it failed");
+    ann.send_text(room, "no, don't").await.expect("send");
+    // First the box keeps "transfer it" back; later it shows it as new.
+    let r = raw::get(
+        &node.addr,
+        &format!("/v1/rooms/{room}/messages?after=0"),
+        bob.session_token().as_deref(),
+    )
+    .await;
+    let all = onionchat_proto::decode::<History>(&r.body)
+        .expect("history")
+        .messages;
+    assert_eq!(all.len(), 3, "the box did store it");
+    let later = std::sync::Arc::new(AtomicBool::new(false));
+    let phase = later.clone();
+    proxy.attack(move |_, path, body| {
+        if !path.contains("/messages?after=") {
+            return body;
+        }
+        let kept = all[1].clone();
+        let later = phase.load(Ordering::SeqCst);
+        rewrite::<History>(body, |h| {
+            if later {
+                let mut again = kept.clone();
+                again.seq = 4;
+                h.messages = vec![again];
+            } else {
+                h.messages.retain(|m| m.seq != kept.seq);
+            }
+        })
+    });
+    let conn = proxy.connector();
+    let bob_via = onionchat_client::Client::open(&tmp.path().join("bob"), PASS, move |_| Ok(conn))
+        .expect("bob");
+    drop(bob);
+    let shown = |got: &[Incoming]| -> Vec<String> {
+        got.iter()
+            .map(|i| match i {
+                Incoming::Message(m) => match &m.content {
+                    MessageContent::Text { text } => text.clone(),
+                    other => format!("{other:?}"),
+                },
+                Incoming::Missing { count, .. } => format!("{count} missing"),
+                Incoming::Rejected { reason, .. } => format!("rejected: {reason}"),
+            })
+            .collect()
+    };
+    // No "1 missing": ann's app declared the attempt void.
+    assert_eq!(
+        shown(&bob_via.sync(room).await.expect("sync")),
+        ["hello", "no, don't"]
+    );
+    later.store(true, Ordering::SeqCst);
+    let got = bob_via.sync(room).await.expect("sync");
+    assert!(
+        matches!(got.as_slice(), [Incoming::Rejected { reason, .. }] if reason.contains("replayed")),
+        "{:?}",
+        shown(&got)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_count_against_their_senders_quota() {
     use onionchat_proto::wire::ErrorCode;

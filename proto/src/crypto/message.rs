@@ -61,6 +61,33 @@ pub fn seal(
     sent_at: u64,
     content: &MessageContent,
 ) -> Result<Signed, SealError> {
+    seal_voiding(
+        sender,
+        room_id,
+        epoch,
+        key,
+        msg_id,
+        position,
+        &[],
+        sent_at,
+        content,
+    )
+}
+
+/// [`seal`], declaring `void` (counters of earlier attempts the sender
+/// counts as not sent; see [`MessageBody::void`]).
+#[allow(clippy::too_many_arguments)]
+pub fn seal_voiding(
+    sender: &IdentityKey,
+    room_id: RoomId,
+    epoch: u32,
+    key: &RoomKey,
+    msg_id: MsgId,
+    position: Position,
+    void: &[u64],
+    sent_at: u64,
+    content: &MessageContent,
+) -> Result<Signed, SealError> {
     let plaintext = zeroize::Zeroizing::new(encode(content)?);
     if plaintext.len() + TAG_LEN > MAX_MESSAGE_CIPHERTEXT {
         return Err(SealError::TooLarge {
@@ -82,6 +109,7 @@ pub fn seal(
         stream: position.stream,
         counter: position.counter,
         roster: position.roster,
+        void: void.to_vec(),
         nonce: nonce.to_vec(),
         ciphertext,
     };
@@ -120,6 +148,12 @@ pub fn decode(envelope: &Signed) -> Result<MessageBody, OpenError> {
     }
     if body.roster.version == 0 {
         return Err(invalid("roster version 0"));
+    }
+    if body.void.len() > crate::limits::MAX_VOID_COUNTERS {
+        return Err(invalid("too many void counters"));
+    }
+    if body.void.iter().any(|&c| c == 0 || c >= body.counter) {
+        return Err(invalid("a void counter is not below the counter"));
     }
     if envelope.signature.len() != super::identity::RSA_BYTES {
         return Err(invalid("signature has the wrong length"));

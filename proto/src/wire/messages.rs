@@ -33,6 +33,15 @@ pub struct MessageBody {
     /// sender who sees a newer one named by others stops sealing under an
     /// epoch that a removed member may hold.
     pub roster: RosterRef,
+    /// Counters of this stream that the sender's earlier attempts used
+    /// without hearing that the node stored them (at most
+    /// [`crate::limits::MAX_VOID_COUNTERS`], each below `counter`): the
+    /// sender never uses them again and counts those attempts as not sent,
+    /// so receivers do not report them missing, and refuse them if the node
+    /// delivers one later. Absent when empty (protocol 3 bodies without it
+    /// are unchanged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub void: Vec<u64>,
     /// AES-GCM nonce (12 bytes).
     #[serde(with = "serde_bytes")]
     pub nonce: Vec<u8>,

@@ -177,6 +177,9 @@ impl Timeline {
                 false
             }
             Incoming::Rejected { seq, reason, .. } => {
+                // What was shown at this seq (a copy found to be a replay
+                // once an earlier one turned up) gives way to the refusal.
+                self.entries.remove(&(seq, 0));
                 let key = self.notice_key(seq);
                 self.entries.insert(
                     key,
@@ -546,6 +549,7 @@ mod tests {
             epoch: 1,
             stream: 1,
             counter: seq,
+            void: Vec::new(),
             late: false,
             content: MessageContent::Text { text: text.into() },
         })
