@@ -167,6 +167,10 @@ async fn maintenance(state: AppState) {
     }
 }
 
+/// How long a stopping node waits for work in flight (and Tor) before it
+/// exits anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
 /// Run the node until SIGINT/SIGTERM. `on_ready` is called once it serves.
 pub async fn run(config: Config, on_ready: impl FnOnce(&Ready)) -> anyhow::Result<()> {
     let state = open_state(config)?;
@@ -257,9 +261,35 @@ pub async fn run(config: Config, on_ready: impl FnOnce(&Ready)) -> anyhow::Resul
         }
     }
     state.shutdown.cancel();
-    while tasks.join_next().await.is_some() {}
+    // Everything acknowledged is already durable (an ack follows its
+    // commit). What is left — requests in flight, Tor letting go — gets a
+    // bounded wait: Arti may wait for a directory that never comes on a
+    // filtered network, and a service manager's stop must not end in
+    // SIGKILL. A second signal ends the wait at once.
+    let drained = tokio::select! {
+        done = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        }) => done.is_ok(),
+        _ = shutdown_signal() => {
+            tracing::warn!("second signal: stopping now");
+            false
+        }
+    };
+    if !drained {
+        tracing::warn!(
+            left = tasks.len(),
+            "stopping without waiting longer for work in flight (nothing acknowledged is lost; \
+             clients retry what was not)"
+        );
+        tasks.abort_all();
+    }
     #[cfg(feature = "display")]
-    let _ = tokio::task::spawn_blocking(move || display.join()).await;
+    {
+        // The screen thread notices the shutdown within a frame; never
+        // wait on it for long.
+        let join = tokio::task::spawn_blocking(move || display.join());
+        let _ = tokio::time::timeout(Duration::from_secs(1), join).await;
+    }
     match storage_failure {
         None => Ok(()),
         Some(why) => Err(anyhow::anyhow!(

@@ -565,7 +565,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(main_inner(cli)) {
+    let result = rt.block_on(main_inner(cli));
+    // Dropping a runtime waits for its blocking tasks without end (Arti's
+    // among them); the node has said goodbye, so bound that wait.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -95,8 +95,9 @@ pub async fn serve_incoming<S, F, Fut>(
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            break;
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.cancelled() => break,
         };
         let stream = tokio::select! {
             s = accept() => match s { Some(s) => s, None => break },

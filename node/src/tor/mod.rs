@@ -87,7 +87,13 @@ pub async fn start(
         // the background, and tell the person at the box how it goes.
         let (client, state) = (client.clone(), state.clone());
         tasks.spawn(async move {
-            if let Err(e) = client.bootstrap().await {
+            // On a filtered network this may never end: a stop must not
+            // wait for it.
+            let bootstrapped = tokio::select! {
+                r = client.bootstrap() => r,
+                _ = state.shutdown.cancelled() => return,
+            };
+            if let Err(e) = bootstrapped {
                 tracing::error!(error = %e, "Tor bootstrap failed");
                 state.status.set_error(format!("Tor: {e}"));
                 state.status.set_transport(TransportState::Stopped {
