@@ -110,6 +110,7 @@ impl Client {
                 dir.display()
             )));
         }
+        Profile::check_new_passphrase(passphrase)?;
         progress("Generating your identity key (RSA-3072)…");
         let identity = tokio::task::spawn_blocking(IdentityKey::generate)
             .await
@@ -123,6 +124,13 @@ impl Client {
 
     /// Redeem `invite` with the profile in `dir` (created with `username`
     /// first if it does not exist), then log in.
+    ///
+    /// A join that fails before the box made the account leaves nothing
+    /// behind it made: a profile it created is removed again (once the
+    /// account exists, the profile holds its key and is kept, to log in
+    /// later). A profile that exists without an account (made by `init`)
+    /// takes `username` if one is given, so a name the box refused can be
+    /// replaced by another.
     pub async fn join(
         dir: &Path,
         passphrase: &[u8],
@@ -131,15 +139,45 @@ impl Client {
         connector: Arc<dyn Connector>,
         progress: impl Fn(&str),
     ) -> Result<Client> {
-        if !Profile::exists(dir) {
+        let created = !Profile::exists(dir);
+        if created {
+            // Only what this join makes is removed on failure: the folder
+            // must be new, or hold nothing but Tor's state (a cache the
+            // command line keeps beside the profile).
+            let ours = std::fs::read_dir(dir)
+                .map_or(true, |d| d.flatten().all(|e| e.file_name() == "tor"));
             Self::init(dir, passphrase, username, &progress).await?;
+            let joined =
+                Self::join_with_profile(dir, passphrase, invite, "", connector, progress).await;
+            let has_account =
+                || Profile::open(dir, passphrase).is_ok_and(|p| p.data.user_id.is_some());
+            if joined.is_err() && ours && !has_account() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return joined;
         }
+        Self::join_with_profile(dir, passphrase, invite, username, connector, progress).await
+    }
+
+    async fn join_with_profile(
+        dir: &Path,
+        passphrase: &[u8],
+        invite: &InviteLink,
+        username: &str,
+        connector: Arc<dyn Connector>,
+        progress: impl Fn(&str),
+    ) -> Result<Client> {
         let mut profile = Profile::open(dir, passphrase)?;
         if profile.data.user_id.is_some() {
             return Err(ClientError::Profile(format!(
                 "this profile already has an account on {}; use another profile to join another node",
                 profile.data.address
             )));
+        }
+        if !username.is_empty() && username != profile.data.username {
+            onionchat_proto::wire::validate_username(username)
+                .map_err(|e| ClientError::Profile(e.into()))?;
+            profile.data.username = username.to_string();
         }
         progress("Contacting the node…");
         let api = Api::new(connector.clone());

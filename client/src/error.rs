@@ -66,6 +66,10 @@ pub enum ClientError {
     /// Something the caller asked for does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// What was asked cannot be done as asked (an empty message, …);
+    /// nothing was sent.
+    #[error("{0}")]
+    Input(String),
 }
 
 impl ClientError {

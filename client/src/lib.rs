@@ -23,6 +23,7 @@ mod seen;
 pub mod social;
 pub mod transport;
 pub mod trust;
+pub mod words;
 
 pub use client::{Client, Contact};
 pub use error::{ClientError, Result};

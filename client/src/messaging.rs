@@ -195,8 +195,13 @@ impl Client {
         }
     }
 
-    /// Send a text message.
+    /// Send a text message (not an empty one: only spaces is nothing).
     pub async fn send_text(&self, room_id: RoomId, text: &str) -> Result<SendAck> {
+        if text.trim().is_empty() {
+            return Err(ClientError::Input(
+                "there is nothing to send: the message is empty".into(),
+            ));
+        }
         self.send(room_id, MessageContent::Text { text: text.into() })
             .await
     }

@@ -302,6 +302,17 @@ impl Profile {
         Self::identity_path(dir).exists()
     }
 
+    /// Whether `passphrase` may protect a new profile (at least 8
+    /// characters): asked before anything slow is done with it.
+    pub fn check_new_passphrase(passphrase: &[u8]) -> Result<()> {
+        if passphrase.len() < 8 {
+            return Err(ClientError::Profile(
+                "choose a passphrase of at least 8 characters".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Create a new profile; refuses to overwrite one.
     pub fn create(
         dir: &Path,
@@ -315,11 +326,7 @@ impl Profile {
                 dir.display()
             )));
         }
-        if passphrase.len() < 8 {
-            return Err(ClientError::Profile(
-                "choose a passphrase of at least 8 characters".into(),
-            ));
-        }
+        Self::check_new_passphrase(passphrase)?;
         std::fs::create_dir_all(dir)
             .map_err(ClientError::io(format!("cannot create {}", dir.display())))?;
         set_private(dir, true);

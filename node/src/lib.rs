@@ -95,7 +95,11 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
         hub.clone(),
         config.db_cache_mb.max(1) * 1024 * 1024,
     )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .map_err(|e| match e {
+        // Opening failed for a reason worth saying as it is.
+        crate::error::Failure::Internal(why) => anyhow::anyhow!(why),
+        e => anyhow::anyhow!("{e}"),
+    })?;
     store.set_user_quota(config.user_quota_bytes);
     store.space().set_floor(
         config.min_free_mb.saturating_mul(1024 * 1024),

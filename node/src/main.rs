@@ -16,9 +16,13 @@ macro_rules! println {
     }};
 }
 
-/// OnionChat home chat server.
+/// The OnionChat box: keeps your family's encrypted chat and serves it over
+/// Tor.
+///
+/// With no command (or `run`) it serves; the other commands look after the
+/// box: invites, status, backups, checks.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// TOML config file.
     #[arg(long, global = true, env = "ONIONCHAT_CONFIG")]

@@ -52,6 +52,127 @@ fn user(tmp: &Path, name: &str) -> User {
     }
 }
 
+/// The invite link in what `onionchat invite` printed.
+fn link_in(out: &str) -> &str {
+    out.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("onionchat://"))
+        .unwrap_or_else(|| panic!("no link in {out}"))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// What people read: words, not numbers and codes; errors that name the
+/// thing and the next step; a join that fails can be retried.
+#[test]
+fn the_cli_speaks_to_people() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob) = (user(tmp.path(), "ann"), user(tmp.path(), "bob"));
+    ann.run(&[
+        "join",
+        node.owner_invite.as_deref().expect("invite"),
+        "--username",
+        "ann",
+    ]);
+
+    // The invite: a QR code, the link, and when it stops working.
+    let inv = ann.run(&["invite", "--hours", "48"]);
+    assert!(inv.contains('█') || inv.contains('▀'), "a QR code: {inv}");
+    assert!(
+        inv.contains("It works once, until") && inv.contains("(in 2 days)"),
+        "{inv}"
+    );
+
+    // A name that is taken: the join fails, and works with another name.
+    let e = bob.fail(&["join", link_in(&inv), "--username", "ann"]);
+    assert!(stderr(&e).contains("Pick another name"), "{}", stderr(&e));
+    assert!(!bob.dir.exists(), "a failed join leaves no profile behind");
+    bob.run(&["join", link_in(&inv), "--username", "bob"]);
+
+    // A too-short passphrase is refused before any key is made.
+    let shorty = user(tmp.path(), "shorty");
+    let e = shorty
+        .cmd(&["init", "--username", "shorty"])
+        .env("ONIONCHAT_PASSPHRASE", "short")
+        .output()
+        .expect("run");
+    assert!(!e.status.success() && stderr(&e).contains("at least 8 characters"));
+    assert!(!shorty.dir.exists());
+
+    let login = ann.run(&["login"]);
+    assert!(
+        login.contains("The session lasts until") && !login.contains("unix time"),
+        "{login}"
+    );
+    let e = ann.fail(&["friends", "add", "nobody"]);
+    assert!(
+        stderr(&e).contains("nobody") && stderr(&e).contains("Check the spelling"),
+        "{}",
+        stderr(&e)
+    );
+    ann.run(&["friends", "add", "bob"]);
+    bob.run(&["friends", "accept", "ann"]);
+
+    // send reads standard input; an empty message is not sent.
+    let mut child = ann
+        .cmd(&["send", "bob"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("send");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), b"from a pipe\n")
+        .expect("write");
+    assert!(child.wait_with_output().expect("send").status.success());
+    let e = ann.fail(&["send", "bob", "   "]);
+    assert!(
+        stderr(&e).contains("the message is empty"),
+        "{}",
+        stderr(&e)
+    );
+    let hist = bob.run(&["history", "ann"]);
+    assert!(hist.contains("ann: from a pipe"), "{hist}");
+    assert_eq!(hist.lines().count(), 1, "{hist}");
+
+    // Files: errors name the file; sizes in words; no silent overwrite.
+    let e = ann.fail(&["file", "send", "bob", "nothere.jpg"]);
+    assert!(
+        stderr(&e).contains("cannot send nothere.jpg: there is no such file"),
+        "{}",
+        stderr(&e)
+    );
+    let e = ann.fail(&["file", "send", "bob", tmp.path().to_str().expect("path")]);
+    assert!(stderr(&e).contains("it is a folder"), "{}", stderr(&e));
+    let src = tmp.path().join("photo.jpg");
+    make_file(&src, 1_500_000, 3);
+    let sent = ann.run(&["file", "send", "bob", src.to_str().expect("path")]);
+    let id = sent
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("id")
+        .trim_end_matches(')');
+    let hist = bob.run(&["history", "ann"]);
+    assert!(hist.contains("sent a file: photo.jpg (1.5 MB;"), "{hist}");
+    let dest = tmp.path().join("saved.jpg");
+    std::fs::write(&dest, b"keep me").expect("write");
+    let d = dest.to_str().expect("path");
+    let e = bob.fail(&["file", "get", "ann", id, d]);
+    assert!(stderr(&e).contains("already exists") && stderr(&e).contains("--force"));
+    assert_eq!(std::fs::read(&dest).expect("read"), b"keep me");
+    let got = bob.run(&["file", "get", "ann", id, d, "--force"]);
+    assert!(got.contains("(1.5 MB, SHA-256 verified"), "{got}");
+    assert_eq!(sha256_file(&dest), sha256_file(&src));
+
+    let status = ann.run(&["status"]);
+    assert!(
+        status.contains("2 users") && status.contains("1 room,"),
+        "{status}"
+    );
+}
+
 #[test]
 fn every_subcommand() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -79,7 +200,7 @@ fn every_subcommand() {
         "bob",
     ]);
     let inv = ann.run(&["invite"]);
-    cat.run(&["join", inv.trim(), "--username", "cat"]);
+    cat.run(&["join", link_in(&inv), "--username", "cat"]);
     ann.run(&["login"]);
     // A wrong passphrase fails without damage.
     let out = ann
@@ -88,7 +209,7 @@ fn every_subcommand() {
         .output()
         .expect("run");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("passphrase does not open this profile"));
     // ...and the passphrase can come from a file.
     let pf = tmp.path().join("pass.txt");
     std::fs::write(&pf, "correct horse battery staple\n").expect("write");
@@ -228,8 +349,168 @@ fn every_subcommand() {
     node.stop();
     let e = ann.fail(&["send", "bob", "anyone there?"]);
     assert!(
-        String::from_utf8_lossy(&e.stderr).contains("cannot reach the node"),
+        String::from_utf8_lossy(&e.stderr).contains("Cannot reach the box"),
         "{}",
         String::from_utf8_lossy(&e.stderr)
     );
+}
+
+/// The examples at the top of docs/usage.md, run as they stand (as ann,
+/// in a folder of her own) against a real box; bob and cat do their part
+/// where the comments say so.
+#[test]
+fn the_examples_in_usage_md_work() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/usage.md"))
+            .expect("usage.md");
+    let block = doc
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the first sh block");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let home = tmp.path().join("ann-home");
+    std::fs::create_dir_all(home.join("Downloads")).expect("dirs");
+    make_file(&home.join("holiday.jpg"), 200_000, 5);
+    let (ann, bob, cat) = (
+        user(tmp.path(), "ann"),
+        user(tmp.path(), "bob"),
+        user(tmp.path(), "cat"),
+    );
+    let mut file_id = String::new();
+    let mut ran = 0;
+    for line in block.lines() {
+        let command = line.split("  #").next().expect("command").trim();
+        if command.is_empty() {
+            continue;
+        }
+        // The shell's words, with the placeholders filled in.
+        let (stdin, command) = match command.split_once(" | ") {
+            Some((echo, rest)) => (
+                Some(
+                    echo.trim_start_matches("echo ")
+                        .trim_matches('"')
+                        .to_string(),
+                ),
+                rest,
+            ),
+            None => (None, command),
+        };
+        let mut words: Vec<String> = Vec::new();
+        let mut rest = command.trim_start_matches("onionchat ");
+        while !rest.is_empty() {
+            rest = rest.trim_start();
+            let (word, tail) = match rest.chars().next() {
+                Some(q @ ('"' | '\'')) => {
+                    let end = rest[1..].find(q).expect("closing quote") + 1;
+                    (rest[1..end].to_string(), &rest[end + 1..])
+                }
+                _ => {
+                    let end = rest.find(' ').unwrap_or(rest.len());
+                    (rest[..end].to_string(), &rest[end..])
+                }
+            };
+            words.push(match word.as_str() {
+                "onionchat://…" => node.owner_invite.clone().expect("invite"),
+                "<file-id>" => file_id.clone(),
+                _ => word,
+            });
+            rest = tail;
+        }
+        let args: Vec<&str> = words.iter().map(String::as_str).collect();
+        match args[0] {
+            "friends" => {
+                // bob and cat have accounts and cat is ann's friend
+                // already; bob accepts ann's request.
+                let inv = ann.run(&["invite"]);
+                bob.run(&["join", link_in(&inv), "--username", "bob"]);
+                let inv = ann.run(&["invite"]);
+                cat.run(&["join", link_in(&inv), "--username", "cat"]);
+                cat.run(&["friends", "add", "ann"]);
+                ann.run(&["friends", "accept", "cat"]);
+                let mut c = ann.cmd(&args);
+                assert!(
+                    c.current_dir(&home).status().expect("run").success(),
+                    "{line}"
+                );
+                bob.run(&["friends", "accept", "ann"]);
+            }
+            "tail" => {
+                // It follows until Ctrl-C.
+                let tail = ann
+                    .cmd(&args)
+                    .current_dir(&home)
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("tail");
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                bob.run(&["send", "ann", "hi ann"]);
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                Command::new("kill")
+                    .args(["-INT", &tail.id().to_string()])
+                    .status()
+                    .expect("kill");
+                let out = tail.wait_with_output().expect("tail");
+                assert!(out.status.success(), "{line}");
+                assert!(
+                    String::from_utf8_lossy(&out.stdout).contains("bob: hi ann"),
+                    "{line}: {}",
+                    String::from_utf8_lossy(&out.stdout)
+                );
+            }
+            _ => {
+                let mut c = ann.cmd(&args);
+                c.current_dir(&home).stdin(if stdin.is_some() {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                });
+                c.stdout(Stdio::piped()).stderr(Stdio::piped());
+                let mut child = c.spawn().expect("run");
+                if let Some(text) = &stdin {
+                    std::io::Write::write_all(
+                        child.stdin.as_mut().expect("stdin"),
+                        text.as_bytes(),
+                    )
+                    .expect("stdin");
+                }
+                drop(child.stdin.take());
+                let out = child.wait_with_output().expect("run");
+                assert!(out.status.success(), "`{line}` failed: {}", stderr(&out));
+                let said = String::from_utf8_lossy(&out.stdout).to_string();
+                if args.starts_with(&["file", "send"]) {
+                    file_id = said
+                        .trim()
+                        .rsplit(' ')
+                        .next()
+                        .expect("id")
+                        .trim_end_matches(')')
+                        .to_string();
+                }
+            }
+        }
+        ran += 1;
+    }
+    assert!(ran >= 10, "ran {ran} example lines");
+    // What they did: bob has both messages, the file landed in Downloads
+    // whole, the group exists, the backup was written.
+    let hist = bob.run(&["history", "ann"]);
+    assert!(
+        hist.contains("ann: hello") && hist.contains("ann: a longer note"),
+        "{hist}"
+    );
+    assert_eq!(
+        sha256_file(&home.join("Downloads/holiday.jpg")),
+        sha256_file(&home.join("holiday.jpg"))
+    );
+    let rooms = cat.json(&["rooms", "list"]);
+    assert!(
+        rooms
+            .as_array()
+            .expect("rooms")
+            .iter()
+            .any(|r| r["kind"] == "group")
+    );
+    assert!(home.join("ann.backup").exists());
 }

@@ -30,21 +30,8 @@ pub fn clock(ms: u64, tz: &TimeZone) -> String {
     to_zoned(ms, tz).strftime("%H:%M").to_string()
 }
 
-/// "1.5 MB" for a file size.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+/// "1.5 MB" for a file size (the CLI says it the same way).
+pub use onionchat_client::words::size;
 
 /// A safety number in lines of four groups, as people read it aloud.
 pub fn safety_lines(number: &str) -> Vec<String> {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use iced::futures::stream::{self, BoxStream, StreamExt};
 use onionchat_client::profile::{Profile, VaultData};
 use onionchat_client::transport::{BootstrapSink, TorOptions, connector_for};
+use onionchat_client::words::explain;
 use onionchat_client::{Client, ClientEvent};
 use onionchat_proto::wire::InviteLink;
 use tokio::sync::mpsc;
@@ -150,7 +151,7 @@ pub async fn unlock(
             progress = p;
             Ok(c)
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| explain(&e))?;
         Ok(Opened {
             profile: name,
             client: Arc::new(client),
@@ -190,7 +191,7 @@ pub fn join(
         data.address = invite.address.clone();
         data.auth_key = invite.auth_key.clone();
         let result = match connector(&places, &data) {
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(explain(&e)),
             Ok((connector, tor)) => {
                 if let Some(mut tor) = tor {
                     let tx = tx.clone();
@@ -220,7 +221,7 @@ pub fn join(
                     client: Arc::new(client),
                     tor_progress: TorProgress::default(),
                 })
-                .map_err(|e| e.to_string())
+                .map_err(|e| explain(&e))
             }
         };
         if result.is_err() && !existed {
@@ -253,7 +254,7 @@ pub async fn import(
     tokio::task::spawn_blocking(move || {
         Profile::import(&file, &dir, passphrase.as_bytes())
             .map(|_| name)
-            .map_err(|e| e.to_string())
+            .map_err(|e| explain(&e))
     })
     .await
     .map_err(|e| format!("import stopped: {e}"))?

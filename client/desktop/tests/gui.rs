@@ -98,7 +98,7 @@ fn onboarding_from_a_picture_of_the_qr_code_then_unlocking_on_the_next_start() {
         _ => panic!("signed in without a passphrase"),
     }
     unlock(&mut ui, "not the passphrase");
-    ui.wait_for_text("wrong passphrase", 30);
+    ui.wait_for_text("passphrase does not open this profile", 30);
     assert!(!ui.signed_in());
     ui.replace_in("unlock-passphrase", PASSPHRASE);
     ui.click("Unlock");
@@ -134,7 +134,7 @@ fn bad_input_gets_a_clear_message_in_the_window() {
     drop(node);
     ui.replace_in("new-passphrase-again", PASSPHRASE);
     ui.click("Join");
-    ui.wait_for_text("cannot reach the node", 60);
+    ui.wait_for_text("Cannot reach the box", 60);
     assert!(!ui.signed_in());
     let left: Vec<_> = std::fs::read_dir(tmp.path().join("profiles"))
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
@@ -768,7 +768,7 @@ fn a_profile_moves_to_another_computer_and_profiles_switch() {
     other.type_into("import-file", export.to_str().expect("utf-8"));
     other.type_into("import-passphrase", "wrong passphrase");
     other.click("Import");
-    other.wait_for_text("wrong passphrase", 30);
+    other.wait_for_text("passphrase does not open this profile", 30);
     other.replace_in("import-passphrase", PASSPHRASE);
     other.click("Import");
     wait_connected(&mut other);

@@ -7,15 +7,19 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use onionchat_client::transport::{TorOptions, connector_for};
-use onionchat_client::{Client, ClientEvent, ConnectionState, Incoming, Received};
+use onionchat_client::{Client, ClientEvent, ConnectionState, Incoming, Received, words};
 use onionchat_proto::wire::{
     FileId, FriendRequest, InviteLink, MessageContent, RequestId, Room, RoomId, RoomKind,
 };
 use serde_json::json;
 
-/// OnionChat: end-to-end encrypted chat with your home node over Tor.
+/// Chat with family and friends through your OnionChat box.
+///
+/// Messages and files are encrypted on this computer and reach the box over
+/// Tor: the box keeps only what it cannot read. Start with
+/// `onionchat join <invite link> --username <name>`.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Profile name (one per node account).
     #[arg(
@@ -73,8 +77,8 @@ enum Command {
     Send {
         /// Username or room id.
         to: String,
-        /// The text.
-        text: String,
+        /// The text; without it (or with `-`), what comes on standard input.
+        text: Option<String>,
     },
     /// Follow new messages live.
     Tail {
@@ -192,8 +196,12 @@ enum FileAction {
         room: String,
         /// File id.
         file_id: String,
-        /// Where to save it (default: its name, in the current directory).
+        /// Where to save it: a file name, or a folder to save it in under
+        /// its own name (default: the current folder).
         dest: Option<PathBuf>,
+        /// Replace the file at the destination if there is one.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -221,6 +229,15 @@ impl Cli {
     }
 
     fn passphrase(&self, confirm: bool) -> anyhow::Result<zeroize::Zeroizing<String>> {
+        let p = self.read_passphrase(confirm)?;
+        if confirm {
+            // Checked before minutes of key generation, not after.
+            onionchat_client::profile::Profile::check_new_passphrase(p.as_bytes())?;
+        }
+        Ok(p)
+    }
+
+    fn read_passphrase(&self, confirm: bool) -> anyhow::Result<zeroize::Zeroizing<String>> {
         if let Some(f) = &self.passphrase_file {
             let s = std::fs::read_to_string(f)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
@@ -231,9 +248,19 @@ impl Cli {
         if let Ok(p) = std::env::var("ONIONCHAT_PASSPHRASE") {
             return Ok(zeroize::Zeroizing::new(p));
         }
-        let p = zeroize::Zeroizing::new(rpassword::prompt_password("Passphrase: ")?);
+        let ask = |prompt: &str| {
+            rpassword::prompt_password(prompt)
+                .map(zeroize::Zeroizing::new)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot ask for your passphrase here ({e}): there is no terminal. \
+                     Set ONIONCHAT_PASSPHRASE, or pass --passphrase-file FILE"
+                    )
+                })
+        };
+        let p = ask("Passphrase: ")?;
         if confirm {
-            let again = zeroize::Zeroizing::new(rpassword::prompt_password("Repeat passphrase: ")?);
+            let again = ask("Repeat passphrase: ")?;
             if *again != *p {
                 anyhow::bail!("the passphrases do not match");
             }
@@ -338,7 +365,13 @@ fn print_incoming(json_out: bool, item: &Incoming) {
         Incoming::Message(r) if json_out => out!("{}", message_json(r)),
         Incoming::Message(r) => match &r.content {
             MessageContent::Text { text } => {
-                out!("[{}] {}: {}", r.seq, r.sender_name, clean(text))
+                out!(
+                    "[{}] {} {}: {}",
+                    r.seq,
+                    words::local_time(r.sent_at),
+                    r.sender_name,
+                    clean(text)
+                )
             }
             MessageContent::File {
                 file_id,
@@ -346,11 +379,13 @@ fn print_incoming(json_out: bool, item: &Incoming) {
                 size,
                 ..
             } => out!(
-                "[{}] {} sent a file: {} ({} bytes, id {})",
+                "[{}] {} {} sent a file: {} ({}; get it with: onionchat file get {} {})",
                 r.seq,
+                words::local_time(r.sent_at),
                 r.sender_name,
                 clean(name),
-                size,
+                words::size(*size),
+                r.room_id,
                 file_id
             ),
         },
@@ -422,7 +457,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login => cmd_login(&cli).await,
         Command::Friends { action } => cmd_friends(&cli, json_out, action).await,
         Command::Rooms { action } => cmd_rooms(&cli, json_out, action).await,
-        Command::Send { to, text } => cmd_send(&cli, json_out, to, text).await,
+        Command::Send { to, text } => cmd_send(&cli, json_out, to, text.as_deref()).await,
         Command::Tail { count } => cmd_tail(&cli, json_out, *count).await,
         Command::History { room, after } => cmd_history(&cli, json_out, room, *after).await,
         Command::File { action } => cmd_file(&cli, action).await,
@@ -477,9 +512,10 @@ async fn cmd_login(cli: &Cli) -> anyhow::Result<()> {
     let c = cli.open()?;
     let s = c.login().await?;
     out!(
-        "Logged in as {} until unix time {}",
+        "Logged in as {}. The session lasts until {} (in {}); then this app logs in again by itself.",
         s.user.username,
-        s.expires_at / 1000
+        words::local_time(s.expires_at),
+        words::duration(s.expires_at.saturating_sub(onionchat_proto::now_ms()))
     );
     Ok(())
 }
@@ -614,9 +650,18 @@ async fn cmd_rooms(cli: &Cli, json_out: bool, action: &RoomsAction) -> anyhow::R
 }
 
 /// `onionchat send`.
-async fn cmd_send(cli: &Cli, json_out: bool, to: &str, text: &str) -> anyhow::Result<()> {
+async fn cmd_send(cli: &Cli, json_out: bool, to: &str, text: Option<&str>) -> anyhow::Result<()> {
+    let text = match text {
+        Some(t) if t != "-" => t.to_string(),
+        _ => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .map_err(|e| anyhow::anyhow!("cannot read the message from standard input: {e}"))?;
+            s.trim_end_matches(['\n', '\r']).to_string()
+        }
+    };
     let c = cli.open()?;
-    let ack = c.send_text(resolve_room(&c, to).await?, text).await?;
+    let ack = c.send_text(resolve_room(&c, to).await?, &text).await?;
     if json_out {
         out!(
             "{}",
@@ -674,7 +719,7 @@ async fn cmd_file(cli: &Cli, action: &FileAction) -> anyhow::Result<()> {
     let c = cli.open()?;
     match action {
         FileAction::Send { to, path } => {
-            let size = std::fs::metadata(path)?.len();
+            let size = file_to_send(path)?;
             let pb = bar(size, "encrypting + uploading");
             let pb2 = pb.clone();
             let (id, _) = c
@@ -694,6 +739,7 @@ async fn cmd_file(cli: &Cli, action: &FileAction) -> anyhow::Result<()> {
             room,
             file_id,
             dest,
+            force,
         } => {
             let room = resolve_room(&c, room).await?;
             let id = FileId::from_hex(file_id)
@@ -721,7 +767,17 @@ async fn cmd_file(cli: &Cli, action: &FileAction) -> anyhow::Result<()> {
                 .file_name()
                 .map(|n| n.to_owned())
                 .unwrap_or_else(|| "download".into());
-            let dest = dest.clone().unwrap_or_else(|| PathBuf::from(safe));
+            let dest = match dest {
+                Some(d) if d.is_dir() => d.join(safe),
+                Some(d) => d.clone(),
+                None => PathBuf::from(safe),
+            };
+            if dest.exists() && !force {
+                anyhow::bail!(
+                    "{} already exists; give another name to save it as, or add --force to replace it",
+                    dest.display()
+                );
+            }
             let pb = bar(0, "downloading + decrypting");
             let pb2 = pb.clone();
             let d = c
@@ -738,14 +794,14 @@ async fn cmd_file(cli: &Cli, action: &FileAction) -> anyhow::Result<()> {
                 .await?;
             pb.finish_and_clear();
             let resumed = if d.resumed_from > 0 {
-                format!(", resumed at {} bytes", d.resumed_from)
+                format!(", picked up after {}", words::size(d.resumed_from))
             } else {
                 String::new()
             };
             out!(
-                "Saved {} ({} bytes, SHA-256 verified{resumed})",
+                "Saved {} ({}, SHA-256 verified{resumed})",
                 dest.display(),
-                d.size
+                words::size(d.size)
             );
         }
     }
@@ -836,11 +892,11 @@ async fn cmd_status(cli: &Cli, json_out: bool) -> anyhow::Result<()> {
         );
         if let Some(s) = node {
             out!(
-                "Node status: {} users ({} online), {} rooms, {} messages",
-                s.users,
+                "Node status: {} ({} online), {}, {}",
+                words::count(s.users, "user", "users"),
                 s.online_users,
-                s.rooms,
-                s.messages_total
+                words::count(s.rooms, "room", "rooms"),
+                words::count(s.messages_total, "message", "messages")
             );
         }
     }
@@ -858,7 +914,21 @@ async fn cmd_invite(cli: &Cli, json_out: bool, hours: u64) -> anyhow::Result<()>
             json!({"code": inv.code, "link": link.to_string(), "expires_at": inv.expires_at})
         );
     } else {
+        let link = link.to_string();
+        if let Ok(qr) = qrcode::QrCode::new(link.as_bytes()) {
+            out!(
+                "{}",
+                qr.render::<qrcode::render::unicode::Dense1x2>()
+                    .quiet_zone(true)
+                    .build()
+            );
+        }
         out!("{link}");
+        out!(
+            "It works once, until {} (in {}). Send the link, or show the code to scan.",
+            words::local_time(inv.expires_at),
+            words::duration(inv.expires_at.saturating_sub(onionchat_proto::now_ms()))
+        );
     }
     Ok(())
 }
@@ -889,10 +959,37 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", say(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error in words (see `onionchat_client::words::explain`).
+fn say(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<onionchat_client::ClientError>() {
+        Some(c) => words::explain(c),
+        None => format!("{e:#}"),
+    }
+}
+
+/// The size of the file at `path`, or why it cannot be sent, naming it.
+fn file_to_send(path: &Path) -> anyhow::Result<u64> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "there is no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "you may not read it".to_string(),
+            _ => e.to_string(),
+        };
+        anyhow::anyhow!("cannot send {}: {why}", path.display())
+    })?;
+    if meta.is_dir() {
+        anyhow::bail!(
+            "cannot send {}: it is a folder; send the files in it one by one, or zip it first",
+            path.display()
+        );
+    }
+    Ok(meta.len())
 }
 
 #[cfg(test)]

@@ -93,8 +93,13 @@ impl Store {
         let db = Database::builder()
             .set_cache_size(cache_bytes)
             .create(db_path(data_dir))
-            .map_err(|e| {
-                Failure::Internal(format!("cannot open {}: {e}", db_path(data_dir).display()))
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => Failure::Internal(format!(
+                    "another onionchat-node is already running with the data directory {} \
+                     (stop it first: sudo systemctl stop onionchat-node)",
+                    data_dir.display()
+                )),
+                e => Failure::Internal(format!("cannot open {}: {e}", db_path(data_dir).display())),
             })?;
         migrate(&db)?;
         let id = db

@@ -248,8 +248,9 @@ pub struct Home {
     no_timeline: Timeline,
 }
 
+/// A core result with its error in words (the CLI says the same).
 fn err<T>(r: onionchat_client::Result<T>) -> Result<T, String> {
-    r.map_err(|e| e.to_string())
+    r.map_err(|e| onionchat_client::words::explain(&e))
 }
 
 impl Home {
