@@ -601,3 +601,27 @@ pub fn qr_in_png(path: &Path) -> Option<String> {
     let grids = img.detect_grids();
     grids.first()?.decode().ok().map(|(_, content)| content)
 }
+
+/// An Arti configuration for a Tor network nobody runs: every directory
+/// and relay address is a closed port on loopback.
+pub fn dead_network(dir: &std::path::Path) -> std::path::PathBuf {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let path = dir.join("dead-net.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[address_filter]\nallow_local_addrs = true\n\n\
+             [tor_network]\nfallback_caches = [\n  {{ rsa_identity = \"{rsa}\", ed_identity = \"{ed}\", orports = [\"127.0.0.1:{closed}\"] }}\n]\n\n\
+             [tor_network.authorities]\nv3idents = [\"{v3}\"]\nuploads = [[\"127.0.0.1:{closed}\"]]\ndownloads = [[\"127.0.0.1:{closed}\"]]\nvotes = [[\"127.0.0.1:{closed}\"]]\n",
+            rsa = "A".repeat(40),
+            ed = "A".repeat(43),
+            v3 = "C".repeat(40),
+        ),
+    )
+    .expect("arti config");
+    path
+}

@@ -6,31 +6,7 @@
 use std::time::{Duration, Instant};
 
 use onionchat_proto::wire::InviteLink;
-use onionchat_tests::{Node, node_cmd_ok};
-
-/// An Arti configuration for a Tor network nobody runs: every directory
-/// and relay address is a closed port on loopback.
-fn dead_network(dir: &std::path::Path) -> std::path::PathBuf {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let path = dir.join("dead-net.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[address_filter]\nallow_local_addrs = true\n\n\
-             [tor_network]\nfallback_caches = [\n  {{ rsa_identity = \"{rsa}\", ed_identity = \"{ed}\", orports = [\"127.0.0.1:{closed}\"] }}\n]\n\n\
-             [tor_network.authorities]\nv3idents = [\"{v3}\"]\nuploads = [[\"127.0.0.1:{closed}\"]]\ndownloads = [[\"127.0.0.1:{closed}\"]]\nvotes = [[\"127.0.0.1:{closed}\"]]\n",
-            rsa = "A".repeat(40),
-            ed = "A".repeat(43),
-            v3 = "C".repeat(40),
-        ),
-    )
-    .expect("arti config");
-    path
-}
+use onionchat_tests::{Node, dead_network, node_cmd, node_cmd_ok};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_invite_comes_before_tor_and_status_says_why_it_waits() {
@@ -108,5 +84,24 @@ async fn the_owner_invite_comes_before_tor_and_status_says_why_it_waits() {
     assert!(
         warnings <= 5,
         "{warnings} warnings bury the status line:\n{log}"
+    );
+}
+
+/// A second node started on the same data directory says what is wrong.
+#[test]
+fn a_second_node_on_the_same_data_dir_says_one_is_running() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("node");
+    let _node = Node::start(&data, &[]);
+    let out = node_cmd(
+        &data,
+        &["run", "--transport", "tcp", "--listen", "127.0.0.1:0"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another onionchat-node is already running")
+            && !err.contains("internal error"),
+        "{err}"
     );
 }

@@ -3,33 +3,12 @@
 //! ends it with status 0, and what was acknowledged before is served again
 //! after the restart.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use onionchat_client::{Client, Incoming};
 use onionchat_proto::wire::MessageContent;
-use onionchat_tests::{Node, PASS, two_friends};
-
-/// An Arti network configuration whose authorities and directory caches
-/// are on a loopback port where nothing listens: Tor can never bootstrap.
-fn unreachable_tor(dir: &Path) -> std::path::PathBuf {
-    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr");
-    // The listener is gone when this returns: connections are refused.
-    let toml = format!(
-        "[address_filter]\nallow_local_addrs = true\n\n\
-         [tor_network]\nfallback_caches = [\n  {{ rsa_identity = \"{rsa}\", ed_identity = \"{ed}\", orports = [\"{nobody}\"] }}\n]\n\n\
-         [tor_network.authorities]\nv3idents = [\"{rsa}\"]\nuploads = [[\"{nobody}\"]]\ndownloads = [[\"{nobody}\"]]\nvotes = [[\"{nobody}\"]]\n",
-        rsa = "A".repeat(40),
-        ed = "A".repeat(43),
-    );
-    let path = dir.join("unreachable-tor.toml");
-    std::fs::write(&path, toml).expect("arti config");
-    path
-}
+use onionchat_tests::{Node, PASS, dead_network, two_friends};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_node_while_tor_is_stuck_and_nothing_acknowledged_is_lost() {
@@ -46,7 +25,7 @@ async fn sigterm_stops_the_node_while_tor_is_stuck_and_nothing_acknowledged_is_l
     node.stop();
 
     // The same box on a network where Tor cannot get anywhere.
-    let mut stuck = Node::start_onion(&data, &unreachable_tor(tmp.path()), &[]);
+    let mut stuck = Node::start_onion(&data, &dead_network(tmp.path()), &[]);
     // Let Arti get properly stuck waiting for a directory.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let pid = stuck.pid().expect("pid");
