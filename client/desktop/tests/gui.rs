@@ -217,6 +217,37 @@ fn two_people_become_friends_and_chat_both_ways() {
     bob.screenshot("chat-bob");
 }
 
+/// An error stays until it is dismissed (the refresh that follows every
+/// action used to wipe it within a frame), in words, and the name that was
+/// refused stays in the field to be corrected.
+#[test]
+fn an_error_stays_until_dismissed_with_the_name_to_correct() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let invite = node.owner_invite.clone().expect("owner invite");
+    let mut ui = Ui::new(options(tmp.path()));
+    join(&mut ui, &invite, "ann", PASSPHRASE, PASSPHRASE);
+    wait_connected(&mut ui);
+
+    ui.click("Add a friend");
+    ui.type_into("friend-name", "nobody");
+    ui.enter_in("friend-name");
+    let said = "No user named 'nobody'. Check the spelling and try again.";
+    ui.wait_for_text(said, 20);
+    // Refreshes come and go; the error and the name stay.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < until {
+        ui.pump();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(ui.home().loaded());
+    assert!(ui.sees(said), "{:?}", ui.texts());
+    assert!(!ui.sees_containing("NotFound"));
+    assert_eq!(ui.home().friend_name(), "nobody");
+    ui.click("✕");
+    assert!(!ui.sees(said));
+}
+
 #[test]
 fn the_owner_makes_an_invite_that_works() {
     let tmp = tempfile::tempdir().expect("tmp");

@@ -120,6 +120,9 @@ pub enum Message {
     Leave(RoomId),
     /// An action finished: `Ok(text)` is shown as a note, `Err` as an error.
     Done(Result<String, String>),
+    /// A friend request went out (the typed name is cleared) or was
+    /// refused (the name stays, to be corrected).
+    RequestSent(Result<String, String>),
     /// A room action finished: open the room.
     RoomDone(Result<Room, String>),
     /// The verification data arrived; a changed key comes back as the
@@ -242,6 +245,9 @@ pub struct Home {
     /// The box said we are not its owner: stop asking for its status.
     not_owner: bool,
     note: Option<Result<String, String>>,
+    /// The note is a failed refresh's error (the next good one clears it;
+    /// every other error stays until dismissed).
+    note_from_load: bool,
     downloads_dir: PathBuf,
     tz: TimeZone,
     /// Shown for a room whose timeline is not there yet.
@@ -303,6 +309,7 @@ impl Home {
             owner: None,
             not_owner: false,
             note: None,
+            note_from_load: false,
             downloads_dir,
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
             no_timeline: Timeline::default(),
@@ -479,8 +486,14 @@ impl Home {
         None
     }
 
+    /// The name typed into "Add a friend".
+    pub fn friend_name(&self) -> &str {
+        &self.friend_name
+    }
+
     fn note(&mut self, r: Result<String, String>) {
         self.note = Some(r);
+        self.note_from_load = false;
     }
 
     fn open_room(&mut self, room: RoomId) -> Task<Message> {
@@ -543,17 +556,18 @@ impl Home {
             Message::Loaded(Ok(o)) => {
                 self.overview = o;
                 self.loaded = true;
-                // A failed load's error is over now; what the client refused
-                // from the box stays until the user has seen it.
-                if let Some(Err(e)) = &self.note
-                    && !e.starts_with("⚠ Refused")
-                {
+                // A failed load's error is over now; any other error (a
+                // refused request, what the client refused from the box)
+                // stays until the user dismisses it or does it again.
+                if self.note_from_load {
                     self.note = None;
+                    self.note_from_load = false;
                 }
                 Task::none()
             }
             Message::Loaded(Err(e)) => {
                 self.note(Err(e));
+                self.note_from_load = true;
                 Task::none()
             }
             Message::OwnerLoaded(Ok(data)) => {
@@ -770,13 +784,12 @@ impl Home {
                     return (Task::none(), Outcome::None);
                 }
                 let c = self.client.clone();
-                self.friend_name.clear();
                 Task::perform(
                     async move {
                         err(c.send_friend_request(&name).await)
                             .map(|_| format!("Friend request sent to {name}."))
                     },
-                    Message::Done,
+                    Message::RequestSent,
                 )
             }
             Message::Accept(req) => {
@@ -837,6 +850,13 @@ impl Home {
                 )
             }
             Message::Done(r) => {
+                self.note(r);
+                self.load()
+            }
+            Message::RequestSent(r) => {
+                if r.is_ok() {
+                    self.friend_name.clear();
+                }
                 self.note(r);
                 self.load()
             }
