@@ -196,6 +196,12 @@ fn two_people_become_friends_and_chat_both_ways() {
         ui.home().current_room().is_some()
     });
     bob.wait_for_text("No messages yet. Say hello!", 20);
+    // A 1:1 chat says so, instead of listing "ann, bob".
+    assert!(
+        bob.sees("1:1 chat with ann — end-to-end encrypted"),
+        "{:?}",
+        bob.texts()
+    );
     bob.type_into("composer", "hi ann");
     bob.enter_in("composer");
     bob.wait_until("bob's message shown", 20, |ui| ui.sees("hi ann"));
@@ -258,9 +264,15 @@ fn the_owner_makes_an_invite_that_works() {
     wait_connected(&mut ui);
 
     ui.click("Your box");
-    ui.wait_for_text("1 members, 1 online", 20);
+    ui.wait_for_text("1 member, 1 online", 20);
+    // In words: how long it runs, when invites stop working.
+    assert!(ui.sees_containing("running for "), "{:?}", ui.texts());
+    assert!(!ui.sees_containing(" h\n") && !ui.sees_containing("up 0 h"));
     ui.click("Make an invite");
     ui.wait_for_text("New invite — give it to one person. It works once.", 20);
+    ui.wait_until("the invite listed with its expiry", 20, |ui| {
+        ui.sees_containing("— works until ") && ui.sees_containing("(in 7 days)")
+    });
     let link = ui
         .texts()
         .into_iter()

@@ -415,14 +415,19 @@ impl<'a> ChatView<'a> {
                         meta.push_str(r);
                     }
                     let body: Element<'a, Message> = match content {
-                        MessageContent::Text { text: t } => text(t.clone()).into(),
+                        // A long word (a link, a code) breaks instead of
+                        // running off the bubble.
+                        MessageContent::Text { text: t } => text(t.clone())
+                            .wrapping(iced::widget::text::Wrapping::WordOrGlyph)
+                            .into(),
                         MessageContent::File {
                             file_id,
                             name,
                             size,
                             ..
                         } => row![
-                            text(format!("📎 {name} ({})", format::size(*size))),
+                            text(format!("📎 {name} ({})", format::size(*size)))
+                                .wrapping(iced::widget::text::Wrapping::WordOrGlyph),
                             button("Save").on_press(Message::SaveFile(*file_id)),
                         ]
                         .spacing(8)

@@ -463,6 +463,20 @@ impl Home {
         }
     }
 
+    /// Under the title: "1:1 chat with bob — end-to-end encrypted" for a
+    /// contact's chat, everyone in it for a group ("you, bob, carol").
+    fn subtitle(&self, room: RoomId) -> String {
+        if let Some((f, _)) = self.peer(room) {
+            return format!("1:1 chat with {} — end-to-end encrypted", f.user.username);
+        }
+        let names: Vec<String> = self
+            .member_names(room)
+            .into_iter()
+            .map(|n| if n == self.username { "you".into() } else { n })
+            .collect();
+        names.join(", ")
+    }
+
     /// Why sending to `room` is blocked, if it is.
     fn blocked(&self, room: RoomId) -> Option<String> {
         if let Some(r) = self.client.verified_roster(room) {
@@ -972,6 +986,7 @@ impl Home {
                     )),
                     _ => None,
                 };
+                let me = self.me;
                 let t = self.timelines.entry(room).or_default();
                 let sender = match &item {
                     Incoming::Message(r) => Some(r.sender),
@@ -981,7 +996,8 @@ impl Home {
                     if let Some(s) = sender {
                         t.typing.remove(&s);
                     }
-                    if !open {
+                    // What we wrote from another device is not news to us.
+                    if !open && sender.is_some_and(|s| s != me) {
                         t.unread += 1;
                     }
                     if let Some((who, body)) = notify {
@@ -1530,7 +1546,7 @@ impl Home {
         let view = ChatView {
             room,
             title: self.title(room),
-            members: self.member_names(room).join(", "),
+            members: self.subtitle(room),
             timeline,
             composer: &self.composer,
             blocked: self.blocked(room),

@@ -6,6 +6,7 @@ use iced::{Element, Fill};
 use onionchat_proto::wire::{Invite, NodeStatus, UserInfo};
 
 use crate::{format, style};
+use onionchat_client::words;
 
 /// The owner panel's state.
 #[derive(Default)]
@@ -65,14 +66,20 @@ impl Owner {
             c = c.push(
                 column![
                     text(format!(
-                        "Version {} · up {} h",
+                        "Version {} · running for {}",
                         s.version,
-                        s.uptime_secs / 3600
+                        words::duration(s.uptime_secs.saturating_mul(1000))
                     )),
-                    text(format!("{} members, {} online", s.users, s.online_users)),
                     text(format!(
-                        "{} rooms, {} messages ({} today)",
-                        s.rooms, s.messages_total, s.messages_today
+                        "{}, {} online",
+                        words::count(s.users, "member", "members"),
+                        s.online_users
+                    )),
+                    text(format!(
+                        "{}, {} ({} today)",
+                        words::count(s.rooms, "room", "rooms"),
+                        words::count(s.messages_total, "message", "messages"),
+                        s.messages_today
                     )),
                     text(format!(
                         "Stored {} · free {}",
@@ -161,10 +168,19 @@ impl Owner {
                     .map(|m| m.username.clone())
                     .unwrap_or_else(|| name_of(u));
                 format!("used by {name}")
-            } else if inv.owner {
-                "owner invite".to_string()
+            } else if inv.expires_at <= onionchat_proto::now_ms() {
+                "expired".to_string()
             } else {
-                "open".to_string()
+                let until = format!(
+                    "works until {} (in {})",
+                    words::local_time(inv.expires_at),
+                    words::duration(inv.expires_at.saturating_sub(onionchat_proto::now_ms()))
+                );
+                if inv.owner {
+                    format!("owner invite, {until}")
+                } else {
+                    until
+                }
             };
             let mut r = row![text(format!("{} — {state}", &inv.code)).width(Fill)].spacing(8);
             if !inv.revoked && inv.used_by.is_none() {

@@ -405,7 +405,7 @@ impl Start {
     fn import_form(&self) -> Element<'_, Message> {
         let busy = self.busy();
         column![
-            text("Use this account on another computer: export it there (menu → Export profile), copy the file here."),
+            text("Use this account on another computer: on the first one, type a file name under \"This profile\" at the bottom of the chat list and press \"Export profile\"; copy that file here."),
             text("Exported profile file"),
             text_input("/path/to/ann.onionchat", &self.import_file)
                 .id("import-file")
