@@ -410,6 +410,7 @@ pub async fn join_via_tor(
             network_config: Some(net.arti_config.clone()),
             progress: false,
             on_bootstrap: None,
+            bootstrap_timeout: None,
         };
         let connector = connector_for(&data, &tor)?;
         match onionchat_client::Client::join(dir, crate::PASS, &link, name, connector, |_| {}).await

@@ -514,3 +514,36 @@ fn the_examples_in_usage_md_work() {
     );
     assert!(home.join("ann.backup").exists());
 }
+
+/// Where Tor cannot connect, the command line says what Tor is doing in
+/// a few plain lines (Arti's own warnings go to a log file), gives up
+/// after the stated time, and says why.
+#[test]
+fn where_tor_is_blocked_the_cli_explains_and_gives_up() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let net = onionchat_tests::dead_network(tmp.path());
+    let node = Node::start_onion(&tmp.path().join("node"), &net, &[]);
+    let invite = node.owner_invite.clone().expect("owner invite");
+    assert!(invite.contains(".onion"), "{invite}");
+    let ann = user(tmp.path(), "ann");
+    let started = std::time::Instant::now();
+    let out = ann
+        .cmd(&["join", &invite, "--username", "ann", "--tor-timeout", "10"])
+        .env("ONIONCHAT_TOR_NETWORK", &net)
+        .env("XDG_CACHE_HOME", tmp.path().join("cache"))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run");
+    let err = stderr(&out);
+    eprintln!("gave up after {:?}:\n{err}", started.elapsed());
+    assert!(!out.status.success());
+    assert!(err.contains("Tor could not connect within 10 s"), "{err}");
+    assert!(err.lines().any(|l| l.starts_with("Tor: ")), "{err}");
+    assert!(
+        !err.contains("WARN"),
+        "Arti's warnings stay off the terminal: {err}"
+    );
+    assert!(err.lines().count() < 15, "a few lines, not a flood: {err}");
+    // Nothing is left behind for a retry to trip over.
+    assert!(!ann.dir.join("identity.pem").exists());
+}

@@ -193,6 +193,7 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
         network_config: Some(net.arti_config.clone()),
         progress: false,
         on_bootstrap: None,
+        bootstrap_timeout: None,
     };
     let connector = connector_for(&data, &tor).expect("connector");
     let attempt = tokio::time::timeout(

@@ -9,8 +9,11 @@
 //!   ACK (≈40 ms on Linux) whenever two writes follow each other closely.
 //! - [`config`]: Arti's configuration for one state directory, optionally
 //!   pointed at a private Tor network (how the tests and the demo run).
+//! - [`progress`]: what Tor is doing while it connects, in one plain line,
+//!   and when to say it.
 
 pub mod config;
+pub mod progress;
 pub mod runtime;
 
 pub use config::{ConfigError, arti_config};

@@ -66,6 +66,8 @@ impl Places {
             network_config: self.tor_network.clone(),
             progress: false,
             on_bootstrap: sink,
+            // The window has a Cancel button instead of a time limit.
+            bootstrap_timeout: None,
         }
     }
 }

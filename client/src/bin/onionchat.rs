@@ -41,6 +41,14 @@ struct Cli {
     /// JSON output.
     #[arg(long, global = true)]
     json: bool,
+    /// Give up connecting to Tor after this many seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "ONIONCHAT_TOR_TIMEOUT",
+        default_value_t = 180
+    )]
+    tor_timeout: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -225,6 +233,7 @@ impl Cli {
             network_config: self.tor_network.clone(),
             progress: !self.json,
             on_bootstrap: None,
+            bootstrap_timeout: Some(std::time::Duration::from_secs(self.tor_timeout)),
         }
     }
 
@@ -933,16 +942,49 @@ async fn cmd_invite(cli: &Cli, json_out: bool, hours: u64) -> anyhow::Result<()>
     Ok(())
 }
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                // The client's refusals reach the user as "⚠ refused: …"
-                // lines (warn_user); its log would say them twice.
-                .unwrap_or_else(|_| "warn,onionchat_client=error".into()),
+/// Where the command line's log goes: Arti's warnings (it retries quietly
+/// and explains itself in the "Tor: …" lines) and ours, for when something
+/// needs looking into — not the terminal.
+fn log_file() -> Option<(PathBuf, std::fs::File)> {
+    let dir = directories::ProjectDirs::from("org", "OnionChat", "onionchat")?
+        .cache_dir()
+        .to_path_buf();
+    std::fs::create_dir_all(&dir).ok()?;
+    let path = dir.join("onionchat-cli.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
+    Some((path, file))
+}
+
+fn init_logging() {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{EnvFilter, fmt};
+    // The terminal: RUST_LOG when set; otherwise nothing from Arti, and
+    // errors only from the client core (its refusals reach the user as
+    // "⚠ refused: …" lines at the end of the command).
+    let terminal = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("off,onionchat=warn,onionchat_client=error"));
+    let to_file = log_file().map(|(_, file)| {
+        fmt::layer()
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .with_filter(EnvFilter::new("warn"))
+    });
+    tracing_subscriber::registry()
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(terminal),
         )
-        .with_writer(std::io::stderr)
+        .with(to_file)
         .init();
+}
+
+fn main() -> ExitCode {
+    init_logging();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -20,6 +20,9 @@ pub struct ArtiConnector {
     config: TorClientConfig,
     progress: bool,
     on_bootstrap: Option<super::BootstrapSink>,
+    bootstrap_timeout: Option<std::time::Duration>,
+    /// The last thing Tor said while connecting (for a time-out's message).
+    last_step: Arc<std::sync::Mutex<Option<onionchat_tor::progress::Step>>>,
     client: tokio::sync::OnceCell<Arc<TorClient<Runtime>>>,
 }
 
@@ -54,6 +57,8 @@ impl ArtiConnector {
                 .map_err(|e| ClientError::Connect(e.to_string()))?,
             progress: tor.progress,
             on_bootstrap: tor.on_bootstrap.clone(),
+            bootstrap_timeout: tor.bootstrap_timeout,
+            last_step: Arc::default(),
             client: tokio::sync::OnceCell::new(),
         })
     }
@@ -66,23 +71,39 @@ impl ArtiConnector {
                     .config(self.config.clone())
                     .create_unbootstrapped()
                     .map_err(std::io::Error::other)?;
-                if self.progress || self.on_bootstrap.is_some() {
+                {
+                    // One plain line at a time (the box says it the same
+                    // way): progress, being stuck and why, and the same
+                    // line again every 30 s while nothing changes.
+                    use onionchat_tor::progress::{Place, Teller, step};
                     let mut events = client.bootstrap_events();
                     let (print, sink) = (self.progress, self.on_bootstrap.clone());
+                    let last_step = self.last_step.clone();
                     tokio::spawn(async move {
-                        let mut last = 0u8;
-                        while let Some(ev) = events.next().await {
-                            let p = (ev.as_frac() * 100.0).round().clamp(0.0, 100.0) as u8;
-                            if let Some(sink) = &sink {
-                                sink(p, ev.to_string());
-                            }
-                            if print && (p >= last.saturating_add(20) || (p == 100 && last != 100))
-                            {
-                                eprintln!("Tor: {p}% — {ev}");
-                                last = p;
-                            }
-                            if ev.ready_for_traffic() {
-                                break;
+                        let mut teller = Teller::default();
+                        let mut tick = tokio::time::interval(onionchat_tor::progress::REPEAT);
+                        loop {
+                            tokio::select! {
+                                ev = events.next() => {
+                                    let Some(ev) = ev else { break };
+                                    let now = step(&ev, Place::Computer);
+                                    if let Some(sink) = &sink {
+                                        sink(now.percent, now.line.clone());
+                                    }
+                                    if print && teller.news(&now) {
+                                        eprintln!("{}", now.line);
+                                    }
+                                    let ready = now.ready;
+                                    *last_step.lock().unwrap_or_else(|p| p.into_inner()) = Some(now);
+                                    if ready {
+                                        break;
+                                    }
+                                }
+                                _ = tick.tick() => {
+                                    if print && teller.again() && let Some(s) = &*last_step.lock().unwrap_or_else(|p| p.into_inner()) {
+                                        eprintln!("{}", s.line);
+                                    }
+                                }
                             }
                         }
                     });
@@ -96,7 +117,28 @@ impl ArtiConnector {
                         .insert_service_discovery_key(KeystoreSelector::Primary, self.hsid, key)
                         .map_err(std::io::Error::other)?;
                 }
-                client.bootstrap().await.map_err(std::io::Error::other)?;
+                match self.bootstrap_timeout {
+                    None => client.bootstrap().await.map_err(std::io::Error::other)?,
+                    Some(limit) => tokio::time::timeout(limit, client.bootstrap())
+                        .await
+                        .map_err(|_| {
+                            let last = self
+                                .last_step
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .as_ref()
+                                .map(|s| s.line.clone())
+                                .unwrap_or_else(|| "Tor: no progress at all".into());
+                            std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                format!(
+                                    "Tor could not connect within {} s; last: {last}",
+                                    limit.as_secs()
+                                ),
+                            )
+                        })?
+                        .map_err(std::io::Error::other)?,
+                }
                 Ok(client)
             })
             .await

@@ -100,6 +100,10 @@ pub struct TorOptions {
     pub progress: bool,
     /// Also report bootstrap progress here (a GUI's progress bar).
     pub on_bootstrap: Option<BootstrapSink>,
+    /// Give up connecting to Tor after this long (the command line's
+    /// stated limit; `None`: keep trying, as an app with a Cancel button
+    /// does).
+    pub bootstrap_timeout: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for TorOptions {
@@ -109,6 +113,7 @@ impl std::fmt::Debug for TorOptions {
             .field("network_config", &self.network_config)
             .field("progress", &self.progress)
             .field("on_bootstrap", &self.on_bootstrap.is_some())
+            .field("bootstrap_timeout", &self.bootstrap_timeout)
             .finish()
     }
 }

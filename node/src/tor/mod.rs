@@ -160,74 +160,43 @@ async fn accept(req: StreamRequest) -> Option<arti_client::DataStream> {
     }
 }
 
-/// What to check when Tor is stuck, in words for the person at the box.
-fn advice(kind: &arti_client::status::BlockageKind) -> &'static str {
-    use arti_client::status::BlockageKind as K;
-    match kind {
-        K::Offline => "check the box's network cable or Wi-Fi",
-        K::Filtering => {
-            "this network seems to block Tor (some workplaces, hotels and countries do)"
-        }
-        K::ClockSkewed => "the box's clock is wrong; check its date and time",
-        _ => "check the internet connection; Tor may be blocked on this network",
-    }
-}
-
-/// How often a line about Tor is repeated while nothing changes.
-const REPEAT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// Tell the person at the box, in one plain line at a time, what Tor is
 /// doing until it is connected: on progress of 10 % or more, when it gets
 /// stuck (with the reason Arti gives and what to check), and again every
 /// 30 s while nothing changes. The status model (screen, `status`) follows
 /// every event.
 async fn report_bootstrap(client: &TorClient<onionchat_tor::runtime::Runtime>, state: &AppState) {
+    use onionchat_tor::progress::{Place, Teller, step};
     let mut events = client.bootstrap_events();
-    let mut tick = tokio::time::interval(REPEAT);
+    let mut tick = tokio::time::interval(onionchat_tor::progress::REPEAT);
+    let mut teller = Teller::default();
     let mut line = String::from("Tor: starting");
-    let mut last_printed: Option<(u8, bool, std::time::Instant)> = None;
     loop {
         tokio::select! {
             ev = events.next() => {
                 let Some(ev) = ev else { return };
-                if ev.ready_for_traffic() {
+                let now = step(&ev, Place::Box);
+                if now.ready {
                     eprintln!("Tor: connected. The onion service is being announced; invites work in a minute or so.");
                     state.status.set_transport(TransportState::Publishing);
                     return;
                 }
-                let percent = (ev.as_frac() * 100.0).round().clamp(0.0, 99.0) as u8;
-                let blocked = ev.blocked();
-                let detail = match &blocked {
-                    Some(b) => format!("stuck: {b} — {}", advice(&b.kind())),
+                let detail = match &now.stuck {
+                    Some(why) => format!("stuck: {why}"),
                     None => ev.to_string(),
                 };
-                line = match &blocked {
-                    Some(b) => format!("Tor: stuck at {percent} % — {} ({}); {}", b.kind(), b.message(), advice(&b.kind())),
-                    None => {
-                        // Arti's own words, without its leading "N%: ".
-                        let text = ev.to_string();
-                        let what = text.split_once(": ").map_or(text.as_str(), |(_, w)| w);
-                        format!("Tor: connecting, {percent} % ({what})")
-                    }
-                };
-                state.status.set_transport(TransportState::Bootstrapping { percent, detail });
-                let changed = match last_printed {
-                    None => true,
-                    Some((p, was_blocked, _)) => {
-                        percent >= p.saturating_add(10) || was_blocked != blocked.is_some()
-                    }
-                };
-                if changed {
+                state.status.set_transport(TransportState::Bootstrapping {
+                    percent: now.percent,
+                    detail,
+                });
+                line = now.line.clone();
+                if teller.news(&now) {
                     eprintln!("{line}");
-                    last_printed = Some((percent, blocked.is_some(), std::time::Instant::now()));
                 }
             }
             _ = tick.tick() => {
-                if let Some((p, b, at)) = last_printed
-                    && at.elapsed() >= REPEAT
-                {
+                if teller.again() {
                     eprintln!("{line}");
-                    last_printed = Some((p, b, std::time::Instant::now()));
                 }
             }
             _ = state.shutdown.cancelled() => return,

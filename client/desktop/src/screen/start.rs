@@ -199,7 +199,9 @@ impl Start {
             }
             Message::Joining(JoinEvent::Tor(p, what)) => {
                 self.status = Status::Working {
-                    step: format!("Connecting to Tor: {what}"),
+                    // "Tor: connecting, 40 % (…)" or "Tor: stuck at 8 % — why
+                    // — what to check", said once.
+                    step: what,
                     tor: Some(p),
                 };
             }
