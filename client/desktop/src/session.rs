@@ -209,21 +209,26 @@ pub fn join(
                         let _ = tx.send(JoinEvent::Step(s.to_string()));
                     }
                 };
-                Client::join(
+                let joining = Client::join(
                     &dir,
                     passphrase.as_bytes(),
                     &invite,
                     &username,
                     connector,
                     step,
-                )
-                .await
-                .map(|client| Opened {
-                    profile: name,
-                    client: Arc::new(client),
-                    tor_progress: TorProgress::default(),
-                })
-                .map_err(|e| explain(&e))
+                );
+                // Cancelled (the window dropped the stream): stop, and
+                // clean up below like any failed join.
+                tokio::select! {
+                    joined = joining => joined
+                        .map(|client| Opened {
+                            profile: name,
+                            client: Arc::new(client),
+                            tor_progress: TorProgress::default(),
+                        })
+                        .map_err(|e| explain(&e)),
+                    _ = tx.closed() => Err("cancelled".to_string()),
+                }
             }
         };
         if result.is_err() && !existed {

@@ -254,6 +254,43 @@ fn an_error_stays_until_dismissed_with_the_name_to_correct() {
     assert!(!ui.sees(said));
 }
 
+/// Joining over Tor where Tor cannot connect: the window says what Tor is
+/// doing in one line, offers Cancel, and after it nothing is left behind
+/// and the screen works again.
+#[test]
+fn a_join_stuck_on_tor_can_be_cancelled() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let net = onionchat_tests::dead_network(tmp.path());
+    let node = Node::start_onion(&tmp.path().join("node"), &net, &[]);
+    let invite = node.owner_invite.clone().expect("owner invite");
+    let mut opts = options(tmp.path());
+    opts.places.tor_network = Some(net);
+    let mut ui = Ui::new(opts);
+    join(&mut ui, &invite, "ann", PASSPHRASE, PASSPHRASE);
+    ui.wait_until("Tor connecting", 60, |ui| {
+        ui.texts().iter().any(|t| t.starts_with("Tor: "))
+    });
+    let shown = ui.texts();
+    eprintln!("while Tor is stuck: {shown:?}");
+    assert!(
+        !shown.iter().any(|t| t.contains("Connecting to Tor: ")),
+        "{shown:?}"
+    );
+    ui.click("Cancel");
+    ui.wait_for_text("Joining was cancelled", 10);
+    // Nothing is left in the profiles folder, and the tabs work again.
+    ui.wait_until("the half-made profile removed", 20, |_| {
+        std::fs::read_dir(tmp.path().join("profiles"))
+            .map(|d| d.count() == 0)
+            .unwrap_or(true)
+    });
+    ui.click("Import a profile");
+    match ui.app.screen() {
+        onionchat_desktop::app::Screen::Start(s) => assert_eq!(s.mode(), Mode::Import),
+        _ => panic!("not on the start screen"),
+    }
+}
+
 #[test]
 fn the_owner_makes_an_invite_that_works() {
     let tmp = tempfile::tempdir().expect("tmp");

@@ -43,6 +43,8 @@ pub struct Start {
     new_passphrase_again: Zeroizing<String>,
     import_file: String,
     status: Status,
+    /// The join under way, to cancel it.
+    joining: Option<iced::task::Handle>,
 }
 
 /// Messages of the start screen.
@@ -74,6 +76,8 @@ pub enum Message {
     Join,
     /// Progress of a join.
     Joining(JoinEvent),
+    /// Stop the join under way (Tor stuck, or a change of mind).
+    CancelJoin,
     /// Path of a profile export typed.
     ImportFile(String),
     /// Import pressed.
@@ -111,6 +115,7 @@ impl Start {
             new_passphrase_again: Zeroizing::default(),
             import_file: String::new(),
             status: Status::Idle,
+            joining: None,
         }
     }
 
@@ -205,12 +210,26 @@ impl Start {
                     tor: Some(p),
                 };
             }
+            Message::CancelJoin => {
+                if let Some(handle) = self.joining.take() {
+                    // Dropping the join's stream stops it; it removes the
+                    // profile it was making (see session::join).
+                    handle.abort();
+                    self.status = Status::Failed(
+                        "Joining was cancelled. Nothing was kept; try again when Tor can connect \
+                         (another network may help)."
+                            .into(),
+                    );
+                }
+            }
             Message::Joining(JoinEvent::Done(Ok(opened))) => {
+                self.joining = None;
                 self.status = Status::Idle;
                 self.profiles = self.places.profiles();
                 return (Task::none(), Outcome::Opened(opened));
             }
             Message::Joining(JoinEvent::Done(Err(e))) => {
+                self.joining = None;
                 self.profiles = self.places.profiles();
                 return self.fail(e);
             }
@@ -281,13 +300,13 @@ impl Start {
             tor: None,
         };
         let pass = Zeroizing::new(self.new_passphrase.to_string());
-        (
-            Task::run(
-                session::join(self.places.clone(), name, invite, username, pass),
-                Message::Joining,
-            ),
-            Outcome::None,
+        let (task, handle) = Task::run(
+            session::join(self.places.clone(), name, invite, username, pass),
+            Message::Joining,
         )
+        .abortable();
+        self.joining = Some(handle);
+        (task, Outcome::None)
     }
 
     /// Draw the screen.
@@ -314,6 +333,13 @@ impl Start {
                 let mut c = column![text(step.clone())].spacing(6);
                 if let Some(p) = tor {
                     c = c.push(progress_bar(0.0..=100.0, f32::from(*p)));
+                }
+                if self.joining.is_some() {
+                    c = c.push(
+                        button("Cancel")
+                            .style(button::secondary)
+                            .on_press(Message::CancelJoin),
+                    );
                 }
                 container(c)
                     .padding(10)
