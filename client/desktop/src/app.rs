@@ -54,6 +54,8 @@ pub enum Message {
     Jump,
     /// The window gained or lost focus.
     Focus(bool),
+    /// A file was dropped on the window.
+    Dropped(PathBuf),
 }
 
 /// The desktop app.
@@ -134,6 +136,12 @@ impl App {
                 self.focused = f;
                 Task::none()
             }
+            (Message::Dropped(path), Screen::Start(_)) => {
+                self.update(Message::Start(start::Message::Dropped(path)))
+            }
+            (Message::Dropped(path), Screen::Home(_)) => {
+                self.update(Message::Home(home::Message::Dropped(path)))
+            }
             // A message for a screen that is gone (a late answer after
             // locking): nothing to do.
             _ => Task::none(),
@@ -154,6 +162,9 @@ impl App {
         let focus = iced::event::listen_with(|event, _status, _window| match event {
             iced::Event::Window(iced::window::Event::Focused) => Some(Message::Focus(true)),
             iced::Event::Window(iced::window::Event::Unfocused) => Some(Message::Focus(false)),
+            iced::Event::Window(iced::window::Event::FileDropped(path)) => {
+                Some(Message::Dropped(path))
+            }
             _ => None,
         });
         Subscription::batch([keys, focus])

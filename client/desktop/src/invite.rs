@@ -36,19 +36,35 @@ pub fn from_text(text: &str) -> Result<InviteLink, InviteError> {
 
 /// Find the QR code in a picture (PNG or JPEG) and parse its invite.
 pub fn from_picture(path: &Path) -> Result<InviteLink, InviteError> {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let len = std::fs::metadata(path)
-        .map_err(|e| InviteError::Picture(e.to_string()))?
+        .map_err(|e| {
+            InviteError::Picture(match e.kind() {
+                std::io::ErrorKind::NotFound => format!("there is no file {name}"),
+                _ => format!("{name} cannot be read ({e})"),
+            })
+        })?
         .len();
     if len > MAX_PICTURE_BYTES {
         return Err(InviteError::Picture(
             "the file is too big for a picture".into(),
         ));
     }
+    // The decoder's own words ("Format error decoding Jpeg: … Illegal
+    // start bytes") help nobody: say what the file is not.
+    let not_a_picture = || {
+        InviteError::Picture(format!(
+            "{name} is not a PNG or JPEG picture, or it is damaged"
+        ))
+    };
     let picture = image::ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
-        .map_err(|e| InviteError::Picture(e.to_string()))?
+        .map_err(|_| not_a_picture())?
         .decode()
-        .map_err(|e| InviteError::Picture(e.to_string()))?
+        .map_err(|_| not_a_picture())?
         .into_luma8();
     let (w, h) = (picture.width() as usize, picture.height() as usize);
     let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {

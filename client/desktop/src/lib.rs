@@ -9,7 +9,9 @@
 //! and the one `update`/`view` pair iced calls; each screen keeps its own
 //! state, messages, `update` and `view` in [`screen`]; [`session`] is the
 //! async glue to the core (unlock, join, the live event stream); [`invite`]
-//! reads invite links from text or from a picture of the box's QR code.
+//! reads invite links from text or from a picture of the box's QR code;
+//! [`pick`] asks the system's file dialogs. Files and QR pictures can also
+//! be dropped on the window.
 //!
 //! Rendering uses iced's CPU renderer (tiny-skia), so the app runs on
 //! machines without a GPU.
@@ -18,6 +20,7 @@ pub mod app;
 pub mod format;
 pub mod invite;
 pub mod notify;
+pub mod pick;
 pub mod screen;
 pub mod session;
 pub mod style;

@@ -75,8 +75,15 @@ fn onboarding_from_a_picture_of_the_qr_code_then_unlocking_on_the_next_start() {
     // The invite comes from a photo of the box's screen.
     let photo = tmp.path().join("box-screen.jpg");
     qr_picture(&invite, &photo);
-    ui.type_into("picture", photo.to_str().expect("utf-8"));
-    ui.click("Read QR code");
+    // A picture without a code, dropped on the window: said plainly.
+    let blank = tmp.path().join("blank.png");
+    image::RgbImage::from_pixel(64, 64, image::Rgb([255, 255, 255]))
+        .save(&blank)
+        .expect("blank picture");
+    ui.send(onionchat_desktop::Message::Dropped(blank));
+    ui.wait_for_text("No QR code found in that picture", 5);
+    // The photo of the box's screen, dropped on the window.
+    ui.send(onionchat_desktop::Message::Dropped(photo.clone()));
     ui.wait_until("the invite read from the picture", 10, |ui| {
         ui.sees(&invite)
     });
@@ -146,7 +153,10 @@ fn bad_input_gets_a_clear_message_in_the_window() {
     std::fs::write(&picture, b"\x89PNG not really").expect("write");
     ui.type_into("picture", picture.to_str().expect("utf-8"));
     ui.click("Read QR code");
-    ui.wait_for_text("Cannot open the picture", 5);
+    ui.wait_for_text(
+        "Cannot open the picture: cat.png is not a PNG or JPEG picture, or it is damaged",
+        5,
+    );
 }
 
 /// ann (owner) and bob, accounts made through the core, each opened in
@@ -307,6 +317,8 @@ fn the_owner_makes_an_invite_that_works() {
     assert!(!ui.sees_containing(" h\n") && !ui.sees_containing("up 0 h"));
     ui.click("Make an invite");
     ui.wait_for_text("New invite — give it to one person. It works once.", 20);
+    ui.click("Copy the link");
+    ui.wait_for_text("The invite link copied.", 10);
     ui.wait_until("the invite listed with its expiry", 20, |ui| {
         ui.sees_containing("— works until ") && ui.sees_containing("(in 7 days)")
     });
@@ -547,6 +559,12 @@ fn files_go_with_progress_can_be_cancelled_and_are_saved_whole() {
         onionchat_tests::sha256_file(&saved),
         onionchat_tests::sha256_file(&report)
     );
+    // Dropped on the window, a file goes to the open chat.
+    let dropped = tmp.path().join("dropped.png");
+    onionchat_tests::make_file(&dropped, 20_000, 3);
+    ann.send(onionchat_desktop::Message::Dropped(dropped.clone()));
+    ann.wait_for_text("Sent dropped.png.", 60);
+    ann.wait_for_text("📎 dropped.png (20.0 KB)", 20);
 }
 
 #[test]
@@ -823,6 +841,8 @@ fn verifying_a_friend_marks_them_with_a_badge() {
     for line in &lines {
         assert!(ann.sees(line), "{line} not shown: {:?}", ann.texts());
     }
+    ann.click("Copy the number");
+    ann.wait_for_text("The safety number copied.", 10);
     ann.click("They match: mark as verified");
     ann.wait_for_text("✔ Verified", 10);
     ann.wait_for_text("bob ✔", 10);

@@ -151,6 +151,18 @@ pub enum Message {
     CancelTransfer,
     /// Dismiss the note or error.
     Dismiss,
+    /// A file was dropped on the window: send it to the open chat.
+    Dropped(PathBuf),
+    /// Choose a file to send with the system's file dialog.
+    PickFile,
+    /// What the file dialog returned.
+    FilePicked(Option<PathBuf>),
+    /// Choose where to export the profile with the system's file dialog.
+    PickExport,
+    /// What the save dialog returned.
+    ExportPicked(Option<PathBuf>),
+    /// Put text on the clipboard (an invite link, a safety number).
+    Copy(String, &'static str),
     /// Lock the profile (back to the start screen).
     Lock,
     /// Export path typed.
@@ -890,6 +902,36 @@ impl Home {
                 Task::none()
             }
             Message::SendFile => self.send_file(),
+            Message::Dropped(path) | Message::FilePicked(Some(path)) => {
+                if self.current_room().is_none() {
+                    self.note(Err(
+                        "Open a chat first, then drop the file on it to send it.".into(),
+                    ));
+                    return (Task::none(), Outcome::None);
+                }
+                self.file_path = path.display().to_string();
+                self.send_file()
+            }
+            Message::PickFile => Task::perform(
+                crate::pick::open_file("Send a file".into(), None),
+                Message::FilePicked,
+            ),
+            Message::FilePicked(None) | Message::ExportPicked(None) => Task::none(),
+            Message::PickExport => Task::perform(
+                crate::pick::save_file(
+                    "Export this profile".into(),
+                    format!("{}.onionchat", self.profile),
+                ),
+                Message::ExportPicked,
+            ),
+            Message::ExportPicked(Some(path)) => {
+                self.export_path = path.display().to_string();
+                return self.update(Message::Export);
+            }
+            Message::Copy(value, what) => {
+                self.note(Ok(format!("{what} copied.")));
+                iced::clipboard::write(value)
+            }
             Message::Transfer(done, total) => {
                 self.transfer = Some((done, total));
                 Task::none()
@@ -928,7 +970,8 @@ impl Home {
             Message::Export => {
                 let path = PathBuf::from(self.export_path.trim());
                 if path.as_os_str().is_empty() {
-                    self.note(Err("Type where to save the export.".into()));
+                    // No path typed: ask with the system's save dialog.
+                    return self.update(Message::PickExport);
                 } else {
                     let r = err(self.client.export(&path)).map(|_| {
                         format!(
@@ -1320,6 +1363,13 @@ impl Home {
                     move |fine| Message::KeyRechecked(user, fine),
                 ))
             }
+            verify::Message::Copy => {
+                let number = match &self.pane {
+                    Pane::Verify(v) => v.number.clone(),
+                    _ => return Task::none(),
+                };
+                self.update(Message::Copy(number, "The safety number")).0
+            }
             verify::Message::Close => {
                 self.pane = Pane::Welcome;
                 Task::none()
@@ -1377,6 +1427,7 @@ impl Home {
                 )
             }
             owner::Message::Refresh => self.load(),
+            owner::Message::CopyLink(link) => self.update(Message::Copy(link, "The invite link")).0,
             owner::Message::Close => {
                 self.pane = Pane::Welcome;
                 Task::none()
@@ -1564,6 +1615,9 @@ impl Home {
                 .on_submit(Message::SendFile),
             button("Send file")
                 .on_press_maybe(self.transfer.is_none().then_some(Message::SendFile)),
+            button("Choose…")
+                .style(button::secondary)
+                .on_press_maybe(self.transfer.is_none().then_some(Message::PickFile)),
         ]
         .spacing(8)
         .padding([0, 12]);

@@ -40,6 +40,8 @@ pub enum Message {
     Keep,
     /// Reload status and invites.
     Refresh,
+    /// Copy the new invite's link.
+    CopyLink(String),
     /// Close the panel.
     Close,
 }
@@ -149,6 +151,7 @@ impl Owner {
                         text("New invite — give it to one person. It works once."),
                         qr_code(qr).cell_size(4),
                         text(link.clone()).size(12).font(iced::Font::MONOSPACE),
+                        button("Copy the link").on_press(Message::CopyLink(link.clone())),
                     ]
                     .spacing(8),
                 )

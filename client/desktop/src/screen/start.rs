@@ -78,6 +78,17 @@ pub enum Message {
     Joining(JoinEvent),
     /// Stop the join under way (Tor stuck, or a change of mind).
     CancelJoin,
+    /// A file was dropped on the window: a QR picture (join) or a profile
+    /// export (import).
+    Dropped(PathBuf),
+    /// Choose the QR picture with the system's file dialog.
+    PickPicture,
+    /// Choose the profile export with the system's file dialog.
+    PickImport,
+    /// What the file dialog returned for the picture.
+    PicturePicked(Option<PathBuf>),
+    /// What the file dialog returned for the export.
+    ImportPicked(Option<PathBuf>),
     /// Path of a profile export typed.
     ImportFile(String),
     /// Import pressed.
@@ -222,6 +233,43 @@ impl Start {
                     );
                 }
             }
+            Message::Dropped(path) => match self.mode {
+                Mode::Import => self.import_file = path.display().to_string(),
+                _ => {
+                    self.mode = Mode::Join;
+                    return self.update(Message::PicturePicked(Some(path)));
+                }
+            },
+            Message::PickPicture => {
+                return (
+                    Task::perform(
+                        crate::pick::open_file(
+                            "The picture of the box's QR code".into(),
+                            Some(("Pictures", &["png", "jpg", "jpeg"])),
+                        ),
+                        Message::PicturePicked,
+                    ),
+                    Outcome::None,
+                );
+            }
+            Message::PickImport => {
+                return (
+                    Task::perform(
+                        crate::pick::open_file(
+                            "The exported profile".into(),
+                            Some(("OnionChat profiles", &["onionchat"])),
+                        ),
+                        Message::ImportPicked,
+                    ),
+                    Outcome::None,
+                );
+            }
+            Message::PicturePicked(Some(path)) => {
+                self.picture = path.display().to_string();
+                return self.update(Message::ReadPicture);
+            }
+            Message::ImportPicked(Some(path)) => self.import_file = path.display().to_string(),
+            Message::PicturePicked(None) | Message::ImportPicked(None) => {}
             Message::Joining(JoinEvent::Done(Ok(opened))) => {
                 self.joining = None;
                 self.status = Status::Idle;
@@ -404,6 +452,9 @@ impl Start {
                     .on_input_maybe((!busy).then_some(Message::Picture))
                     .on_submit(Message::ReadPicture),
                 button("Read QR code").on_press_maybe((!busy).then_some(Message::ReadPicture)),
+                button("Choose…")
+                    .style(button::secondary)
+                    .on_press_maybe((!busy).then_some(Message::PickPicture)),
             ]
             .spacing(8)
             .align_y(Center),
@@ -433,11 +484,18 @@ impl Start {
     fn import_form(&self) -> Element<'_, Message> {
         let busy = self.busy();
         column![
-            text("Use this account on another computer: on the first one, type a file name under \"This profile\" at the bottom of the chat list and press \"Export profile\"; copy that file here."),
+            text("Use this account on another computer: on the first one, press \"Export profile\" at the bottom of the chat list; copy that file here (or drop it on this window)."),
             text("Exported profile file"),
-            text_input("/path/to/ann.onionchat", &self.import_file)
-                .id("import-file")
-                .on_input_maybe((!busy).then_some(Message::ImportFile)),
+            row![
+                text_input("/path/to/ann.onionchat", &self.import_file)
+                    .id("import-file")
+                    .on_input_maybe((!busy).then_some(Message::ImportFile)),
+                button("Choose…")
+                    .style(button::secondary)
+                    .on_press_maybe((!busy).then_some(Message::PickImport)),
+            ]
+            .spacing(8)
+            .align_y(Center),
             text("Its passphrase"),
             text_input("Passphrase", &self.passphrase)
                 .id("import-passphrase")

@@ -37,6 +37,8 @@ pub enum Message {
     SetVerified(bool),
     /// "I checked the new key with them": pin it.
     AcceptNewKey,
+    /// Copy the safety number (to paste into a message on another channel).
+    Copy,
     /// Close the panel.
     Close,
 }
@@ -89,6 +91,11 @@ impl Verify {
                 digits = digits.push(text(line).size(18).font(iced::Font::MONOSPACE));
             }
             c = c.push(digits);
+            c = c.push(
+                button("Copy the number")
+                    .style(button::secondary)
+                    .on_press(Message::Copy),
+            );
             if let Some(qr) = &self.qr {
                 c = c.push(qr_code(qr).cell_size(4));
             }
