@@ -260,6 +260,7 @@ fn an_error_stays_until_dismissed_with_the_name_to_correct() {
     assert!(ui.sees(said), "{:?}", ui.texts());
     assert!(!ui.sees_containing("NotFound"));
     assert_eq!(ui.home().friend_name(), "nobody");
+    ui.screenshot("error-stays");
     ui.click("✕");
     assert!(!ui.sees(said));
 }
@@ -281,7 +282,7 @@ fn a_join_stuck_on_tor_can_be_cancelled() {
         ui.texts().iter().any(|t| t.starts_with("Tor: "))
     });
     let shown = ui.texts();
-    eprintln!("while Tor is stuck: {shown:?}");
+    ui.screenshot("tor-stuck");
     assert!(
         !shown.iter().any(|t| t.contains("Connecting to Tor: ")),
         "{shown:?}"
