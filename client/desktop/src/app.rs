@@ -63,17 +63,20 @@ pub struct App {
     options: Options,
     screen: Screen,
     focused: bool,
+    settings: crate::settings::Settings,
 }
 
 impl App {
     /// Boot: the start screen.
     pub fn new(options: Options) -> (App, Task<Message>) {
         let screen = Screen::Start(Box::new(Start::new(options.places.clone())));
+        let settings = crate::settings::Settings::load(&options.places.profiles_dir);
         (
             App {
                 options,
                 screen,
                 focused: true,
+                settings,
             },
             Task::none(),
         )
@@ -101,7 +104,8 @@ impl App {
                 match outcome {
                     start::Outcome::None => task,
                     start::Outcome::Opened(opened) => {
-                        let (home, t) = Home::start(opened, self.options.downloads_dir.clone());
+                        let (home, t) =
+                            Home::start(opened, self.options.downloads_dir.clone(), self.settings);
                         self.screen = Screen::Home(Box::new(home));
                         Task::batch([task, t.map(Message::Home)])
                     }
@@ -121,8 +125,18 @@ impl App {
                         // The old session's tasks end with it.
                         Task::none()
                     }
+                    home::Outcome::Settings(s) => {
+                        self.settings = s;
+                        if let Err(e) = s.save(&self.options.places.profiles_dir) {
+                            tracing::warn!(error = %e, "cannot save the settings");
+                        }
+                        task
+                    }
                     home::Outcome::Notify(who, body) => {
-                        if self.options.notifications && !self.focused {
+                        if self.options.notifications
+                            && self.settings.notifications
+                            && !self.focused
+                        {
                             crate::notify::show(&who, &body);
                         }
                         task
@@ -170,9 +184,14 @@ impl App {
         Subscription::batch([keys, focus])
     }
 
-    /// The light theme (the screenshots and tests draw with it too).
+    /// The light theme (the screenshots and tests draw with it), or the
+    /// dark one when the settings say so.
     pub fn theme(&self) -> Theme {
-        Theme::Light
+        if self.settings.dark {
+            Theme::Dark
+        } else {
+            Theme::Light
+        }
     }
 }
 

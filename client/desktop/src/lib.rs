@@ -23,6 +23,7 @@ pub mod notify;
 pub mod pick;
 pub mod screen;
 pub mod session;
+pub mod settings;
 pub mod style;
 
 pub use app::{App, Message, Options};

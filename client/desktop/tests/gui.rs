@@ -302,6 +302,31 @@ fn a_join_stuck_on_tor_can_be_cancelled() {
     }
 }
 
+/// The settings page: the keys are listed, and notifications and the
+/// theme are kept for the next start.
+#[test]
+fn settings_list_the_keys_and_are_kept() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let invite = node.owner_invite.clone().expect("owner invite");
+    let mut ui = Ui::new(options(tmp.path()));
+    join(&mut ui, &invite, "ann", PASSPHRASE, PASSPHRASE);
+    wait_connected(&mut ui);
+    ui.click("Settings");
+    ui.wait_for_text("Keyboard", 5);
+    assert!(ui.sees("Ctrl+K") && ui.sees("jump to a chat by name"));
+    assert_eq!(ui.app.theme(), iced::Theme::Light);
+    ui.click("Dark theme");
+    ui.click("Show new messages while the window is in the background");
+    assert_eq!(ui.app.theme(), iced::Theme::Dark);
+    let kept = onionchat_desktop::settings::Settings::load(&tmp.path().join("profiles"));
+    assert!(kept.dark && !kept.notifications, "{kept:?}");
+    // The next start draws dark from the first frame.
+    drop(ui);
+    let ui = Ui::new(options(tmp.path()));
+    assert_eq!(ui.app.theme(), iced::Theme::Dark);
+}
+
 #[test]
 fn the_owner_makes_an_invite_that_works() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -858,6 +883,7 @@ fn a_profile_moves_to_another_computer_and_profiles_switch() {
     let node = Node::start(&tmp.path().join("node"), &[]);
     let (mut ann, _friends) = owner_with_friends(tmp.path(), &node, &["bob"]);
     let export = tmp.path().join("ann.onionchat");
+    ann.click("Settings");
     ann.type_into("export-path", export.to_str().expect("utf-8"));
     ann.click("Export profile");
     ann.wait_for_text("Profile exported to", 10);

@@ -484,7 +484,7 @@ impl Start {
     fn import_form(&self) -> Element<'_, Message> {
         let busy = self.busy();
         column![
-            text("Use this account on another computer: on the first one, press \"Export profile\" at the bottom of the chat list; copy that file here (or drop it on this window)."),
+            text("Use this account on another computer: on the first one, open Settings (bottom of the chat list) and press \"Export profile\"; copy that file here (or drop it on this window)."),
             text("Exported profile file"),
             row![
                 text_input("/path/to/ann.onionchat", &self.import_file)

@@ -31,6 +31,7 @@ use crate::style;
 mod chat_pane;
 mod events;
 mod panels;
+mod settings;
 mod sidebar;
 mod transfers;
 mod view;
@@ -68,6 +69,7 @@ enum Pane {
     NewGroup,
     Members(RoomId),
     Jump,
+    Settings,
 }
 
 /// Friends, requests and rooms, loaded together.
@@ -185,6 +187,12 @@ pub enum Message {
     ExportPicked(Option<PathBuf>),
     /// Put text on the clipboard (an invite link, a safety number).
     Copy(String, &'static str),
+    /// Open the settings page.
+    OpenSettings,
+    /// A setting was changed there.
+    ChangeSettings(crate::settings::Settings),
+    /// Close the settings page.
+    CloseSettings,
     /// Lock the profile (back to the start screen).
     Lock,
     /// Export path typed.
@@ -208,6 +216,8 @@ pub enum Outcome {
     None,
     /// Lock: back to the start screen.
     Lock,
+    /// The user changed the settings: apply and keep them.
+    Settings(crate::settings::Settings),
     /// Show a desktop notification (title, body).
     Notify(String, String),
 }
@@ -251,6 +261,8 @@ pub struct Home {
     tz: TimeZone,
     /// Shown for a room whose timeline is not there yet.
     no_timeline: Timeline,
+    /// The app's settings as the settings page shows them.
+    settings: crate::settings::Settings,
 }
 
 /// A core result with its error in words (the CLI says the same).
@@ -261,7 +273,11 @@ fn err<T>(r: onionchat_client::Result<T>) -> Result<T, String> {
 impl Home {
     /// Go online with an unlocked profile: start the live session and load
     /// friends, requests and rooms.
-    pub fn start(opened: Opened, downloads_dir: PathBuf) -> (Home, Task<Message>) {
+    pub fn start(
+        opened: Opened,
+        downloads_dir: PathBuf,
+        settings: crate::settings::Settings,
+    ) -> (Home, Task<Message>) {
         let Opened {
             profile,
             client,
@@ -312,6 +328,7 @@ impl Home {
             downloads_dir,
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
             no_timeline: Timeline::default(),
+            settings,
         };
         let task = Task::batch([Task::run(stream::select_all(feeds), |m| m), home.load()]);
         (home, task)
@@ -845,6 +862,18 @@ impl Home {
             Message::ExportPicked(Some(path)) => {
                 self.export_path = path.display().to_string();
                 return self.update(Message::Export);
+            }
+            Message::OpenSettings => {
+                self.pane = Pane::Settings;
+                Task::none()
+            }
+            Message::CloseSettings => {
+                self.pane = Pane::Welcome;
+                Task::none()
+            }
+            Message::ChangeSettings(s) => {
+                self.settings = s;
+                return (Task::none(), Outcome::Settings(s));
             }
             Message::Copy(value, what) => {
                 self.note(Ok(format!("{what} copied.")));

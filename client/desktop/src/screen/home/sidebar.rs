@@ -158,23 +158,9 @@ impl Home {
             .spacing(6),
         );
         c = c.push(
-            column![
-                text("This profile").size(14),
-                text_input("export to… (a file path)", &self.export_path)
-                    .id("export-path")
-                    .on_input(Message::ExportPath)
-                    .on_submit(Message::Export),
-                row![
-                    button("Export profile")
-                        .style(button::secondary)
-                        .on_press(Message::Export),
-                    button("Switch profile")
-                        .style(button::secondary)
-                        .on_press(Message::Lock),
-                ]
-                .spacing(6),
-            ]
-            .spacing(4),
+            button("Settings")
+                .style(button::secondary)
+                .on_press(Message::OpenSettings),
         );
         scrollable(c).into()
     }

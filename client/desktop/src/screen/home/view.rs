@@ -71,6 +71,7 @@ impl Home {
                     .spacing(8),
                 )
             }
+            Pane::Settings => self.settings_view(),
             Pane::Jump => {
                 let mut list = column![].spacing(4);
                 for (room, title) in self.jump_matches() {
