@@ -881,7 +881,7 @@ fn verifying_a_friend_marks_them_with_a_badge() {
 fn a_profile_moves_to_another_computer_and_profiles_switch() {
     let tmp = tempfile::tempdir().expect("tmp");
     let node = Node::start(&tmp.path().join("node"), &[]);
-    let (mut ann, _friends) = owner_with_friends(tmp.path(), &node, &["bob"]);
+    let (mut ann, friends) = owner_with_friends(tmp.path(), &node, &["bob"]);
     let export = tmp.path().join("ann.onionchat");
     ann.click("Settings");
     ann.type_into("export-path", export.to_str().expect("utf-8"));
@@ -909,6 +909,24 @@ fn a_profile_moves_to_another_computer_and_profiles_switch() {
     ann.type_into("unlock-passphrase", PASSPHRASE);
     ann.click("Unlock");
     wait_connected(&mut ann);
+
+    // What ann writes on the laptop is not unread on this computer; what
+    // bob writes is.
+    let laptop = other.home().client().clone();
+    let room = ann.block_on(async { laptop.direct_room("bob").await.expect("room") });
+    ann.block_on(async {
+        laptop
+            .send_text(room, "from the laptop")
+            .await
+            .expect("send")
+    });
+    ann.wait_until("the laptop's message arrived", 20, |ui| {
+        ui.home().timeline(room).is_some_and(|t| !t.is_empty())
+    });
+    assert!(!ann.sees_containing("bob (1)"), "{:?}", ann.texts());
+    let bob = friends[0].clone();
+    ann.block_on(async { bob.send_text(room, "hi ann").await.expect("send") });
+    ann.wait_for_text("bob (1)", 20);
 }
 
 /// Type `first`, Shift+Enter, `second` and Enter into the composer, in one

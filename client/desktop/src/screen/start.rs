@@ -410,7 +410,9 @@ impl Start {
         ]
         .spacing(16)
         .max_width(520);
-        container(content).center(Fill).padding(24).into()
+        // Top-aligned: an error or a progress line appearing below the form
+        // does not move what the user is typing into.
+        container(content).center_x(Fill).padding([48, 24]).into()
     }
 
     fn unlock_form(&self) -> Element<'_, Message> {
