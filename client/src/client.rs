@@ -232,6 +232,12 @@ impl Client {
         self.api.token()
     }
 
+    /// The address of the box this profile belongs to (an onion address,
+    /// or `host:port` in development).
+    pub fn box_address(&self) -> String {
+        self.profile().data.address.clone()
+    }
+
     /// Our username.
     pub fn username(&self) -> String {
         self.profile().data.username.clone()

@@ -46,6 +46,32 @@ impl Places {
         self.profiles_dir.join(name)
     }
 
+    /// How a profile is shown in the list: "ann @ q6q7szmh….onion" once it
+    /// has been opened here (a small `label` file beside the encrypted
+    /// profile: the name is the folder's anyway, and an address cut short
+    /// is enough to tell boxes apart, not to reach one), else its folder
+    /// name.
+    pub fn label(&self, name: &str) -> String {
+        std::fs::read_to_string(self.profile_dir(name).join("label"))
+            .ok()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty() && l.len() < 200)
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    /// Remember how to show profile `name` (see [`Places::label`]).
+    pub fn write_label(&self, name: &str, client: &Client) {
+        let address = client.box_address();
+        let short = match address.strip_suffix(".onion") {
+            Some(id) if id.len() > 8 => format!("{}….onion", &id[..8]),
+            _ => address,
+        };
+        let _ = std::fs::write(
+            self.profile_dir(name).join("label"),
+            format!("{} @ {short}\n", client.username()),
+        );
+    }
+
     /// Names of the profiles on this computer, sorted.
     pub fn profiles(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.profiles_dir) else {
@@ -154,6 +180,7 @@ pub async fn unlock(
             Ok(c)
         })
         .map_err(|e| explain(&e))?;
+        places.write_label(&name, &client);
         Ok(Opened {
             profile: name,
             client: Arc::new(client),
@@ -221,6 +248,7 @@ pub fn join(
                 // clean up below like any failed join.
                 tokio::select! {
                     joined = joining => joined
+                        .inspect(|client| places.write_label(&name, client))
                         .map(|client| Opened {
                             profile: name,
                             client: Arc::new(client),

@@ -101,7 +101,14 @@ fn onboarding_from_a_picture_of_the_qr_code_then_unlocking_on_the_next_start() {
     // Next start: the profile is there and must be unlocked.
     let mut ui = Ui::new(options(tmp.path()));
     match ui.app.screen() {
-        onionchat_desktop::app::Screen::Start(s) => assert_eq!(s.mode(), Mode::Unlock),
+        onionchat_desktop::app::Screen::Start(s) => {
+            assert_eq!(s.mode(), Mode::Unlock);
+            // The list says whose profile it is, on which box.
+            assert_eq!(
+                s.selected_label(),
+                Some(format!("ann @ {}", node.addr).as_str())
+            );
+        }
         _ => panic!("signed in without a passphrase"),
     }
     unlock(&mut ui, "not the passphrase");

@@ -29,11 +29,27 @@ enum Status {
     Failed(String),
 }
 
+/// A profile as the list shows it: "ann @ q6q7szmh….onion".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// Its folder.
+    pub name: String,
+    /// What the list says.
+    pub label: String,
+}
+
+impl std::fmt::Display for Choice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
 /// The start screen's state.
 pub struct Start {
     places: Places,
     mode: Mode,
     profiles: Vec<String>,
+    choices: Vec<Choice>,
     selected: Option<String>,
     passphrase: Zeroizing<String>,
     invite: String,
@@ -53,7 +69,7 @@ pub enum Message {
     /// Switch form.
     Show(Mode),
     /// Pick a profile to unlock.
-    Select(String),
+    Select(Choice),
     /// Unlock passphrase typed.
     Passphrase(String),
     /// Unlock pressed.
@@ -116,6 +132,7 @@ impl Start {
                 Mode::Unlock
             },
             selected: profiles.first().cloned(),
+            choices: choices(&places, &profiles),
             profiles,
             places,
             passphrase: Zeroizing::default(),
@@ -140,9 +157,23 @@ impl Start {
         s
     }
 
+    /// What the profile list shows for the selected profile.
+    pub fn selected_label(&self) -> Option<&str> {
+        let name = self.selected.as_ref()?;
+        self.choices
+            .iter()
+            .find(|c| &c.name == name)
+            .map(|c| c.label.as_str())
+    }
+
     /// Which form is up.
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    fn refresh_profiles(&mut self) {
+        self.profiles = self.places.profiles();
+        self.choices = choices(&self.places, &self.profiles);
     }
 
     fn busy(&self) -> bool {
@@ -163,7 +194,7 @@ impl Start {
                     self.status = Status::Idle;
                 }
             }
-            Message::Select(p) => self.selected = Some(p),
+            Message::Select(p) => self.selected = Some(p.name),
             Message::Passphrase(p) => self.passphrase = Zeroizing::new(p),
             Message::Unlock => {
                 if self.busy() {
@@ -273,12 +304,12 @@ impl Start {
             Message::Joining(JoinEvent::Done(Ok(opened))) => {
                 self.joining = None;
                 self.status = Status::Idle;
-                self.profiles = self.places.profiles();
+                self.refresh_profiles();
                 return (Task::none(), Outcome::Opened(opened));
             }
             Message::Joining(JoinEvent::Done(Err(e))) => {
                 self.joining = None;
-                self.profiles = self.places.profiles();
+                self.refresh_profiles();
                 return self.fail(e);
             }
             Message::ImportFile(s) => self.import_file = s,
@@ -312,7 +343,7 @@ impl Start {
                 );
             }
             Message::Imported(Ok(name)) => {
-                self.profiles = self.places.profiles();
+                self.refresh_profiles();
                 self.selected = Some(name);
                 self.mode = Mode::Unlock;
                 // The same passphrase unlocks it: go straight on.
@@ -420,8 +451,10 @@ impl Start {
         column![
             text("Profile"),
             pick_list(
-                self.profiles.as_slice(),
-                self.selected.as_ref(),
+                self.choices.as_slice(),
+                self.selected
+                    .as_ref()
+                    .and_then(|n| self.choices.iter().find(|c| &c.name == n)),
                 Message::Select
             ),
             text("Passphrase"),
@@ -509,6 +542,17 @@ impl Start {
         .spacing(8)
         .into()
     }
+}
+
+/// The profiles as the list shows them.
+fn choices(places: &Places, profiles: &[String]) -> Vec<Choice> {
+    profiles
+        .iter()
+        .map(|name| Choice {
+            name: name.clone(),
+            label: places.label(name),
+        })
+        .collect()
 }
 
 fn tab(label: &str, mode: Mode, current: Mode, enabled: bool) -> Element<'_, Message> {
