@@ -60,6 +60,15 @@ fn link_in(out: &str) -> &str {
         .unwrap_or_else(|| panic!("no link in {out}"))
 }
 
+/// The file id in what `onionchat file send` printed ("Sent x (file id ID)").
+fn file_id_in(out: &str) -> &str {
+    out.trim()
+        .rsplit(' ')
+        .next()
+        .expect("id")
+        .trim_end_matches(')')
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -148,12 +157,7 @@ fn the_cli_speaks_to_people() {
     let src = tmp.path().join("photo.jpg");
     make_file(&src, 1_500_000, 3);
     let sent = ann.run(&["file", "send", "bob", src.to_str().expect("path")]);
-    let id = sent
-        .trim()
-        .rsplit(' ')
-        .next()
-        .expect("id")
-        .trim_end_matches(')');
+    let id = file_id_in(&sent);
     let hist = bob.run(&["history", "ann"]);
     assert!(hist.contains("sent a file: photo.jpg (1.5 MB;"), "{hist}");
     let dest = tmp.path().join("saved.jpg");
@@ -307,13 +311,7 @@ fn every_subcommand() {
     let src = tmp.path().join("photo.jpg");
     make_file(&src, 1_000_000, 11);
     let out = ann.run(&["file", "send", "bob", src.to_str().expect("path")]);
-    let file_id = out
-        .trim()
-        .rsplit(' ')
-        .next()
-        .expect("id")
-        .trim_end_matches(')')
-        .to_string();
+    let file_id = file_id_in(&out).to_string();
     let dest = tmp.path().join("got.jpg");
     let got = bob.run(&["file", "get", "ann", &file_id, dest.to_str().expect("path")]);
     assert!(got.contains("SHA-256 verified"), "{got}");
@@ -480,13 +478,7 @@ fn the_examples_in_usage_md_work() {
                 assert!(out.status.success(), "`{line}` failed: {}", stderr(&out));
                 let said = String::from_utf8_lossy(&out.stdout).to_string();
                 if args.starts_with(&["file", "send"]) {
-                    file_id = said
-                        .trim()
-                        .rsplit(' ')
-                        .next()
-                        .expect("id")
-                        .trim_end_matches(')')
-                        .to_string();
+                    file_id = file_id_in(&said).to_string();
                 }
             }
         }

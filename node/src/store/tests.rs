@@ -100,27 +100,8 @@ async fn idempotent_sends_and_retention() {
         .send_friend_request(a, "bob".into())
         .await
         .expect("request");
-    let room_id = RoomId::random();
     let key = RoomKey::generate();
-    let member = |user, username: &str, k: &IdentityKey| RosterMember {
-        user,
-        username: username.into(),
-        fp: k.fingerprint(),
-    };
-    let roster = first_roster(
-        room_id,
-        RoomKind::Direct,
-        b,
-        kb.fingerprint(),
-        vec![member(a, "ann", &ka), member(b, "bob", &kb)],
-        0,
-    );
-    let roster = sign_roster(&kb, &roster).expect("roster");
-    let hash = roster_hash(&roster);
-    let grants = vec![
-        make_grant(&kb, room_id, 1, hash, a, ka.public(), &key).expect("grant"),
-        make_grant(&kb, room_id, 1, hash, b, kb.public(), &key).expect("grant"),
-    ];
+    let (room_id, roster, grants) = direct_room_for((a, &ka), (b, &kb), &key);
     store
         .accept_friend_request(
             b,
@@ -345,13 +326,13 @@ async fn pending_requests_are_indexed_and_a_schema_2_database_gets_the_index() {
 fn direct_room_for(
     (a, ka): (UserId, &IdentityKey),
     (b, kb): (UserId, &IdentityKey),
+    key: &RoomKey,
 ) -> (
     RoomId,
     onionchat_proto::wire::Signed,
     Vec<onionchat_proto::wire::Signed>,
 ) {
     let room_id = RoomId::random();
-    let key = RoomKey::generate();
     let member = |user, username: &str, k: &IdentityKey| RosterMember {
         user,
         username: username.into(),
@@ -368,8 +349,8 @@ fn direct_room_for(
     let roster = sign_roster(kb, &roster).expect("roster");
     let hash = roster_hash(&roster);
     let grants = vec![
-        make_grant(kb, room_id, 1, hash, a, ka.public(), &key).expect("grant"),
-        make_grant(kb, room_id, 1, hash, b, kb.public(), &key).expect("grant"),
+        make_grant(kb, room_id, 1, hash, a, ka.public(), key).expect("grant"),
+        make_grant(kb, room_id, 1, hash, b, kb.public(), key).expect("grant"),
     ];
     (room_id, roster, grants)
 }
@@ -434,7 +415,7 @@ async fn room_writes_are_charged_and_refusals_store_nothing() {
     };
     // Two grants for bob (the second in place of ann's): refused, and the
     // first of them was not left behind.
-    let (id, roster, mut grants) = direct_room_for((a, &ka), (b, &kb));
+    let (id, roster, mut grants) = direct_room_for((a, &ka), (b, &kb), &RoomKey::generate());
     grants[0] = grants[1].clone();
     let err = store
         .accept_friend_request(b, req.id, accept((id, roster, grants)))
@@ -448,7 +429,7 @@ async fn room_writes_are_charged_and_refusals_store_nothing() {
     );
 
     // A quota one byte short of the room: refused, nothing stored.
-    let room = direct_room_for((a, &ka), (b, &kb));
+    let room = direct_room_for((a, &ka), (b, &kb), &RoomKey::generate());
     let size = (onionchat_proto::encode(&room.1).expect("enc").len()
         + room
             .2
@@ -494,7 +475,7 @@ async fn a_schema_3_database_gets_its_usage_counted() {
         .send_friend_request(a, "bob".into())
         .await
         .expect("request");
-    let (room_id, roster, key_grants) = direct_room_for((a, &ka), (b, &kb));
+    let (room_id, roster, key_grants) = direct_room_for((a, &ka), (b, &kb), &RoomKey::generate());
     store
         .accept_friend_request(
             b,

@@ -119,19 +119,7 @@ impl Home {
             .find(|(_, c)| c.username == name)
             .map(|(u, c)| (UserId(*u), c.clone()));
         if let Some((user_id, change)) = changed {
-            let contact = Contact {
-                user_id,
-                username: name,
-                fingerprint: change.pinned,
-                verified: false,
-                known: true,
-            };
-            self.pane = Pane::Verify(Box::new(Verify::new(
-                contact,
-                String::new(),
-                "",
-                Some(change),
-            )));
+            self.show_key_change(user_id, change);
             return (Task::none(), Outcome::None);
         }
         let c = self.client.clone();
@@ -171,19 +159,7 @@ impl Home {
             }
             Err(VerifyRefused::KeyChanged(user_id, change)) => {
                 self.key_changes.insert(user_id.0, change.clone());
-                let contact = Contact {
-                    user_id,
-                    username: change.username.clone(),
-                    fingerprint: change.pinned,
-                    verified: false,
-                    known: true,
-                };
-                self.pane = Pane::Verify(Box::new(Verify::new(
-                    contact,
-                    String::new(),
-                    "",
-                    Some(change),
-                )));
+                self.show_key_change(user_id, change);
                 Task::none()
             }
             Err(VerifyRefused::Other(e)) => {
@@ -191,5 +167,23 @@ impl Home {
                 Task::none()
             }
         }
+    }
+
+    /// The verification panel showing that `user_id`'s key changed (no
+    /// safety number: the new key is not trusted yet).
+    fn show_key_change(&mut self, user_id: UserId, change: KeyChange) {
+        let contact = Contact {
+            user_id,
+            username: change.username.clone(),
+            fingerprint: change.pinned,
+            verified: false,
+            known: true,
+        };
+        self.pane = Pane::Verify(Box::new(Verify::new(
+            contact,
+            String::new(),
+            "",
+            Some(change),
+        )));
     }
 }
