@@ -126,24 +126,28 @@ async fn a_friend_cannot_grow_a_profile_until_it_no_longer_opens() {
     ann.send_text(room, "still here").await.expect("send");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_counter_that_left_is_never_reused() {
-    use onionchat_proto::wire::{ApiError, ErrorCode, History};
-    use onionchat_tests::proxy::{HostileNode, rewrite};
-
-    let tmp = tempfile::tempdir().expect("tmp");
-    let node = Node::start(&tmp.path().join("node"), &[]);
-    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+/// ann and bob are friends; ann said "hello", and now talks to the box
+/// through a hostile proxy, which stored her "transfer it" and told her it
+/// failed. Returns ann (through the proxy), bob, their room and the proxy.
+async fn transfer_it_said_to_fail(
+    node: &Node,
+    dir: &std::path::Path,
+) -> (
+    std::sync::Arc<onionchat_client::Client>,
+    std::sync::Arc<onionchat_client::Client>,
+    RoomId,
+    onionchat_tests::proxy::HostileNode,
+) {
+    use onionchat_proto::wire::{ApiError, ErrorCode};
+    let (ann, bob, room) = two_friends(node, dir).await;
     ann.send_text(room, "hello").await.expect("send");
     ann.save().expect("save");
     drop(ann);
-    let proxy = HostileNode::start(node.addr.clone()).await;
+    let proxy = onionchat_tests::proxy::HostileNode::start(node.addr.clone()).await;
     let conn = proxy.connector();
     let ann = std::sync::Arc::new(
-        onionchat_client::Client::open(&tmp.path().join("ann"), PASS, move |_| Ok(conn))
-            .expect("ann"),
+        onionchat_client::Client::open(&dir.join("ann"), PASS, move |_| Ok(conn)).expect("ann"),
     );
-    // The box stores "transfer it" but tells ann it failed.
     proxy.lie_after_forwarding(
         "POST",
         &format!("/v1/rooms/{room}/messages"),
@@ -153,6 +157,17 @@ async fn a_counter_that_left_is_never_reused() {
     ann.send_text(room, "transfer it")
         .await
         .expect_err("the box said it failed");
+    (ann, bob, room, proxy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counter_that_left_is_never_reused() {
+    use onionchat_proto::wire::History;
+    use onionchat_tests::proxy::rewrite;
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room, proxy) = transfer_it_said_to_fail(&node, tmp.path()).await;
     // ann says the opposite; the box keeps that one from bob, and shows
     // him the first.
     ann.send_text(room, "no, don't").await.expect("send");
@@ -193,31 +208,13 @@ async fn a_counter_that_left_is_never_reused() {
 /// all, they refuse it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_the_sender_counts_as_failed_is_no_gap_and_never_shown_later() {
-    use onionchat_proto::wire::{ApiError, ErrorCode, History};
-    use onionchat_tests::proxy::{HostileNode, rewrite};
+    use onionchat_proto::wire::History;
+    use onionchat_tests::proxy::rewrite;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let tmp = tempfile::tempdir().expect("tmp");
     let node = Node::start(&tmp.path().join("node"), &[]);
-    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
-    ann.send_text(room, "hello").await.expect("send");
-    ann.save().expect("save");
-    drop(ann);
-    let proxy = HostileNode::start(node.addr.clone()).await;
-    let conn = proxy.connector();
-    let ann = std::sync::Arc::new(
-        onionchat_client::Client::open(&tmp.path().join("ann"), PASS, move |_| Ok(conn))
-            .expect("ann"),
-    );
-    proxy.lie_after_forwarding(
-        "POST",
-        &format!("/v1/rooms/{room}/messages"),
-        500,
-        encode(&ApiError::new(ErrorCode::Internal, "the node failed")).expect("enc"),
-    );
-    ann.send_text(room, "transfer it")
-        .await
-        .expect_err("the box said it failed");
+    let (ann, bob, room, proxy) = transfer_it_said_to_fail(&node, tmp.path()).await;
     ann.send_text(room, "no, don't").await.expect("send");
     // First the box keeps "transfer it" back; later it shows it as new.
     let r = raw::get(
