@@ -166,6 +166,37 @@ fn bad_input_gets_a_clear_message_in_the_window() {
     );
 }
 
+/// A name the box refuses: the join fails in words, nothing is left, and
+/// the same invite works with another name.
+#[test]
+fn a_refused_name_can_be_changed_and_the_join_retried() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let invite = node.owner_invite.clone().expect("owner invite");
+    // ann owns the box; the invite is for someone new, who picks "ann".
+    let link = {
+        let ui = Ui::new(options(&tmp.path().join("owner")));
+        ui.block_on(async {
+            let ann =
+                onionchat_tests::join(&node, &tmp.path().join("owner-ann"), "ann", &invite).await;
+            let inv = ann.create_invite(None, None).await.expect("invite");
+            ann.invite_link(&inv.code).to_string()
+        })
+    };
+    let mut ui = Ui::new(options(tmp.path()));
+    join(&mut ui, &link, "ann", PASSPHRASE, PASSPHRASE);
+    ui.wait_for_text("Pick another name and try again.", 60);
+    assert!(!ui.signed_in());
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("profiles"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "a refused join left {left:?}");
+    ui.replace_in("username", "annie");
+    ui.click("Join");
+    wait_connected(&mut ui);
+    assert_eq!(ui.home().client().username(), "annie");
+}
+
 /// ann (owner) and bob, accounts made through the core, each opened in
 /// their own window.
 fn two_accounts(tmp: &std::path::Path, node: &Node) -> (Ui, Ui) {
