@@ -94,14 +94,16 @@ pub struct RateConfig {
     pub messages_per_sec: f64,
     /// Message burst per user.
     pub message_burst: f64,
-    /// Sustained API requests per second per session.
+    /// Sustained API requests per second per user (all their sessions together).
     pub requests_per_sec: f64,
-    /// Request burst per session.
+    /// Request burst per user.
     pub request_burst: f64,
-    /// Sign-up and login requests per minute, node-wide (a loose cap).
+    /// Sign-ups per minute, node-wide (a loose cap).
     pub auth_per_min: f64,
-    /// Sign-up and login requests per minute for one username (a login
-    /// is two: challenge and answer).
+    /// Sign-ups per minute for one username, and successful logins per
+    /// minute for one account (challenges and failed logins are not
+    /// limited: they store nothing, and limiting them would let anyone
+    /// lock a name out).
     pub auth_per_user_per_min: f64,
     /// Requests with an unknown or expired session token per second,
     /// node-wide (bursts of five times as many).
