@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod files;
 pub mod live;
+pub mod logging;
 pub mod membership;
 pub mod messaging;
 pub mod profile;

@@ -31,13 +31,9 @@ struct Args {
 }
 
 fn main() -> iced::Result {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Arti's and the core's warnings go to
+    // ~/.cache/onionchat/onionchat-desktop.log; the window says what matters.
+    onionchat_client::logging::init("onionchat-desktop.log", "off,onionchat_desktop=warn");
     let args = Args::parse();
     let mut options = Options::standard();
     if let Some(p) = args.profiles {

@@ -942,49 +942,14 @@ async fn cmd_invite(cli: &Cli, json_out: bool, hours: u64) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Where the command line's log goes: Arti's warnings (it retries quietly
-/// and explains itself in the "Tor: …" lines) and ours, for when something
-/// needs looking into — not the terminal.
-fn log_file() -> Option<(PathBuf, std::fs::File)> {
-    let dir = directories::ProjectDirs::from("org", "OnionChat", "onionchat")?
-        .cache_dir()
-        .to_path_buf();
-    std::fs::create_dir_all(&dir).ok()?;
-    let path = dir.join("onionchat-cli.log");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()?;
-    Some((path, file))
-}
-
-fn init_logging() {
-    use tracing_subscriber::prelude::*;
-    use tracing_subscriber::{EnvFilter, fmt};
-    // The terminal: RUST_LOG when set; otherwise nothing from Arti, and
-    // errors only from the client core (its refusals reach the user as
-    // "⚠ refused: …" lines at the end of the command).
-    let terminal = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("off,onionchat=warn,onionchat_client=error"));
-    let to_file = log_file().map(|(_, file)| {
-        fmt::layer()
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
-            .with_filter(EnvFilter::new("warn"))
-    });
-    tracing_subscriber::registry()
-        .with(
-            fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_filter(terminal),
-        )
-        .with(to_file)
-        .init();
-}
-
 fn main() -> ExitCode {
-    init_logging();
+    // The terminal: nothing from Arti, and errors only from the client
+    // core (its refusals reach the user as "⚠ refused: …" lines at the end
+    // of the command); the rest goes to ~/.cache/onionchat/onionchat-cli.log.
+    onionchat_client::logging::init(
+        "onionchat-cli.log",
+        "off,onionchat=warn,onionchat_client=error",
+    );
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
