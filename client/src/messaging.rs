@@ -30,13 +30,7 @@ fn gaps_in_page(room_id: RoomId, items: Vec<Incoming>) -> Vec<Incoming> {
             && r.counter > prev + 1
         {
             // What the sender declared void is not missing.
-            let voided = r
-                .void
-                .iter()
-                .filter(|&&c| c > prev && c < r.counter)
-                .collect::<std::collections::BTreeSet<_>>()
-                .len() as u64;
-            let count = r.counter - prev - 1 - voided;
+            let count = crate::trust::missing_between(prev, r.counter, &r.void);
             if count > 0 {
                 out.push(Incoming::Missing {
                     room_id,
@@ -436,22 +430,19 @@ impl Client {
         self.flag_replays_in_page(room_id, &mut out);
         self.check_placement(room_id, &mut out);
         in_sender_order(&mut out);
-        for item in &out {
-            if let Incoming::Message(r) = item {
-                self.saw(room_id, r);
-            }
-        }
+        self.saw(room_id, &out);
         Ok((out, h.has_more))
     }
 
-    /// Remember where a message was shown (see `seen.rs`).
-    fn saw(&self, room_id: RoomId, r: &Received) {
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(room_id)
-            .or_default()
-            .record(r.sender.0, r.stream, r.seq, r.counter);
+    /// Remember where the messages in `items` were shown (see `seen.rs`).
+    fn saw(&self, room_id: RoomId, items: &[Incoming]) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let order = seen.entry(room_id).or_default();
+        for item in items {
+            if let Incoming::Message(r) = item {
+                order.record(r.sender.0, r.stream, r.seq, r.counter);
+            }
+        }
     }
 
     /// Hold each message of a page to where its stream's messages were
@@ -644,12 +635,10 @@ impl Client {
                             before: r.seq,
                         });
                     }
-                    self.saw(room_id, &r);
                     out.push(Incoming::Message(r));
                 }
                 Admit::Late => {
                     r.late = true;
-                    self.saw(room_id, &r);
                     out.push(Incoming::Message(r));
                 }
                 Admit::Replay => out.push(Incoming::Rejected {
@@ -664,6 +653,8 @@ impl Client {
             }
         }
         drop(p);
+        // Admitted ones (new or late) only: a replay's place is not taken.
+        self.saw(room_id, &out);
         for what in tell {
             self.untrusted(Some(room_id), what);
         }

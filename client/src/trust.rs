@@ -89,12 +89,7 @@ impl StreamState {
             return Admit::New { missing: 0 };
         }
         if counter > self.max {
-            let voided = void
-                .iter()
-                .filter(|&&c| c > self.max && c < counter)
-                .collect::<std::collections::BTreeSet<_>>()
-                .len() as u64;
-            let missing = counter - self.max - 1 - voided;
+            let missing = missing_between(self.max, counter, void);
             let skipped = ((self.max + 1)..counter)
                 .rev()
                 .filter(|c| !void.contains(c));
@@ -116,6 +111,17 @@ impl StreamState {
             Err(_) => Admit::Replay,
         }
     }
+}
+
+/// How many counters between `after` and `before` (both excluded) never
+/// arrived, not counting those the sender declared `void`.
+pub(crate) fn missing_between(after: u64, before: u64, void: &[u64]) -> u64 {
+    let voided = void
+        .iter()
+        .filter(|&&c| c > after && c < before)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64;
+    before.saturating_sub(after + 1).saturating_sub(voided)
 }
 
 /// Everything verified about one room.

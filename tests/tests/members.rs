@@ -126,6 +126,20 @@ async fn a_friend_cannot_grow_a_profile_until_it_no_longer_opens() {
     ann.send_text(room, "still here").await.expect("send");
 }
 
+/// What a sync showed, one line each: texts, "k missing", "rejected: …".
+fn shown(got: &[Incoming]) -> Vec<String> {
+    got.iter()
+        .map(|i| match i {
+            Incoming::Message(m) => match &m.content {
+                MessageContent::Text { text } => text.clone(),
+                other => format!("{other:?}"),
+            },
+            Incoming::Missing { count, .. } => format!("{count} missing"),
+            Incoming::Rejected { reason, .. } => format!("rejected: {reason}"),
+        })
+        .collect()
+}
+
 /// ann and bob are friends; ann said "hello", and now talks to the box
 /// through a hostile proxy, which stored her "transfer it" and told her it
 /// failed. Returns ann (through the proxy), bob, their room and the proxy.
@@ -187,17 +201,7 @@ async fn a_counter_that_left_is_never_reused() {
         .expect("bob");
     drop(bob);
     let got = bob_via.sync(room).await.expect("sync");
-    let seen: Vec<String> = got
-        .iter()
-        .map(|i| match i {
-            Incoming::Message(m) => match &m.content {
-                MessageContent::Text { text } => text.clone(),
-                other => format!("{other:?}"),
-            },
-            Incoming::Missing { count, .. } => format!("{count} missing"),
-            Incoming::Rejected { reason, .. } => format!("rejected: {reason}"),
-        })
-        .collect();
+    let seen = shown(&got);
     // "no, don't" had its own counter: its absence is a gap bob is told
     // about, not a silent swap.
     assert_eq!(seen, ["hello", "transfer it", "1 missing", "ok?"]);
@@ -249,18 +253,6 @@ async fn a_send_the_sender_counts_as_failed_is_no_gap_and_never_shown_later() {
     let bob_via = onionchat_client::Client::open(&tmp.path().join("bob"), PASS, move |_| Ok(conn))
         .expect("bob");
     drop(bob);
-    let shown = |got: &[Incoming]| -> Vec<String> {
-        got.iter()
-            .map(|i| match i {
-                Incoming::Message(m) => match &m.content {
-                    MessageContent::Text { text } => text.clone(),
-                    other => format!("{other:?}"),
-                },
-                Incoming::Missing { count, .. } => format!("{count} missing"),
-                Incoming::Rejected { reason, .. } => format!("rejected: {reason}"),
-            })
-            .collect()
-    };
     // No "1 missing": ann's app declared the attempt void.
     assert_eq!(
         shown(&bob_via.sync(room).await.expect("sync")),

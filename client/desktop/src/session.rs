@@ -216,6 +216,7 @@ pub fn join(
     tokio::spawn(async move {
         let dir = places.profile_dir(&name);
         let existed = Profile::exists(&dir);
+        let mut cancelled = false;
         let mut data = VaultData::default();
         data.address = invite.address.clone();
         data.auth_key = invite.auth_key.clone();
@@ -255,14 +256,18 @@ pub fn join(
                             tor_progress: TorProgress::default(),
                         })
                         .map_err(|e| explain(&e)),
-                    _ = tx.closed() => Err("cancelled".to_string()),
+                    _ = tx.closed() => {
+                        cancelled = true;
+                        Err("cancelled".to_string())
+                    }
                 }
             }
         };
-        if result.is_err() && !existed {
-            // A profile that never got an account is removed; one whose
-            // sign-up went through (the invite is spent) is kept, so the
-            // user can unlock it and log in later.
+        // A failed join removes the profile it made (Client::join does);
+        // a cancelled one was stopped before it could: remove it here the
+        // same way. A profile whose sign-up went through (the invite is
+        // spent) is kept, so the user can unlock it and log in later.
+        if cancelled && !existed {
             let pass = Zeroizing::new(passphrase.as_bytes().to_vec());
             let dir = dir.clone();
             let _ = tokio::task::spawn_blocking(move || {

@@ -23,6 +23,17 @@ fn join(ui: &mut Ui, invite: &str, name: &str, pass: &str, again: &str) {
     ui.click("Join");
 }
 
+/// A box, and ann's window on it: she joined with the owner invite and is
+/// connected.
+fn owner_window(dir: &std::path::Path) -> (Node, Ui) {
+    let node = Node::start(&dir.join("node"), &[]);
+    let invite = node.owner_invite.clone().expect("owner invite");
+    let mut ui = Ui::new(options(dir));
+    join(&mut ui, &invite, "ann", PASSPHRASE, PASSPHRASE);
+    wait_connected(&mut ui);
+    (node, ui)
+}
+
 fn wait_connected(ui: &mut Ui) {
     ui.wait_until("signed in and connected", 60, |ui| {
         ui.signed_in() && ui.sees("● Connected") && ui.home().loaded()
@@ -277,11 +288,7 @@ fn two_people_become_friends_and_chat_both_ways() {
 #[test]
 fn an_error_stays_until_dismissed_with_the_name_to_correct() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let node = Node::start(&tmp.path().join("node"), &[]);
-    let invite = node.owner_invite.clone().expect("owner invite");
-    let mut ui = Ui::new(options(tmp.path()));
-    join(&mut ui, &invite, "ann", PASSPHRASE, PASSPHRASE);
-    wait_connected(&mut ui);
+    let (_node, mut ui) = owner_window(tmp.path());
 
     ui.click("Add a friend");
     ui.type_into("friend-name", "nobody");
@@ -345,11 +352,7 @@ fn a_join_stuck_on_tor_can_be_cancelled() {
 #[test]
 fn settings_list_the_keys_and_are_kept() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let node = Node::start(&tmp.path().join("node"), &[]);
-    let invite = node.owner_invite.clone().expect("owner invite");
-    let mut ui = Ui::new(options(tmp.path()));
-    join(&mut ui, &invite, "ann", PASSPHRASE, PASSPHRASE);
-    wait_connected(&mut ui);
+    let (_node, mut ui) = owner_window(tmp.path());
     ui.click("Settings");
     ui.wait_for_text("Keyboard", 5);
     assert!(ui.sees("Ctrl+K") && ui.sees("jump to a chat by name"));
@@ -368,11 +371,7 @@ fn settings_list_the_keys_and_are_kept() {
 #[test]
 fn the_owner_makes_an_invite_that_works() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let node = Node::start(&tmp.path().join("node"), &[]);
-    let invite = node.owner_invite.clone().expect("owner invite");
-    let mut ui = Ui::new(options(tmp.path()));
-    join(&mut ui, &invite, "ann", PASSPHRASE, PASSPHRASE);
-    wait_connected(&mut ui);
+    let (node, mut ui) = owner_window(tmp.path());
 
     ui.click("Your box");
     ui.wait_for_text("1 member, 1 online", 20);

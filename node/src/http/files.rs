@@ -26,7 +26,6 @@ pub(super) async fn announce(
 ) -> Result<(StatusCode, Cbor<FileInfo>), Failure> {
     let limits = FileLimits {
         max_file_bytes: state.config.max_file_bytes,
-        user_quota_bytes: state.config.user_quota_bytes,
     };
     let info = state
         .store

@@ -51,14 +51,7 @@ pub(crate) async fn send_envelope(
     }
     state
         .store
-        .send_message(
-            user,
-            fingerprint,
-            body,
-            envelope,
-            origin,
-            state.config.user_quota_bytes,
-        )
+        .send_message(user, fingerprint, body, envelope, origin)
         .await
 }
 

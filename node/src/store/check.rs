@@ -93,8 +93,9 @@ impl Store {
         // so each room's stored ones are a contiguous run ending at its
         // counter.
         let mut run: Option<([u8; 16], u64)> = None;
+        let mut msg_sizes: HashMap<u64, u64> = HashMap::new();
         for m in r.open_table(MESSAGES)?.iter()? {
-            let (k, _) = m?;
+            let (k, v) = m?;
             let (room, seq) = k.value();
             report.messages += 1;
             match run {
@@ -119,17 +120,18 @@ impl Store {
                     }
                 }
             }
+            match super::quota::message_sender(v.value()) {
+                Ok(sender) => *msg_sizes.entry(sender).or_default() += v.value().len() as u64,
+                Err(e) => report.problems.push(format!(
+                    "room {}: message {seq} does not decode: {e}",
+                    hex::encode(room)
+                )),
+            }
             run = Some((room, seq));
         }
         if let Some((done, last)) = run {
             run_ends(&counters, done, last, report);
         }
-        let msg_sizes = super::quota::message_sizes(&r.open_table(MESSAGES)?, |(room, seq), e| {
-            report.problems.push(format!(
-                "room {}: message {seq} does not decode: {e}",
-                hex::encode(room)
-            ))
-        })?;
         usage_matches(
             r,
             MSG_USAGE,

@@ -73,8 +73,6 @@ impl Drop for UploadClaim {
 pub struct FileLimits {
     /// Largest ciphertext accepted.
     pub max_file_bytes: u64,
-    /// Total bytes per user.
-    pub user_quota_bytes: u64,
 }
 
 impl Store {
@@ -127,6 +125,7 @@ impl Store {
                 ),
             );
         }
+        let quota = self.user_quota();
         self.write(move |txn| {
             let room = load_room(txn, room_id)?;
             if !room.members.contains(&user.0) {
@@ -145,15 +144,6 @@ impl Store {
             if txn.open_table(FILES)?.get(body.file_id.0)?.is_some() {
                 return reject(ErrorCode::Conflict, "a file with this id exists");
             }
-            if super::quota::used(txn, user.0)?.saturating_add(len) > limits.user_quota_bytes {
-                return reject(
-                    ErrorCode::QuotaExceeded,
-                    format!(
-                        "your storage quota of {} bytes would be exceeded",
-                        limits.user_quota_bytes
-                    ),
-                );
-            }
             let rec = FileRecord {
                 room_id: room_id.0,
                 uploader: user.0,
@@ -164,7 +154,7 @@ impl Store {
             };
             let record = enc(&rec)?;
             // Reserved now, not at completion: what is announced counts.
-            super::quota::add(txn, USAGE, user.0, len)?;
+            super::quota::charge(txn, USAGE, user.0, len, quota)?;
             txn.open_table(FILES)?
                 .insert(body.file_id.0, record.as_slice())?;
             Ok((file_info(body.file_id.0, &rec), vec![]))

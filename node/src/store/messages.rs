@@ -43,8 +43,8 @@ impl Store {
         body: MessageBody,
         envelope: Signed,
         origin: Option<u64>,
-        quota: u64,
     ) -> Result<SendAck, Failure> {
+        let quota = self.user_quota();
         self.space().check(envelope.body.len() as u64)?;
         self.write(move |txn| {
             let room_id = body.room_id;
@@ -108,13 +108,7 @@ impl Store {
             let bytes = enc(&stored)?;
             // Messages count against their sender's quota with files.
             let size = bytes.len() as u64;
-            if super::quota::used(txn, user.0)?.saturating_add(size) > quota {
-                return reject(
-                    ErrorCode::QuotaExceeded,
-                    format!("your storage quota of {quota} bytes is used up"),
-                );
-            }
-            super::quota::add(txn, MSG_USAGE, user.0, size)?;
+            super::quota::charge(txn, MSG_USAGE, user.0, size, quota)?;
             seqs.insert(room_id.0, seq)?;
             drop(seqs);
             txn.open_table(MESSAGES)?

@@ -134,11 +134,16 @@ impl Store {
             .store(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Each member's quota in bytes (files, messages, rosters and grants).
+    pub(crate) fn user_quota(&self) -> u64 {
+        self.user_quota.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Who pays for a write of `user`'s rosters and grants.
     pub(crate) fn payer(&self, user: UserId) -> rooms::Payer {
         rooms::Payer {
             user,
-            quota: self.user_quota.load(std::sync::atomic::Ordering::Relaxed),
+            quota: self.user_quota(),
         }
     }
 
@@ -297,13 +302,13 @@ fn migrate(db: &Database) -> Result<(), Failure> {
                 &txn.open_table(FINGERPRINTS)?,
                 |p| bad = Some(p),
             )?;
-            let messages =
-                quota::message_sizes(&txn.open_table(MESSAGES)?, |_, e| bad = Some(e.to_string()))?;
             if let Some(what) = bad {
                 return Err(Failure::Internal(format!(
                     "cannot upgrade the database: {what}"
                 )));
             }
+            let messages = quota::message_sizes(&txn.open_table(MESSAGES)?)
+                .map_err(|e| Failure::Internal(format!("cannot upgrade the database: {e}")))?;
             for (table, sizes) in [(ROOM_USAGE, rooms), (MSG_USAGE, messages)] {
                 let mut t = txn.open_table(table)?;
                 t.retain(|_, _| false)?;

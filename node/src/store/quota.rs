@@ -26,16 +26,15 @@ pub(crate) fn bytes_of(
         .unwrap_or(0))
 }
 
-/// Add `bytes` to a user's count.
-pub(crate) fn add(
+/// Set a user's count to `change(count)`.
+fn adjust(
     txn: &WriteTransaction,
     table: TableDefinition<'static, u64, u64>,
     user: u64,
-    bytes: u64,
+    change: impl FnOnce(u64) -> u64,
 ) -> Result<(), Failure> {
     let now = bytes_of(txn, table, user)?;
-    txn.open_table(table)?
-        .insert(user, now.saturating_add(bytes))?;
+    txn.open_table(table)?.insert(user, change(now))?;
     Ok(())
 }
 
@@ -46,10 +45,7 @@ pub(crate) fn take(
     user: u64,
     bytes: u64,
 ) -> Result<(), Failure> {
-    let now = bytes_of(txn, table, user)?;
-    txn.open_table(table)?
-        .insert(user, now.saturating_sub(bytes))?;
-    Ok(())
+    adjust(txn, table, user, |n| n.saturating_sub(bytes))
 }
 
 /// What counts against `user`'s quota: their files, their messages, and
@@ -61,7 +57,9 @@ pub(crate) fn used(txn: &WriteTransaction, user: u64) -> Result<u64, Failure> {
 }
 
 /// Add `bytes` to `user`'s count in `table` if their quota has room for
-/// them; `507 quota_exceeded` (nothing written) if not.
+/// them; `413 quota_exceeded` (nothing written) if not. Every write that
+/// counts (a file announced, a message, a roster or key grant) goes
+/// through here.
 pub(crate) fn charge(
     txn: &WriteTransaction,
     table: TableDefinition<'static, u64, u64>,
@@ -75,22 +73,23 @@ pub(crate) fn charge(
             format!("your storage quota of {quota} bytes is used up"),
         );
     }
-    add(txn, table, user, bytes)
+    adjust(txn, table, user, |n| n.saturating_add(bytes))
+}
+
+/// Who sent a stored message (its bytes count against their quota).
+pub(crate) fn message_sender(stored: &[u8]) -> Result<u64, Failure> {
+    Ok(dec::<StoredMessage>(stored)?.sender.0)
 }
 
 /// Stored bytes per sender in the `MESSAGES` table (what `MSG_USAGE`
-/// must say). Records that do not decode are passed to `bad`.
+/// must say), for an upgrade; any record that does not decode stops it.
 pub(crate) fn message_sizes(
     messages: &impl ReadableTable<([u8; 16], u64), &'static [u8]>,
-    mut bad: impl FnMut(([u8; 16], u64), Failure),
 ) -> Result<HashMap<u64, u64>, Failure> {
     let mut sizes: HashMap<u64, u64> = HashMap::new();
     for entry in messages.iter()? {
-        let (k, v) = entry?;
-        match dec::<StoredMessage>(v.value()) {
-            Ok(m) => *sizes.entry(m.sender.0).or_default() += v.value().len() as u64,
-            Err(e) => bad(k.value(), e),
-        }
+        let (_, v) = entry?;
+        *sizes.entry(message_sender(v.value())?).or_default() += v.value().len() as u64;
     }
     Ok(sizes)
 }

@@ -122,7 +122,7 @@ async fn idempotent_sends_and_retention() {
         let body = message::decode(&env).expect("decode");
         seqs.push(
             store
-                .send_message(a, ka.fingerprint().0, body, env, None, u64::MAX)
+                .send_message(a, ka.fingerprint().0, body, env, None)
                 .await
                 .expect("send")
                 .seq,
@@ -165,18 +165,11 @@ async fn idempotent_sends_and_retention() {
     let env = message::seal(&ka, room_id, 1, &key, MsgId::random(), at(), 0, &text).expect("seal");
     let body = message::decode(&env).expect("decode");
     let first = store
-        .send_message(
-            a,
-            ka.fingerprint().0,
-            body.clone(),
-            env.clone(),
-            None,
-            u64::MAX,
-        )
+        .send_message(a, ka.fingerprint().0, body.clone(), env.clone(), None)
         .await
         .expect("send");
     let again = store
-        .send_message(a, ka.fingerprint().0, body, env, None, u64::MAX)
+        .send_message(a, ka.fingerprint().0, body, env, None)
         .await
         .expect("resend");
     assert_eq!((first.seq, again.seq, again.duplicate), (4, 4, true));
@@ -210,9 +203,9 @@ async fn idempotent_sends_and_retention() {
 
     // Files: announcing reserves quota, retention removes record, quota
     // and blob, and the usage on reopening equals the files present.
+    store.set_user_quota(1 << 30);
     let limits = super::files::FileLimits {
         max_file_bytes: 1 << 30,
-        user_quota_bytes: 1 << 30,
     };
     let mut announced = Vec::new();
     for len in [1000u64, 5000] {
