@@ -6,7 +6,7 @@ use embedded_graphics_simulator::SimulatorDisplay;
 use onionchat_hw::display::png;
 use onionchat_hw::runner::{Power, Refresh, Runner};
 use onionchat_hw::{ColorFrame, DisplayStatus, Frame, Kind, Page, Picture, render, render_color};
-use onionchat_proto::wire::{NodeStatus, TransportState};
+use onionchat_proto::wire::{NodeStatus, TransportState, UpdateOutcome, UpdateReport};
 
 const ONION: &str = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion";
 
@@ -28,6 +28,7 @@ fn status(transport: TransportState) -> DisplayStatus {
             onion_address: Some(ONION.into()),
             last_error: None,
             memory_bytes: Some(24 * 1024 * 1024),
+            last_update: None,
         },
         cpu_temp_c: Some(48.3),
         load1: Some(0.27),
@@ -144,6 +145,10 @@ fn every_screen_matches_its_golden_image() {
     let mut full = status(TransportState::Reachable);
     full.node.disk_free_bytes = Some(100 * 1024 * 1024);
     check_golden("attention-disk", &frame(Page::Attention, &full));
+    check_golden(
+        "attention-rollback",
+        &frame(Page::Attention, &rolled_back(3600)),
+    );
     check_golden(
         "connect-invite-too-long",
         &frame(Page::Connect, &with_invite()),
@@ -263,6 +268,43 @@ fn a_degraded_service_gets_a_grace_period_before_the_attention_page() {
         r.refresh(&full, 402).expect("refresh"),
         Refresh::Shown(Page::Attention)
     );
+}
+
+/// A box whose updater rolled 0.4.1 back `ago` seconds before now.
+fn rolled_back(ago: u64) -> DisplayStatus {
+    let mut s = status(TransportState::Reachable);
+    s.node.last_update = Some(UpdateReport {
+        outcome: UpdateOutcome::RolledBack,
+        from: "0.4.0".into(),
+        to: "0.4.1".into(),
+        at_secs: s.now_ms / 1000 - ago,
+    });
+    s
+}
+
+#[test]
+fn a_rolled_back_update_takes_the_screen_for_three_days() {
+    use onionchat_hw::screens::{ROLLBACK_NOTICE_SECS, attention};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut r = Runner::new(Box::new(png::PngSink::new(tmp.path().join("s.png"))));
+    let recent = rolled_back(3600);
+    assert_eq!(
+        attention(&recent).as_deref(),
+        Some("Update 0.4.1 failed; 0.4.0 kept")
+    );
+    assert_eq!(
+        r.refresh(&recent, 0).expect("refresh"),
+        Refresh::Shown(Page::Attention)
+    );
+    // Old news, and a successful update, leave the usual pages alone.
+    let old = rolled_back(ROLLBACK_NOTICE_SECS + 1);
+    assert_eq!(attention(&old), None);
+    let mut updated = rolled_back(60);
+    if let Some(u) = updated.node.last_update.as_mut() {
+        u.outcome = UpdateOutcome::Updated;
+    }
+    assert_eq!(attention(&updated), None);
+    assert_ne!(r.page_at(&updated, 100), Page::Attention);
 }
 
 #[test]

@@ -74,6 +74,10 @@ pub struct Config {
     /// logins name it, so the node must know it. Not needed with the
     /// built-in onion service.
     pub onion_address: Option<String>,
+    /// Where the box's updater (`onionchat-update`) reports the last
+    /// update of OnionChat, and whether it was rolled back; shown by
+    /// `status` and on the screen. A missing file means no update yet.
+    pub update_report: Option<PathBuf>,
     /// Seconds a client may take to send a request's headers before the
     /// connection is closed (a slow or stuck client cannot hold a slot).
     pub header_timeout_secs: u64,
@@ -183,6 +187,7 @@ impl Default for Config {
             buttons: None,
             button_invites: true,
             onion_address: None,
+            update_report: Some(PathBuf::from("/var/lib/onionchat-update/report")),
             header_timeout_secs: 30,
             body_idle_secs: 60,
             ws_idle_secs: 90,

@@ -79,6 +79,7 @@ impl AppState {
 
     /// A status snapshot.
     pub fn status_snapshot(&self) -> onionchat_proto::wire::NodeStatus {
-        self.status.snapshot(&self.store, &self.hub)
+        self.status
+            .snapshot(&self.store, &self.hub, self.config.update_report.as_deref())
     }
 }

@@ -1,10 +1,11 @@
 //! The status model: one snapshot type ([`NodeStatus`]) for the owner's
 //! endpoint, `onionchat-node status` and the status display.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use onionchat_proto::wire::{NodeStatus, TransportState};
+use onionchat_proto::wire::{NodeStatus, TransportState, UpdateReport};
 
 use crate::hub::Hub;
 use crate::store::Store;
@@ -102,7 +103,13 @@ impl StatusModel {
     }
 
     /// Build a snapshot.
-    pub fn snapshot(&self, store: &Store, hub: &Arc<Hub>) -> NodeStatus {
+    /// `update_report` is the updater's report file, if configured.
+    pub fn snapshot(
+        &self,
+        store: &Store,
+        hub: &Arc<Hub>,
+        update_report: Option<&Path>,
+    ) -> NodeStatus {
         let (total, today, last) = store.message_counters().unwrap_or((0, 0, None));
         NodeStatus {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -128,8 +135,22 @@ impl StatusModel {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             memory_bytes: resident_bytes(),
+            last_update: update_report.and_then(read_update_report),
         }
     }
+}
+
+/// The updater's report, if there is a whole one (at most 4 KiB is read:
+/// the file is small, and not ours).
+fn read_update_report(path: &Path) -> Option<UpdateReport> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(4096)
+        .read_to_string(&mut text)
+        .ok()?;
+    UpdateReport::parse(&text)
 }
 
 /// This process's resident memory (`VmRSS` in `/proc/self/status`).

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use onionchat_proto::wire::InviteLink;
-use onionchat_tests::{Node, dead_network, node_cmd, node_cmd_ok};
+use onionchat_tests::{Node, config_arg, dead_network, node_cmd, node_cmd_ok};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_invite_comes_before_tor_and_status_says_why_it_waits() {
@@ -104,4 +104,45 @@ fn a_second_node_on_the_same_data_dir_says_one_is_running() {
             && !err.contains("internal error"),
         "{err}"
     );
+}
+
+/// The box's updater leaves a report; `status` (and the screen, tested in
+/// onionchat-hw) says what it did, and a half-written report is ignored.
+#[test]
+fn status_says_what_the_last_update_did() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("node");
+    let report = tmp.path().join("report");
+    let config = config_arg(
+        tmp.path(),
+        &format!("update_report = {:?}\n", report.display().to_string()),
+    );
+    let _node = Node::start(&data, &[&config]);
+    let status = node_cmd_ok(&data, &["status"]);
+    assert!(!status.contains("last update"), "{status}");
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    std::fs::write(
+        &report,
+        format!(
+            "outcome=rolled-back\nfrom=0.4.0\nto=0.4.1\nat={}\n",
+            now - 7200
+        ),
+    )
+    .expect("report");
+    let status = node_cmd_ok(&data, &["status"]);
+    assert!(
+        status.contains("last update: 0.4.1 did not start, so 0.4.0 was put back (2 h 0 min ago)"),
+        "{status}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&node_cmd_ok(&data, &["status", "--json"])).expect("json");
+    assert_eq!(json["last_update"]["outcome"], "rolled_back", "{json}");
+
+    std::fs::write(&report, "outcome=updated\nfrom=0.4.0\n").expect("half a report");
+    let status = node_cmd_ok(&data, &["status"]);
+    assert!(!status.contains("last update"), "{status}");
 }

@@ -10,7 +10,7 @@ use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
 use embedded_graphics::text::{Baseline, Text};
-use onionchat_proto::wire::TransportState;
+use onionchat_proto::wire::{TransportState, UpdateOutcome, UpdateReport};
 
 use crate::qr;
 use crate::status::DisplayStatus;
@@ -104,11 +104,26 @@ pub fn attention(s: &DisplayStatus) -> Option<String> {
     if let Some(free) = disk_low(s) {
         return Some(format!("Disk nearly full: {} free", bytes(free)));
     }
+    if let Some(u) = rolled_back(s) {
+        return Some(format!("Update {} failed; {} kept", u.to, u.from));
+    }
     match &s.node.transport {
         TransportState::Degraded { reason } => Some(format!("Tor degraded: {reason}")),
         TransportState::Stopped { reason } => Some(format!("Tor stopped: {reason}")),
         _ => None,
     }
+}
+
+/// How long the screen points out an update that was rolled back: long
+/// enough for the owner to walk past the box and see it.
+pub const ROLLBACK_NOTICE_SECS: u64 = 3 * 24 * 3600;
+
+/// The last update, when it was rolled back recently.
+fn rolled_back(s: &DisplayStatus) -> Option<&UpdateReport> {
+    s.node.last_update.as_ref().filter(|u| {
+        u.outcome == UpdateOutcome::RolledBack
+            && (s.now_ms / 1000).saturating_sub(u.at_secs) < ROLLBACK_NOTICE_SECS
+    })
 }
 
 /// Free bytes, when the disk is nearly full.

@@ -2,6 +2,7 @@
 
 use super::UserId;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// `POST /v1/admin/invites` body.
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
@@ -147,4 +148,112 @@ pub struct NodeStatus {
     /// nodes before it was added).
     #[serde(default)]
     pub memory_bytes: Option<u64>,
+    /// The box's last automatic update of OnionChat, as its updater
+    /// reported it (absent when there was none, and from older nodes).
+    #[serde(default)]
+    pub last_update: Option<UpdateReport>,
+}
+
+/// What the box's updater (`onionchat-update`) did last time it installed
+/// a new version of OnionChat.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateReport {
+    /// Whether the new version stayed or was rolled back.
+    pub outcome: UpdateOutcome,
+    /// The version before the update.
+    pub from: String,
+    /// The version the update tried to install.
+    pub to: String,
+    /// When it finished (seconds since the Unix epoch).
+    pub at_secs: u64,
+}
+
+/// How an update ended.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateOutcome {
+    /// The new version started and reported ready; it is running.
+    Updated,
+    /// The new version did not report ready in time; the previous one was
+    /// reinstalled and is running again.
+    RolledBack,
+}
+
+impl UpdateReport {
+    /// Read the updater's report: `key=value` lines (`outcome`, `from`,
+    /// `to`, `at`), as the shell script writes them. `None` for anything
+    /// that is not a complete report (the file is the updater's, not ours
+    /// to trust blindly; a half-written one is ignored).
+    pub fn parse(text: &str) -> Option<UpdateReport> {
+        let mut outcome = None;
+        let (mut from, mut to, mut at) = (None, None, None);
+        for line in text.lines().take(16) {
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let v = v.trim();
+            // Versions are short; anything else is not a report.
+            if v.len() > 64 {
+                return None;
+            }
+            match k.trim() {
+                "outcome" => {
+                    outcome = match v {
+                        "updated" => Some(UpdateOutcome::Updated),
+                        "rolled-back" => Some(UpdateOutcome::RolledBack),
+                        _ => return None,
+                    }
+                }
+                "from" => from = Some(v.to_string()),
+                "to" => to = Some(v.to_string()),
+                "at" => at = v.parse().ok(),
+                _ => {}
+            }
+        }
+        Some(UpdateReport {
+            outcome: outcome?,
+            from: from?,
+            to: to?,
+            at_secs: at?,
+        })
+    }
+}
+
+impl fmt::Display for UpdateReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.outcome {
+            UpdateOutcome::Updated => write!(f, "updated from {} to {}", self.from, self.to),
+            UpdateOutcome::RolledBack => write!(
+                f,
+                "{} did not start, so {} was put back",
+                self.to, self.from
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_report_is_read_whole_or_not_at_all() {
+        let r = UpdateReport::parse("outcome=rolled-back\nfrom=0.4.0\nto=0.4.1\nat=1765000000\n")
+            .expect("a complete report");
+        assert_eq!(r.outcome, UpdateOutcome::RolledBack);
+        assert_eq!((r.from.as_str(), r.to.as_str()), ("0.4.0", "0.4.1"));
+        assert_eq!(r.at_secs, 1_765_000_000);
+        assert_eq!(r.to_string(), "0.4.1 did not start, so 0.4.0 was put back");
+        // Half written, unknown outcomes and absurd values are no report.
+        assert_eq!(UpdateReport::parse("outcome=updated\nfrom=0.4.0\n"), None);
+        assert_eq!(
+            UpdateReport::parse("outcome=maybe\nfrom=a\nto=b\nat=1\n"),
+            None
+        );
+        let long = format!("outcome=updated\nfrom={}\nto=b\nat=1\n", "x".repeat(65));
+        assert_eq!(UpdateReport::parse(&long), None);
+        assert_eq!(UpdateReport::parse("\u{0}\u{ff}garbage"), None);
+    }
 }
