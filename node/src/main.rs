@@ -1,6 +1,6 @@
 //! `onionchat-node`: run the server, and manage it from the box.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -24,7 +24,9 @@ macro_rules! println {
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// TOML config file.
+    /// TOML config file [default: /etc/onionchat/node.toml when it exists,
+    /// as the package installs it, so that `sudo onionchat-node status` on a
+    /// box finds the running node; built-in defaults otherwise].
     #[arg(long, global = true, env = "ONIONCHAT_CONFIG")]
     config: Option<PathBuf>,
     /// Data directory (database, files, Tor state).
@@ -157,9 +159,14 @@ enum InviteAction {
     Owner,
 }
 
+/// The package's configuration file (and the box's).
+const SYSTEM_CONFIG: &str = "/etc/onionchat/node.toml";
+
 fn load_config(cli: &Cli, run: &RunArgs) -> anyhow::Result<Config> {
+    let system = Path::new(SYSTEM_CONFIG);
     let mut config = match &cli.config {
         Some(path) => Config::from_file(path)?,
+        None if system.exists() => Config::from_file(system)?,
         None => Config::default(),
     };
     if let Some(d) = &cli.data_dir {
@@ -304,6 +311,13 @@ fn print_status(s: &NodeStatus) {
     }
     if let Some(e) = &s.last_error {
         println!("last error:  {e}");
+    }
+    if let Some(u) = &s.last_update {
+        let ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs().saturating_sub(u.at_secs))
+            .unwrap_or(0);
+        println!("last update: {u} ({} ago)", human_duration(ago));
     }
 }
 
