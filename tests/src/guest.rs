@@ -21,8 +21,25 @@ pub struct Guest {
     dir: PathBuf,
     /// Host port forwarded to the node's 8480 in the guest.
     port: u16,
+    /// Host port forwarded to the guest's SSH (22); SSH is off unless the
+    /// card turned it on.
+    ssh_port: u16,
+    /// Kernel command line words for the next boot beyond the usual ones
+    /// (what the card's `cmdline.txt` would add), and whether a reboot
+    /// ends the emulator instead of booting again.
+    next_boot: BootOptions,
     /// Boots so far with this card (1 for the first).
     boots: u32,
+}
+
+/// What a boot does beyond the usual.
+#[derive(Debug, Clone, Default)]
+pub struct BootOptions {
+    /// Extra kernel command line words.
+    pub kernel_args: Vec<String>,
+    /// A reboot ends the emulator (QEMU `-no-reboot`), as a real Pi would
+    /// read its (possibly changed) `cmdline.txt` again.
+    pub exit_on_reboot: bool,
 }
 
 impl Drop for Guest {
@@ -44,6 +61,11 @@ impl Guest {
     /// image itself stays as built) as big as a small SD card, which the
     /// first boot grows the root file system into.
     pub fn boot(image: &Path, dir: &Path) -> Guest {
+        Self::boot_with(image, dir, BootOptions::default())
+    }
+
+    /// [`Guest::boot`] with `options` for the first boot.
+    pub fn boot_with(image: &Path, dir: &Path, options: BootOptions) -> Guest {
         let kernel = image.with_extension("vmlinuz");
         let initrd = image.with_extension("initrd");
         for f in [image, &kernel, &initrd] {
@@ -63,13 +85,15 @@ impl Guest {
             .status()
             .expect("qemu-img");
         assert!(ok.success(), "qemu-img create failed");
-        let port = free_port();
+        let (port, ssh_port) = (free_port(), free_port());
         Guest {
-            child: spawn(image, dir, port, 1),
+            child: spawn(image, dir, (port, ssh_port), 1, &options),
             image: image.to_path_buf(),
             dir: dir.to_path_buf(),
             port,
+            ssh_port,
             boots: 1,
+            next_boot: BootOptions::default(),
         }
     }
 
@@ -83,7 +107,105 @@ impl Guest {
     /// Plug it in again: boot the same card (same forwarded port).
     pub fn power_on(&mut self) {
         self.boots += 1;
-        self.child = spawn(&self.image, &self.dir, self.port, self.boots);
+        self.child = spawn(
+            &self.image,
+            &self.dir,
+            (self.port, self.ssh_port),
+            self.boots,
+            &self.next_boot,
+        );
+    }
+
+    /// Wait up to `secs` for the emulator to end by itself (the guest
+    /// rebooted or powered off under [`BootOptions::exit_on_reboot`]).
+    pub async fn wait_exit(&mut self, secs: u64) -> Option<Duration> {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(secs) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Some(start.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        None
+    }
+
+    /// Run `command` in the guest over SSH as root with the private key
+    /// `key` (the card must have turned SSH on for its public half).
+    /// Returns the exit code and what it printed.
+    pub fn ssh(&self, key: &Path, command: &str) -> (i32, String, String) {
+        let out = Command::new("ssh")
+            .arg("-i")
+            .arg(key)
+            .args(["-p", &self.ssh_port.to_string()])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=20",
+                "-o",
+                "LogLevel=ERROR",
+                "root@127.0.0.1",
+                command,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh (apt-get install openssh-client)");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+            String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
+        )
+    }
+
+    /// Copy the guest's file `remote` to `local` over SSH (scp).
+    pub fn copy_from(&self, key: &Path, remote: &str, local: &Path) {
+        let ok = Command::new("scp")
+            .arg("-q")
+            .arg("-i")
+            .arg(key)
+            .args(["-P", &self.ssh_port.to_string()])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "LogLevel=ERROR",
+            ])
+            .arg(format!("root@127.0.0.1:{remote}"))
+            .arg(local)
+            .status()
+            .expect("scp");
+        assert!(ok.success(), "scp {remote} failed");
+    }
+
+    /// [`Guest::ssh`] that must succeed; its output.
+    pub fn ssh_ok(&self, key: &Path, command: &str) -> String {
+        let (code, out, err) = self.ssh(key, command);
+        assert_eq!(code, 0, "in the guest: {command}\n{out}\n{err}");
+        out
+    }
+
+    /// Wait up to `secs` for the guest's SSH to let `key` in.
+    pub async fn wait_ssh(&self, key: &Path, secs: u64) -> Duration {
+        let start = Instant::now();
+        loop {
+            let (code, _, err) = self.ssh(key, "true");
+            if code == 0 {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "SSH did not let the key in within {secs} s: {err}"
+            );
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
     }
 
     /// Where the host reaches the node in the guest (the forwarded port).
@@ -175,9 +297,11 @@ impl Guest {
     }
 }
 
-/// Start the emulator on the card in `dir`, forwarding host `port`.
-fn spawn(image: &Path, dir: &Path, port: u16, boot: u32) -> Child {
-    let append = [
+/// Start the emulator on the card in `dir`, forwarding host `ports` (to
+/// the node and to SSH).
+fn spawn(image: &Path, dir: &Path, ports: (u16, u16), boot: u32, options: &BootOptions) -> Child {
+    let (port, ssh_port) = ports;
+    let mut append = [
         "root=LABEL=ONIONROOT",
         "rw",
         "console=ttyAMA0",
@@ -194,50 +318,59 @@ fn spawn(image: &Path, dir: &Path, port: u16, boot: u32) -> Child {
         "systemd.setenv=ONIONCHAT_DISPLAY=fb:/dev/fb0",
     ]
     .join(" ");
+    for a in &options.kernel_args {
+        append.push(' ');
+        append.push_str(a);
+    }
     let qmp = dir.join("qmp.sock");
     let _ = std::fs::remove_file(&qmp);
-    Command::new("qemu-system-aarch64")
-        .args([
-            "-M",
-            "virt",
-            "-cpu",
-            "cortex-a72",
-            "-smp",
-            "2",
-            "-m",
-            "1024",
-        ])
-        .args(["-display", "none", "-monitor", "none"])
-        .arg("-kernel")
-        .arg(image.with_extension("vmlinuz"))
-        .arg("-initrd")
-        .arg(image.with_extension("initrd"))
-        .args(["-append", &append])
-        .arg("-drive")
-        .arg(format!(
-            "file={},if=virtio,format=qcow2",
-            dir.join("disk.qcow2").display()
-        ))
-        .args(["-device", "virtio-gpu-pci,xres=320,yres=240"])
-        .args([
-            "-netdev",
-            &format!("user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:8480"),
-            "-device",
-            "virtio-net-pci,netdev=n0,romfile=",
-        ])
-        .arg("-qmp")
-        .arg(format!("unix:{},server,nowait", qmp.display()))
-        .arg("-serial")
-        .arg(format!(
-            "file:{}",
-            dir.join(format!("console-{boot}.log")).display()
-        ))
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.join(format!("qemu-{boot}.log"))).expect("log"),
-        ))
-        .spawn()
-        .expect("qemu-system-aarch64 (apt-get install qemu-system-arm)")
+    let mut qemu = Command::new("qemu-system-aarch64");
+    if options.exit_on_reboot {
+        qemu.arg("-no-reboot");
+    }
+    qemu.args([
+        "-M",
+        "virt",
+        "-cpu",
+        "cortex-a72",
+        "-smp",
+        "2",
+        "-m",
+        "1024",
+    ])
+    .args(["-display", "none", "-monitor", "none"])
+    .arg("-kernel")
+    .arg(image.with_extension("vmlinuz"))
+    .arg("-initrd")
+    .arg(image.with_extension("initrd"))
+    .args(["-append", &append])
+    .arg("-drive")
+    .arg(format!(
+        "file={},if=virtio,format=qcow2",
+        dir.join("disk.qcow2").display()
+    ))
+    .args(["-device", "virtio-gpu-pci,xres=320,yres=240"])
+    .args([
+        "-netdev",
+        &format!(
+            "user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:8480,hostfwd=tcp:127.0.0.1:{ssh_port}-:22"
+        ),
+        "-device",
+        "virtio-net-pci,netdev=n0,romfile=",
+    ])
+    .arg("-qmp")
+    .arg(format!("unix:{},server,nowait", qmp.display()))
+    .arg("-serial")
+    .arg(format!(
+        "file:{}",
+        dir.join(format!("console-{boot}.log")).display()
+    ))
+    .stdout(Stdio::null())
+    .stderr(Stdio::from(
+        std::fs::File::create(dir.join(format!("qemu-{boot}.log"))).expect("log"),
+    ))
+    .spawn()
+    .expect("qemu-system-aarch64 (apt-get install qemu-system-arm)")
 }
 
 /// Where the node keeps its data in the image (`DynamicUser=` with
@@ -300,6 +433,35 @@ impl Guest {
             ));
         }
         Ok(())
+    }
+}
+
+impl Guest {
+    /// What the next boot does beyond the usual (by default nothing).
+    pub fn set_next_boot(&mut self, options: BootOptions) {
+        self.next_boot = options;
+    }
+
+    /// `name` on the card's boot partition as the guest left it (with the
+    /// emulator stopped): the partition is cut out of the card's overlay
+    /// and read with mtools.
+    pub fn boot_file(&self, name: &str) -> Option<Vec<u8>> {
+        let (offset, size) = crate::card::boot_partition(&self.image);
+        let fat = self.dir.join("boot.fat");
+        let _ = std::fs::remove_file(&fat);
+        let ok = Command::new("qemu-img")
+            .args(["convert", "-O", "raw", "--image-opts"])
+            .arg(format!(
+                "driver=raw,offset={offset},size={size},file.driver=qcow2,file.file.filename={}",
+                self.dir.join("disk.qcow2").display()
+            ))
+            .arg(&fat)
+            .status()
+            .expect("qemu-img");
+        assert!(ok.success(), "cutting the boot partition out failed");
+        let bytes = crate::card::read_fat_file(&fat, 0, name);
+        let _ = std::fs::remove_file(&fat);
+        bytes
     }
 }
 

@@ -5,6 +5,7 @@
 //! README test command does this); the harness finds them next to the
 //! test executable's target directory.
 
+pub mod card;
 pub mod crash;
 pub mod guest;
 pub mod load;

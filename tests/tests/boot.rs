@@ -106,3 +106,123 @@ async fn the_image_boots_shows_its_owner_invite_and_chats() {
         eprintln!("node RSS in the guest: {:.1} MiB", rss as f64 / 1048576.0);
     }
 }
+
+/// The card boots the way a Raspberry Pi 3 boots it: QEMU's `raspi3b`
+/// machine, with the kernel, initramfs and device tree that the card's own
+/// `config.txt` names and its own `cmdline.txt` (QEMU does not run the Pi's
+/// GPU firmware, which would read them, so the test reads them instead).
+/// The one change to the command line: QEMU's serial port is `ttyAMA0`
+/// (the firmware would map `serial0` to it), listed last so that systemd
+/// reports there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the appliance image; run images/boot-test --pi"]
+async fn the_card_boots_through_its_own_pi_boot_files_on_qemus_raspi3b() {
+    use onionchat_tests::card::{boot_partition, read_fat_file};
+    use std::process::Command;
+
+    let image = PathBuf::from(
+        std::env::var("ONIONCHAT_BOOT_IMAGE").expect("set ONIONCHAT_BOOT_IMAGE (images/boot-test)"),
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let card = onionchat_tests::card::Card::copy_of(&image, tmp.path());
+    // An SD card's size is a power of two; QEMU insists.
+    let ok = Command::new("qemu-img")
+        .args(["resize", "-q", "-f", "raw"])
+        .arg(&card.image)
+        .arg("2G")
+        .status()
+        .expect("qemu-img");
+    assert!(ok.success());
+    let (offset, _) = boot_partition(&card.image);
+    let text = |name: &str| {
+        String::from_utf8(read_fat_file(&card.image, offset, name).expect(name)).expect("utf-8")
+    };
+    let extract = |name: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, read_fat_file(&card.image, offset, name).expect(name))
+            .expect("write");
+        path
+    };
+    let config = text("config.txt");
+    let setting = |key: &str| {
+        config
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .map(|v| v.trim_start_matches(['=', ' ']).trim().to_string())
+            .unwrap_or_else(|| panic!("no {key} in config.txt:\n{config}"))
+    };
+    let kernel = extract(&setting("kernel"));
+    // `initramfs FILE followkernel`
+    let initrd_name = setting("initramfs");
+    let initrd = extract(
+        initrd_name
+            .split_whitespace()
+            .next()
+            .expect("initramfs file"),
+    );
+    let dtb = extract("bcm2837-rpi-3-b.dtb");
+    let cmdline = text("cmdline.txt");
+    let mut words: Vec<String> = cmdline
+        .split_whitespace()
+        .filter(|w| !w.starts_with("console="))
+        .map(str::to_string)
+        .collect();
+    words.extend(["console=tty1".into(), "console=ttyAMA0,115200".into()]);
+    let append = words.join(" ");
+    eprintln!("config.txt: kernel {kernel:?}, initramfs {initrd_name:?}\ncmdline: {append}");
+
+    let console = tmp.path().join("console.log");
+    let qmp = tmp.path().join("qmp.sock");
+    let t0 = Instant::now();
+    let mut qemu = Command::new("qemu-system-aarch64")
+        .args(["-M", "raspi3b", "-display", "none", "-monitor", "none"])
+        .arg("-kernel")
+        .arg(&kernel)
+        .arg("-initrd")
+        .arg(&initrd)
+        .arg("-dtb")
+        .arg(&dtb)
+        .args(["-append", &append])
+        .arg("-drive")
+        .arg(format!("file={},if=sd,format=raw", card.image.display()))
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .arg("-qmp")
+        .arg(format!("unix:{},server,nowait", qmp.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("qemu.log")).expect("log"))
+        .spawn()
+        .expect("qemu-system-aarch64");
+    let read = || std::fs::read_to_string(&console).unwrap_or_default();
+    let mut seen = Vec::new();
+    let milestones = [
+        ("kernel started", "Booting Linux"),
+        ("root file system found", "EXT4-fs (mmcblk0p2): mounted"),
+        ("systemd started", "systemd[1]: systemd"),
+        ("first boot set-up done", "Finished onionchat-firstbo"),
+        ("node ready", "Started onionchat-node.ser"),
+    ];
+    let deadline = Instant::now() + std::time::Duration::from_secs(1500);
+    while seen.len() < milestones.len() && Instant::now() < deadline {
+        let log = read();
+        for (what, needle) in &milestones[seen.len()..] {
+            if log.contains(needle) {
+                let at = t0.elapsed().as_secs_f64();
+                eprintln!("raspi3b: {what} at {at:.0} s");
+                seen.push((*what, at));
+            } else {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    let log = read();
+    assert_eq!(
+        seen.len(),
+        milestones.len(),
+        "the Pi boot stopped after {seen:?}; the console ends:\n{}",
+        log.lines().rev().take(40).collect::<Vec<_>>().join("\n")
+    );
+}
