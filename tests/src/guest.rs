@@ -250,30 +250,7 @@ impl Guest {
 
     /// A PNG picture of the emulated screen (QMP `screendump`).
     pub fn screendump(&self, to: &Path) {
-        let sock =
-            std::os::unix::net::UnixStream::connect(self.dir.join("qmp.sock")).expect("QMP socket");
-        sock.set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        let mut w = sock.try_clone().expect("clone");
-        let mut r = BufReader::new(sock);
-        let mut line = String::new();
-        r.read_line(&mut line).expect("QMP greeting");
-        let mut call = |cmd: String| {
-            w.write_all(cmd.as_bytes()).expect("QMP write");
-            loop {
-                let mut l = String::new();
-                r.read_line(&mut l).expect("QMP answer");
-                if l.contains("\"return\"") {
-                    return;
-                }
-                assert!(!l.contains("\"error\""), "QMP: {l}");
-            }
-        };
-        call("{\"execute\":\"qmp_capabilities\"}\n".into());
-        call(format!(
-            "{{\"execute\":\"screendump\",\"arguments\":{{\"filename\":\"{}\",\"format\":\"png\"}}}}\n",
-            to.display()
-        ));
+        screendump(&self.dir.join("qmp.sock"), to);
     }
 
     /// The owner invite, read off the emulated screen's QR code (waits up
@@ -295,6 +272,34 @@ impl Guest {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
+}
+
+/// A PNG picture of the emulator's screen, through its QMP socket `qmp`
+/// (`screendump`).
+pub fn screendump(qmp: &Path, to: &Path) {
+    let sock = std::os::unix::net::UnixStream::connect(qmp).expect("QMP socket");
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut w = sock.try_clone().expect("clone");
+    let mut r = BufReader::new(sock);
+    let mut line = String::new();
+    r.read_line(&mut line).expect("QMP greeting");
+    let mut call = |cmd: String| {
+        w.write_all(cmd.as_bytes()).expect("QMP write");
+        loop {
+            let mut l = String::new();
+            r.read_line(&mut l).expect("QMP answer");
+            if l.contains("\"return\"") {
+                return;
+            }
+            assert!(!l.contains("\"error\""), "QMP: {l}");
+        }
+    };
+    call("{\"execute\":\"qmp_capabilities\"}\n".into());
+    call(format!(
+        "{{\"execute\":\"screendump\",\"arguments\":{{\"filename\":\"{}\",\"format\":\"png\"}}}}\n",
+        to.display()
+    ));
 }
 
 /// Start the emulator on the card in `dir`, forwarding host `ports` (to

@@ -125,9 +125,16 @@ async fn household(guest: &Guest, dir: &Path) -> (Client, RoomId) {
         address: addr.clone(),
         ..link
     };
-    let ann = Client::join(&dir.join("ann"), PASS, &here(invite), "ann", connector(), |_| {})
-        .await
-        .expect("ann owns the box");
+    let ann = Client::join(
+        &dir.join("ann"),
+        PASS,
+        &here(invite),
+        "ann",
+        connector(),
+        |_| {},
+    )
+    .await
+    .expect("ann owns the box");
     let code = ann.create_invite(None, None).await.expect("invite").code;
     let bob = Client::join(
         &dir.join("bob"),
@@ -140,7 +147,11 @@ async fn household(guest: &Guest, dir: &Path) -> (Client, RoomId) {
     .await
     .expect("bob joins");
     let request = ann.send_friend_request("bob").await.expect("request");
-    let room = bob.accept_friend_request(&request).await.expect("accept").id;
+    let room = bob
+        .accept_friend_request(&request)
+        .await
+        .expect("accept")
+        .id;
     (ann, room)
 }
 
