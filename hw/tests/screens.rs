@@ -29,6 +29,7 @@ fn status(transport: TransportState) -> DisplayStatus {
             last_error: None,
             memory_bytes: Some(24 * 1024 * 1024),
             last_update: None,
+            bridges: 0,
         },
         cpu_temp_c: Some(48.3),
         load1: Some(0.27),

@@ -148,6 +148,13 @@ pub struct TorConfig {
     /// nothing until the introduction queue is flooded, then clients that
     /// solve a puzzle get in first).
     pub pow: bool,
+    /// Reach Tor only through these bridges (where Tor is blocked): lines
+    /// as bridges.torproject.org gives them, `obfs4 IP:PORT FINGERPRINT
+    /// cert=… iat-mode=0` or `IP:PORT FINGERPRINT`. Empty: directly.
+    pub bridges: Vec<String>,
+    /// The obfs4 program for obfs4 bridges (default: `lyrebird` or
+    /// `obfs4proxy` on PATH; Debian: `apt install obfs4proxy`).
+    pub transport_program: Option<PathBuf>,
 }
 
 // The defaults live here, not in `Config::default`, so a `[tor]` table
@@ -161,6 +168,8 @@ impl Default for TorConfig {
             intro_burst: 0,
             max_streams_per_circuit: 64,
             pow: true,
+            bridges: Vec::new(),
+            transport_program: None,
         }
     }
 }

@@ -289,7 +289,11 @@ fn print_status(s: &NodeStatus) {
         s.version,
         human_duration(s.uptime_secs)
     );
-    println!("Tor:         {}", s.transport);
+    match s.bridges {
+        0 => println!("Tor:         {}", s.transport),
+        1 => println!("Tor:         {} (through a bridge)", s.transport),
+        n => println!("Tor:         {} (through {n} bridges)", s.transport),
+    }
     if let Some(a) = &s.onion_address {
         println!("address:     {a}");
     }

@@ -318,6 +318,74 @@ impl TorNet {
         }
     }
 
+    /// Start a C tor bridge `name` whose server transport is Debian's
+    /// `obfs4proxy`; returns once it has bootstrapped, with its bridge
+    /// lines (obfs4 and plain). The bridge is not in the consensus: only
+    /// clients given a line can use it.
+    pub fn obfs4_bridge(&mut self, name: &str) -> BridgeLines {
+        let ports = free_ports(2);
+        let (orport, ptport) = (ports[0], ports[1]);
+        let program = ["/usr/bin/obfs4proxy", "/usr/bin/lyrebird"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("obfs4proxy (apt-get install obfs4proxy)");
+        let extra = format!(
+            "Nickname {name}\nAddress 127.0.0.1\nORPort 127.0.0.1:{orport}\nBridgeRelay 1\n\
+             PublishServerDescriptor 0\nAssumeReachable 1\nSocksPort 0\nExtORPort auto\n\
+             ServerTransportPlugin obfs4 exec {program}\n\
+             ServerTransportListenAddr obfs4 127.0.0.1:{ptport}\n"
+        );
+        let d = self.c_tor(name, &extra);
+        let dir = d.dir.clone();
+        let fp = std::fs::read_to_string(dir.join("fingerprint")).expect("fingerprint");
+        let fp = fp
+            .split_whitespace()
+            .nth(1)
+            .expect("fingerprint")
+            .to_string();
+        // obfs4proxy writes its line (with its cert) as it starts.
+        let start = Instant::now();
+        let template = loop {
+            if let Ok(t) = std::fs::read_to_string(dir.join("pt_state/obfs4_bridgeline.txt"))
+                && let Some(l) = t.lines().find(|l| l.starts_with("Bridge obfs4"))
+            {
+                break l.to_string();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "obfs4proxy wrote no bridge line in {}",
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        BridgeLines {
+            obfs4: template
+                .trim_start_matches("Bridge ")
+                .replace("<IP ADDRESS>:<PORT>", &format!("127.0.0.1:{ptport}"))
+                .replace("<FINGERPRINT>", &fp),
+            plain: format!("127.0.0.1:{orport} {fp}"),
+        }
+    }
+
+    /// Start a daemon stopped with [`TorNet::kill`] again (same keys,
+    /// same ports); returns when it has bootstrapped.
+    pub fn restart(&mut self, name: &str) {
+        let d = self
+            .daemons
+            .iter_mut()
+            .find(|d| d.name == name)
+            .expect("no such daemon");
+        d.spawn();
+        let start = Instant::now();
+        while !d.bootstrapped() {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "{name} did not come back"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
     /// Start a C tor client (and optionally an onion service) with extra
     /// torrc lines; returns when it has bootstrapped.
     pub fn c_tor(&mut self, name: &str, extra: &str) -> &Daemon {
@@ -388,6 +456,15 @@ pub fn avoid_rollover(margin: Duration) {
     }
 }
 
+/// A bridge's lines, as a bridge's operator hands them out.
+#[derive(Debug, Clone)]
+pub struct BridgeLines {
+    /// `obfs4 127.0.0.1:PORT FINGERPRINT cert=… iat-mode=0`.
+    pub obfs4: String,
+    /// `127.0.0.1:ORPORT FINGERPRINT` (no transport).
+    pub plain: String,
+}
+
 /// Join a node over Arti on this network, retrying while the young network
 /// settles (descriptor publication, time-period rollover). Gives up after
 /// about two minutes.
@@ -396,6 +473,17 @@ pub async fn join_via_tor(
     dir: &Path,
     name: &str,
     invite: &str,
+) -> onionchat_client::Result<std::sync::Arc<onionchat_client::Client>> {
+    join_via_bridges(net, dir, name, invite, &[]).await
+}
+
+/// [`join_via_tor`], reaching the network only through `bridges`.
+pub async fn join_via_bridges(
+    net: &TorNet,
+    dir: &Path,
+    name: &str,
+    invite: &str,
+    bridges: &[String],
 ) -> onionchat_client::Result<std::sync::Arc<onionchat_client::Client>> {
     use onionchat_client::transport::{TorOptions, connector_for};
     let link = onionchat_proto::wire::InviteLink::parse(invite)
@@ -411,6 +499,8 @@ pub async fn join_via_tor(
             progress: false,
             on_bootstrap: None,
             bootstrap_timeout: None,
+            bridges: bridges.to_vec(),
+            transport_program: None,
         };
         let connector = connector_for(&data, &tor)?;
         match onionchat_client::Client::join(dir, crate::PASS, &link, name, connector, |_| {}).await

@@ -194,6 +194,7 @@ async fn node_is_an_onion_service_and_clients_use_arti() {
         progress: false,
         on_bootstrap: None,
         bootstrap_timeout: None,
+        ..Default::default()
     };
     let connector = connector_for(&data, &tor).expect("connector");
     let attempt = tokio::time::timeout(

@@ -12,9 +12,11 @@
 //! - [`progress`]: what Tor is doing while it connects, in one plain line,
 //!   and when to say it.
 
+pub mod bridges;
 pub mod config;
 pub mod progress;
 pub mod runtime;
 
+pub use bridges::Bridges;
 pub use config::{ConfigError, arti_config};
 pub use runtime::{Runtime, RuntimeError};

@@ -94,6 +94,7 @@ impl Places {
             on_bootstrap: sink,
             // The window has a Cancel button instead of a time limit.
             bootstrap_timeout: None,
+            ..Default::default()
         }
     }
 }

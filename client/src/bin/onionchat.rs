@@ -49,9 +49,23 @@ struct Cli {
         default_value_t = 180
     )]
     tor_timeout: u64,
+    /// Reach Tor through this bridge where Tor is blocked (repeat for
+    /// several): a line from bridges.torproject.org, e.g. `obfs4
+    /// 192.0.2.1:443 FINGERPRINT cert=… iat-mode=0`. Bridges given to
+    /// `join` are kept in the profile; `onionchat bridges` changes them.
+    #[arg(long = "bridge", global = true, value_name = "LINE")]
+    bridges: Vec<String>,
+    /// The obfs4 program for obfs4 bridges (default: lyrebird or
+    /// obfs4proxy on PATH).
+    #[arg(long, global = true, env = "ONIONCHAT_TRANSPORT_PROGRAM")]
+    transport_program: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
+
+/// The profile's bridge lines, one per line (what `join --bridge` and
+/// `onionchat bridges set` keep).
+const BRIDGES_FILE: &str = "bridges.txt";
 
 #[derive(Subcommand)]
 enum Command {
@@ -60,6 +74,12 @@ enum Command {
         /// Your username on the node.
         #[arg(long)]
         username: String,
+    },
+    /// Bridges for networks where Tor is blocked: list, set or clear the
+    /// ones this profile uses.
+    Bridges {
+        #[command(subcommand)]
+        action: BridgesAction,
     },
     /// Join a node with an invite link.
     Join {
@@ -133,6 +153,21 @@ enum Command {
         #[arg(long, default_value_t = 168)]
         hours: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum BridgesAction {
+    /// The bridges this profile uses.
+    List,
+    /// Use these bridges from now on: bridge lines, one per line, from a
+    /// file or (without one, or `-`) pasted on standard input. Get them at
+    /// https://bridges.torproject.org or by mail to bridges@torproject.org.
+    Set {
+        /// A file with bridge lines (`-`: standard input).
+        file: Option<String>,
+    },
+    /// Connect to Tor directly again.
+    Clear,
 }
 
 #[derive(Subcommand)]
@@ -234,7 +269,39 @@ impl Cli {
             progress: !self.json,
             on_bootstrap: None,
             bootstrap_timeout: Some(std::time::Duration::from_secs(self.tor_timeout)),
+            bridges: self.bridge_lines(),
+            transport_program: self.transport_program.clone(),
         }
+    }
+
+    /// The bridges for this run: those on the command line, else the
+    /// profile's.
+    fn bridge_lines(&self) -> Vec<String> {
+        if !self.bridges.is_empty() {
+            return self.bridges.clone();
+        }
+        std::fs::read_to_string(self.dir().join(BRIDGES_FILE))
+            .map(|t| onionchat_tor::Bridges::lines_from_text(&t))
+            .unwrap_or_default()
+    }
+
+    /// Keep `lines` as the profile's bridges (none: remove the file).
+    fn save_bridges(&self, lines: &[String]) -> anyhow::Result<()> {
+        let path = self.dir().join(BRIDGES_FILE);
+        if lines.is_empty() {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e)?,
+                _ => return Ok(()),
+            }
+        }
+        onionchat_tor::Bridges {
+            lines: lines.to_vec(),
+            transport_program: self.transport_program.clone(),
+        }
+        .check()?;
+        std::fs::create_dir_all(self.dir())?;
+        std::fs::write(&path, lines.join("\n") + "\n")?;
+        Ok(())
     }
 
     fn passphrase(&self, confirm: bool) -> anyhow::Result<zeroize::Zeroizing<String>> {
@@ -463,6 +530,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Init { username } => cmd_init(&cli, username).await,
         Command::Join { invite, username } => cmd_join(&cli, invite, username.as_deref()).await,
+        Command::Bridges { action } => cmd_bridges(&cli, json_out, action),
         Command::Login => cmd_login(&cli).await,
         Command::Friends { action } => cmd_friends(&cli, json_out, action).await,
         Command::Rooms { action } => cmd_rooms(&cli, json_out, action).await,
@@ -507,12 +575,54 @@ async fn cmd_join(cli: &Cli, invite: &str, username: Option<&str>) -> anyhow::Re
         eprintln!("{m}")
     })
     .await?;
+    if !cli.bridges.is_empty() {
+        cli.save_bridges(&cli.bridges)?;
+    }
     out!(
         "Joined {} as {} (your fingerprint: {})",
         link.address,
         c.username(),
         c.fingerprint()
     );
+    Ok(())
+}
+
+/// `onionchat bridges`.
+fn cmd_bridges(cli: &Cli, json_out: bool, action: &BridgesAction) -> anyhow::Result<()> {
+    match action {
+        BridgesAction::List => {
+            let lines = cli.bridge_lines();
+            if json_out {
+                println!("{}", serde_json::to_string_pretty(&lines)?);
+            } else if lines.is_empty() {
+                println!("No bridges: this profile connects to Tor directly.");
+            } else {
+                for l in lines {
+                    println!("{l}");
+                }
+            }
+        }
+        BridgesAction::Set { file } => {
+            let text = match file.as_deref() {
+                None | Some("-") => std::io::read_to_string(std::io::stdin())?,
+                Some(f) => std::fs::read_to_string(f)?,
+            };
+            let lines = onionchat_tor::Bridges::lines_from_text(&text);
+            anyhow::ensure!(
+                !lines.is_empty(),
+                "no bridge lines given (to connect directly again: onionchat bridges clear)"
+            );
+            cli.save_bridges(&lines)?;
+            out!(
+                "This profile now reaches Tor through {}.",
+                words::count(lines.len() as u64, "bridge", "bridges")
+            );
+        }
+        BridgesAction::Clear => {
+            cli.save_bridges(&[])?;
+            out!("No bridges: this profile connects to Tor directly.");
+        }
+    }
     Ok(())
 }
 

@@ -53,8 +53,15 @@ impl ArtiConnector {
             address: address.to_string(),
             hsid,
             auth_key,
-            config: onionchat_tor::arti_config(&dir, tor.network_config.as_deref())
-                .map_err(|e| ClientError::Connect(e.to_string()))?,
+            config: onionchat_tor::arti_config(
+                &dir,
+                tor.network_config.as_deref(),
+                &onionchat_tor::Bridges {
+                    lines: tor.bridges.clone(),
+                    transport_program: tor.transport_program.clone(),
+                },
+            )
+            .map_err(|e| ClientError::Connect(e.to_string()))?,
             progress: tor.progress,
             on_bootstrap: tor.on_bootstrap.clone(),
             bootstrap_timeout: tor.bootstrap_timeout,

@@ -104,6 +104,11 @@ pub struct TorOptions {
     /// stated limit; `None`: keep trying, as an app with a Cancel button
     /// does).
     pub bootstrap_timeout: Option<std::time::Duration>,
+    /// Reach Tor only through these bridges (empty: directly): bridge
+    /// lines as bridges.torproject.org gives them.
+    pub bridges: Vec<String>,
+    /// The obfs4 program for obfs4 bridges (default: found on PATH).
+    pub transport_program: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for TorOptions {
@@ -114,6 +119,7 @@ impl std::fmt::Debug for TorOptions {
             .field("progress", &self.progress)
             .field("on_bootstrap", &self.on_bootstrap.is_some())
             .field("bootstrap_timeout", &self.bootstrap_timeout)
+            .field("bridges", &self.bridges.len())
             .finish()
     }
 }

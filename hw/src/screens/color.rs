@@ -170,7 +170,16 @@ pub fn render_color<D: DrawTarget<Color = Rgb565> + OriginDimensions>(
         Page::Tor => {
             let (state, percent, detail) = tor_state(&n.transport);
             let t = tone(&n.transport);
-            title(d, &l, "Tor", t)?;
+            title(
+                d,
+                &l,
+                if n.bridges > 0 {
+                    "Tor via bridge"
+                } else {
+                    "Tor"
+                },
+                t,
+            )?;
             let mut line = 0;
             text(d, &fit(&state, l.cols() - 1), 5, Layout::line_y(line), t)?;
             line += 1;

@@ -259,7 +259,14 @@ pub fn render<D: DrawTarget<Color = BinaryColor> + OriginDimensions>(
             }
         }
         Page::Tor => {
-            title(d, "Tor")?;
+            title(
+                d,
+                if n.bridges > 0 {
+                    "Tor via bridge"
+                } else {
+                    "Tor"
+                },
+            )?;
             let (state, percent, detail) = tor_state(&n.transport);
             text(d, &fit(&state, COLS), 0, 1, BinaryColor::On)?;
             let mut line = 2;

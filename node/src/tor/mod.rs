@@ -33,7 +33,16 @@ pub async fn start(
 ) -> anyhow::Result<String> {
     let cfg = &state.config.tor;
     let data_dir = state.store.data_dir().to_path_buf();
-    let config = onionchat_tor::arti_config(&data_dir.join("tor"), cfg.network_config.as_deref())?;
+    let bridges = onionchat_tor::Bridges {
+        lines: cfg.bridges.clone(),
+        transport_program: cfg.transport_program.clone(),
+    };
+    let config = onionchat_tor::arti_config(
+        &data_dir.join("tor"),
+        cfg.network_config.as_deref(),
+        &bridges,
+    )?;
+    state.status.set_bridges(cfg.bridges.len());
     let client = TorClient::with_runtime(onionchat_tor::runtime::current()?)
         .config(config)
         .create_unbootstrapped()

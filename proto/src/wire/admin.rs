@@ -152,6 +152,9 @@ pub struct NodeStatus {
     /// reported it (absent when there was none, and from older nodes).
     #[serde(default)]
     pub last_update: Option<UpdateReport>,
+    /// How many bridges the node reaches Tor through (0: directly).
+    #[serde(default)]
+    pub bridges: u32,
 }
 
 /// What the box's updater (`onionchat-update`) did last time it installed

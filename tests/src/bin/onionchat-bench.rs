@@ -463,7 +463,8 @@ async fn arti_on<R: tor_rtcompat::Runtime>(
     net: &onionchat_tests::tor_net::TorNet,
     dir: &std::path::Path,
 ) -> std::sync::Arc<arti_client::TorClient<R>> {
-    let config = onionchat_tor::arti_config(dir, Some(&net.arti_config)).expect("config");
+    let config = onionchat_tor::arti_config(dir, Some(&net.arti_config), &Default::default())
+        .expect("config");
     arti_client::TorClient::with_runtime(runtime)
         .config(config)
         .create_bootstrapped()
