@@ -32,6 +32,21 @@ pub struct Guest {
     boots: u32,
 }
 
+/// ssh and scp into a fresh guest: its host key is new every time, and a
+/// question would hang the test.
+const SSH_OPTIONS: [&str; 10] = [
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=20",
+    "-o",
+    "LogLevel=ERROR",
+];
+
 /// What a boot does beyond the usual.
 #[derive(Debug, Clone, Default)]
 pub struct BootOptions {
@@ -137,20 +152,8 @@ impl Guest {
             .arg("-i")
             .arg(key)
             .args(["-p", &self.ssh_port.to_string()])
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "ConnectTimeout=20",
-                "-o",
-                "LogLevel=ERROR",
-                "root@127.0.0.1",
-                command,
-            ])
+            .args(SSH_OPTIONS)
+            .args(["root@127.0.0.1", command])
             .stdin(Stdio::null())
             .output()
             .expect("ssh (apt-get install openssh-client)");
@@ -168,16 +171,7 @@ impl Guest {
             .arg("-i")
             .arg(key)
             .args(["-P", &self.ssh_port.to_string()])
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "LogLevel=ERROR",
-            ])
+            .args(SSH_OPTIONS)
             .arg(format!("root@127.0.0.1:{remote}"))
             .arg(local)
             .status()

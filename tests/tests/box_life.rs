@@ -1,4 +1,4 @@
-//! The box in a home, under emulation (`images/box-test`): settings from
+//! The box in a home, under emulation (`images/boot-test --box`): settings from
 //! Raspberry Pi Imager or from the card, stopping when asked while Tor is
 //! stuck, and updating itself from a signed apt repository — rolling a
 //! broken release back.
@@ -21,7 +21,8 @@ use onionchat_tests::{PASS, texts};
 
 fn image() -> PathBuf {
     PathBuf::from(
-        std::env::var("ONIONCHAT_BOOT_IMAGE").expect("set ONIONCHAT_BOOT_IMAGE (images/box-test)"),
+        std::env::var("ONIONCHAT_BOOT_IMAGE")
+            .expect("set ONIONCHAT_BOOT_IMAGE (images/boot-test --box)"),
     )
 }
 
@@ -36,6 +37,23 @@ fn ssh_key(dir: &Path) -> (PathBuf, String) {
     assert!(ok.success());
     let public = std::fs::read_to_string(key.with_extension("pub")).expect("public key");
     (key, public.trim().to_string())
+}
+
+/// Fill in `settings` in the card's `onionchat-setup.txt`, as someone
+/// who flashed with `dd` would.
+fn fill_setup_file(card: &Card, settings: &[(&str, &str)]) {
+    let template = String::from_utf8(
+        card.read_boot_file("onionchat-setup.txt")
+            .expect("the template"),
+    )
+    .expect("utf-8");
+    let mut filled = template.clone();
+    for (key, value) in settings {
+        let empty = format!("{key} =\n");
+        assert!(filled.contains(&empty), "no {key} in the template");
+        filled = filled.replace(&empty, &format!("{key} = {value}\n"));
+    }
+    card.write_boot_file("onionchat-setup.txt", filled.as_bytes());
 }
 
 /// The hex spelling of `s`, as wpa_supplicant takes any network name.
@@ -201,7 +219,7 @@ fn updates_are_on(guest: &Guest, key: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the appliance image; run images/box-test"]
+#[ignore = "needs the appliance image; run images/boot-test --box"]
 async fn raspberry_pi_imager_settings_take_effect_and_leave_no_secret_on_the_card() {
     let tmp = tempfile::tempdir().expect("tmp");
     let card = Card::copy_of(&image(), tmp.path());
@@ -273,29 +291,23 @@ async fn raspberry_pi_imager_settings_take_effect_and_leave_no_secret_on_the_car
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the appliance image; run images/box-test"]
+#[ignore = "needs the appliance image; run images/boot-test --box"]
 async fn the_card_file_sets_up_wifi_and_the_box_stops_at_once_with_tor_stuck() {
     let tmp = tempfile::tempdir().expect("tmp");
     let card = Card::copy_of(&image(), tmp.path());
     let (key, public) = ssh_key(tmp.path());
-    let template = String::from_utf8(
-        card.read_boot_file("onionchat-setup.txt")
-            .expect("the template"),
-    )
-    .expect("utf-8");
     let passphrase = "correct horse 'battery' staple";
-    let filled = template
-        .replace("wifi_name =\n", "wifi_name = Flat 3\n")
-        .replace(
-            "wifi_password =\n",
-            &format!("wifi_password = {passphrase}\n"),
-        )
-        .replace("wifi_country =\n", "wifi_country = gb\n")
-        .replace("hostname =\n", "hostname = shelf\n")
-        .replace("timezone =\n", "timezone = Europe/London\n")
-        .replace("ssh_key =\n", &format!("ssh_key = {public}\n"));
-    assert_ne!(filled, template);
-    card.write_boot_file("onionchat-setup.txt", filled.as_bytes());
+    fill_setup_file(
+        &card,
+        &[
+            ("wifi_name", "Flat 3"),
+            ("wifi_password", passphrase),
+            ("wifi_country", "gb"),
+            ("hostname", "shelf"),
+            ("timezone", "Europe/London"),
+            ("ssh_key", &public),
+        ],
+    );
 
     let guest = Guest::boot(&card.image, tmp.path());
     guest.wait_node_ready(900).await;
@@ -498,22 +510,12 @@ fn installed(guest: &Guest, key: &Path) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the appliance image; run images/box-test"]
+#[ignore = "needs the appliance image; run images/boot-test --box"]
 async fn an_update_keeps_everything_and_a_broken_one_is_rolled_back() {
     let tmp = tempfile::tempdir().expect("tmp");
     let card = Card::copy_of(&image(), tmp.path());
     let (key, public) = ssh_key(tmp.path());
-    let template = String::from_utf8(
-        card.read_boot_file("onionchat-setup.txt")
-            .expect("the template"),
-    )
-    .expect("utf-8");
-    card.write_boot_file(
-        "onionchat-setup.txt",
-        template
-            .replace("ssh_key =\n", &format!("ssh_key = {public}\n"))
-            .as_bytes(),
-    );
+    fill_setup_file(&card, &[("ssh_key", &public)]);
     let guest = Guest::boot(&card.image, tmp.path());
     guest.wait_node_ready(900).await;
     guest.wait_ssh(&key, 120).await;
