@@ -162,7 +162,12 @@ impl Node {
         }
         cmd.args(extra.iter().filter(|e| !e.starts_with("--config")));
         let mut child = cmd
-            .env("RUST_LOG", "info")
+            // ONIONCHAT_TEST_NODE_LOG=debug,tor_guardmgr=trace (say) to see
+            // more of what Arti does in a test's node.
+            .env(
+                "RUST_LOG",
+                std::env::var("ONIONCHAT_TEST_NODE_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()

@@ -306,6 +306,40 @@ impl TorNet {
         std::fs::write(&self.arti_config, toml).expect("arti.toml");
     }
 
+    /// An Arti configuration for this network as seen from a network that
+    /// blocks Tor: every relay it knows of (its fallback directories) is
+    /// at an address where nothing answers, as a censor that blocks the
+    /// public relays' addresses leaves them. Directly, Arti stays stuck;
+    /// through a bridge (which it reaches at the bridge's own address) it
+    /// gets everything else from the bridge.
+    pub fn blocked_arti_config(&self) -> PathBuf {
+        let blocked = self.dir.join("arti-blocked.toml");
+        // A port that was free a moment ago and has nobody listening.
+        let closed = free_ports(1)[0];
+        let text = std::fs::read_to_string(&self.arti_config).expect("arti.toml");
+        let mut out = String::new();
+        let mut in_fallbacks = false;
+        for line in text.lines() {
+            if line.starts_with("fallback_caches") {
+                in_fallbacks = true;
+            } else if in_fallbacks && line.starts_with(']') {
+                in_fallbacks = false;
+            }
+            if in_fallbacks && line.contains("orports") {
+                let start = line.find("orports").expect("orports");
+                out.push_str(&line[..start]);
+                out.push_str(&format!("orports = [\"127.0.0.1:{closed}\"] }},"));
+                out.push('\n');
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        assert!(!out.contains(&format!(":{}\"", self.daemons[0].orport)));
+        std::fs::write(&blocked, out).expect("arti-blocked.toml");
+        blocked
+    }
+
     /// The `DirAuthority` lines, for extra C tor clients.
     pub fn dir_authority_lines(&self) -> &[String] {
         &self.dir_authority_lines
@@ -474,12 +508,14 @@ pub async fn join_via_tor(
     name: &str,
     invite: &str,
 ) -> onionchat_client::Result<std::sync::Arc<onionchat_client::Client>> {
-    join_via_bridges(net, dir, name, invite, &[]).await
+    join_via_bridges(&net.arti_config, dir, name, invite, &[]).await
 }
 
-/// [`join_via_tor`], reaching the network only through `bridges`.
+/// [`join_via_tor`], reaching the network only through `bridges`, with the
+/// Arti configuration `network` (the network's own, or
+/// [`TorNet::blocked_arti_config`]).
 pub async fn join_via_bridges(
-    net: &TorNet,
+    network: &Path,
     dir: &Path,
     name: &str,
     invite: &str,
@@ -488,20 +524,22 @@ pub async fn join_via_bridges(
     use onionchat_client::transport::{TorOptions, connector_for};
     let link = onionchat_proto::wire::InviteLink::parse(invite)
         .map_err(|e| onionchat_client::ClientError::Profile(e.to_string()))?;
+    let mut data = onionchat_client::profile::VaultData::default();
+    data.address = link.address.clone();
+    data.auth_key = link.auth_key.clone();
+    let tor = TorOptions {
+        state_dir: Some(dir.with_extension("tor")),
+        network_config: Some(network.to_path_buf()),
+        progress: false,
+        on_bootstrap: None,
+        bootstrap_timeout: None,
+        bridges: bridges.to_vec(),
+        transport_program: None,
+    };
     let mut last = None;
     for _ in 0..12 {
-        let mut data = onionchat_client::profile::VaultData::default();
-        data.address = link.address.clone();
-        data.auth_key = link.auth_key.clone();
-        let tor = TorOptions {
-            state_dir: Some(dir.with_extension("tor")),
-            network_config: Some(net.arti_config.clone()),
-            progress: false,
-            on_bootstrap: None,
-            bootstrap_timeout: None,
-            bridges: bridges.to_vec(),
-            transport_program: None,
-        };
+        // Every try's connector shares one Tor client (the process's, for
+        // this state directory: see onionchat_tor::shared).
         let connector = connector_for(&data, &tor)?;
         match onionchat_client::Client::join(dir, crate::PASS, &link, name, connector, |_| {}).await
         {

@@ -1,30 +1,33 @@
-//! Tor where Tor is blocked: the box reaches the private Tor network only
-//! through an obfs4 bridge — a C tor bridge whose server transport is
-//! Debian's `obfs4proxy`, not listed in the consensus. With the bridge down
-//! it cannot connect; with it up it does, and says so. The CLI refuses a
-//! line that is not a bridge, or a missing transport program, in words,
-//! and keeps a profile's bridges.
+//! Tor where Tor is blocked, on the private network: a C tor bridge whose
+//! server transport is Debian's `obfs4proxy`, not listed in the consensus,
+//! and Arti configurations in which every public relay's address is dead
+//! ([`TorNet::blocked_arti_config`]) — as a censor leaves them.
 //!
-//! Not here yet: chatting end to end through the bridge. On this private
-//! network, onion-service circuits through the bridge do not complete
-//! (the service's introduction points stay empty; a client's join fails
-//! with "Failed to obtain hidden service circuit").
+//! - The box, on such a network: through the bridge it connects,
+//!   publishes its onion service, and a member who reaches Tor directly
+//!   joins it and chats; with the bridge stopped it cannot reach Tor at
+//!   all, and says it is trying through a bridge.
+//! - A member on such a network: without a bridge, or with the bridge
+//!   down, Tor never connects; through the bridge they join and chat end
+//!   to end.
+//! - The CLI refuses a line that is not a bridge, or a missing transport
+//!   program, in words, and keeps a profile's bridges.
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use onionchat_tests::tor_net::TorNet;
-use onionchat_tests::{Node, bin_path, config_arg, node_cmd_ok};
+use onionchat_tests::tor_net::{TorNet, join_via_bridges, join_via_tor};
+use onionchat_tests::{Node, bin_path, config_arg, node_cmd_ok, wait_connected, wait_text};
 
-/// The CLI on profile `dir`, on the private network.
-fn cli(net: &TorNet, dir: &Path, args: &[&str]) -> Output {
+/// The CLI on profile `dir`, with Arti configuration `network`.
+fn cli(network: &Path, dir: &Path, args: &[&str]) -> Output {
     Command::new(bin_path("onionchat"))
         .arg("--profile-dir")
         .arg(dir)
         .args(args)
         .env("ONIONCHAT_PASSPHRASE", "correct horse battery staple")
-        .env("ONIONCHAT_TOR_NETWORK", &net.arti_config)
+        .env("ONIONCHAT_TOR_NETWORK", network)
         .env("XDG_CACHE_HOME", dir.with_extension("cache"))
         .env_remove("RUST_LOG")
         .output()
@@ -55,44 +58,109 @@ fn wait_status(data: &Path, what: &str, secs: u64) -> String {
     }
 }
 
+/// Send `text` from `from` in `room` and see it arrive at `to`.
+async fn chat(
+    from: &onionchat_client::Client,
+    to: &std::sync::Arc<onionchat_client::Client>,
+    room: onionchat_proto::wire::RoomId,
+    text: &str,
+) {
+    let mut events = to.subscribe();
+    let _live = to.start_live();
+    wait_connected(&mut events, 120).await;
+    from.send_text(room, text).await.expect("send");
+    wait_text(&mut events, 120, text).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_box_reaches_tor_only_through_an_obfs4_bridge_and_the_cli_keeps_bridges() {
+async fn a_box_and_a_member_on_blocked_networks_chat_through_an_obfs4_bridge() {
+    let t0 = Instant::now();
+    let at = |what: &str| eprintln!("[{:5.1} s] {what}", t0.elapsed().as_secs_f64());
     let tmp = tempfile::tempdir().expect("tmp");
     let mut net = TorNet::start(&tmp.path().join("tor-net"));
     let bridge = net.obfs4_bridge("bridge");
+    at("network and bridge up");
+    let blocked = net.blocked_arti_config();
     eprintln!("bridge line: {}", bridge.obfs4);
 
-    // A box told to use the bridge while the bridge is down: it cannot
-    // reach Tor, and says it is trying through a bridge.
-    net.kill("bridge");
+    // The box, on a blocked network, told to use the bridge: it connects
+    // to Tor through it, and says so.
     let data = tmp.path().join("node");
     let config = config_arg(
         tmp.path(),
         &format!("[tor]\nbridges = [{:?}]\n", bridge.obfs4),
     );
-    let node = Node::start_onion(&data, &net.arti_config, &[&config]);
+    let mut node = Node::start_onion(&data, &blocked, &[&config]);
+    let up = wait_status(&data, "Tor:         connected to Tor", 240);
+    assert!(up.contains("(through a bridge)"), "{up}");
+    at(&format!("the box through the bridge:\n{up}"));
+    // (No waiting out a time-period rollover: the joins retry through it.)
+    let owner_link = node.owner_invite.clone().expect("the owner invite");
+    // Ann reaches Tor directly; the box's onion service answers her.
+    let ann = join_via_tor(&net, &tmp.path().join("ann"), "ann", &owner_link)
+        .await
+        .expect("ann joins the box that is behind a bridge");
+
+    at("ann joined");
+    // Carol is on a blocked network too. Without a bridge, Tor does not
+    // connect (the CLI gives up at its limit and says how far it got).
+    let invite = ann.create_invite(None, None).await.expect("invite");
+    let carol_link = ann.invite_link(&invite.code).to_string();
+    let carol_cli = tmp.path().join("carol-cli");
+    let direct = cli(
+        &blocked,
+        &carol_cli,
+        &[
+            "join",
+            &carol_link,
+            "--username",
+            "carol",
+            "--tor-timeout",
+            "25",
+        ],
+    );
+    assert!(!direct.status.success(), "{}", said(&direct));
+    assert!(
+        said(&direct).contains("Tor could not connect within 25 s"),
+        "{}",
+        said(&direct)
+    );
+    at("carol's CLI gave up");
+    // Through the bridge she joins and chats both ways.
+    let carol = join_via_bridges(
+        &blocked,
+        &tmp.path().join("carol"),
+        "carol",
+        &carol_link,
+        std::slice::from_ref(&bridge.obfs4),
+    )
+    .await
+    .expect("carol joins through the bridge");
+    at("carol joined");
+    let req = ann.send_friend_request("carol").await.expect("request");
+    let room = carol.accept_friend_request(&req).await.expect("accept").id;
+    chat(&ann, &carol, room, "through the bridge, both of us").await;
+    chat(&carol, &ann, room, "hello from behind the censor").await;
+    at("chatted both ways");
+
+    // With the bridge stopped, the box (started again) cannot reach Tor at
+    // all, and says it is trying through a bridge.
+    node.stop();
+    net.kill("bridge");
+    let _node = Node::start_onion(&data, &blocked, &[&config]);
     std::thread::sleep(Duration::from_secs(20));
     let stuck = node_cmd_ok(&data, &["status"]);
     assert!(stuck.contains("(through a bridge)"), "{stuck}");
-    assert!(!stuck.contains("reachable"), "{stuck}");
-    // The bridge comes up: the box connects to Tor through it. (Publishing
-    // the onion service through the bridge does not complete on this
-    // private network yet: its introduction points stay empty.)
-    net.restart("bridge");
-    let up = wait_status(&data, "Tor:         connected to Tor", 240);
-    assert!(up.contains("(through a bridge)"), "{up}");
-    eprintln!("the box through the bridge:\n{up}");
-    let link = node.owner_invite.clone().expect("the owner invite");
-    drop(node);
+    assert!(!stuck.contains("connected to Tor"), "{stuck}");
+    at("the box without its bridge: stuck");
 
     // The CLI: a line that is not a bridge, and a missing transport
     // program, are refused at once in words.
-    let carol = tmp.path().join("carol");
-    // Carol's join is refused before any connection, saying why.
+    let dave = tmp.path().join("dave");
     let refused = |extra: &[&str], why: &str| {
-        let mut args = vec!["join", link.as_str(), "--username", "carol"];
+        let mut args = vec!["join", carol_link.as_str(), "--username", "dave"];
         args.extend_from_slice(extra);
-        let out = cli(&net, &carol, &args);
+        let out = cli(&net.arti_config, &dave, &args);
         assert!(!out.status.success(), "{}", said(&out));
         assert!(said(&out).contains(why), "{}", said(&out));
     };
@@ -112,7 +180,7 @@ async fn the_box_reaches_tor_only_through_an_obfs4_bridge_and_the_cli_keeps_brid
     // The profile keeps its bridges (checked before they are kept).
     let set = Command::new(bin_path("onionchat"))
         .arg("--profile-dir")
-        .arg(&carol)
+        .arg(&dave)
         .args(["bridges", "set", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -129,12 +197,12 @@ async fn the_box_reaches_tor_only_through_an_obfs4_bridge_and_the_cli_keeps_brid
         .expect("bridges set");
     assert!(set.status.success(), "{}", said(&set));
     assert!(said(&set).contains("through 1 bridge"), "{}", said(&set));
-    let listed = cli(&net, &carol, &["bridges", "list"]);
+    let listed = cli(&net.arti_config, &dave, &["bridges", "list"]);
     assert_eq!(
         String::from_utf8_lossy(&listed.stdout).trim(),
         format!("Bridge {}", bridge.obfs4)
     );
-    let cleared = cli(&net, &carol, &["bridges", "clear"]);
+    let cleared = cli(&net.arti_config, &dave, &["bridges", "clear"]);
     assert!(cleared.status.success(), "{}", said(&cleared));
-    assert!(said(&cli(&net, &carol, &["bridges", "list"])).contains("No bridges"));
+    assert!(said(&cli(&net.arti_config, &dave, &["bridges", "list"])).contains("No bridges"));
 }

@@ -11,12 +11,18 @@
 //!   pointed at a private Tor network (how the tests and the demo run).
 //! - [`progress`]: what Tor is doing while it connects, in one plain line,
 //!   and when to say it.
+//! - [`bridges`]: bridge lines and the obfs4 program, for networks that
+//!   block Tor.
+//! - [`shared`]: one Arti client per state directory in a process (Arti
+//!   locks the directory; with bridges a second client cannot start).
 
 pub mod bridges;
 pub mod config;
 pub mod progress;
 pub mod runtime;
+pub mod shared;
 
 pub use bridges::Bridges;
 pub use config::{ConfigError, arti_config};
 pub use runtime::{Runtime, RuntimeError};
+pub use shared::SharedError;

@@ -17,6 +17,8 @@ pub struct ArtiConnector {
     address: String,
     hsid: HsId,
     auth_key: Option<[u8; 32]>,
+    /// Arti's directory (the key of the process's shared client).
+    dir: std::path::PathBuf,
     config: TorClientConfig,
     progress: bool,
     on_bootstrap: Option<super::BootstrapSink>,
@@ -62,6 +64,7 @@ impl ArtiConnector {
                 },
             )
             .map_err(|e| ClientError::Connect(e.to_string()))?,
+            dir,
             progress: tor.progress,
             on_bootstrap: tor.on_bootstrap.clone(),
             bootstrap_timeout: tor.bootstrap_timeout,
@@ -73,10 +76,9 @@ impl ArtiConnector {
     async fn tor(&self) -> std::io::Result<Arc<TorClient<Runtime>>> {
         self.client
             .get_or_try_init(|| async {
-                let runtime = onionchat_tor::runtime::current().map_err(std::io::Error::other)?;
-                let client = TorClient::with_runtime(runtime)
-                    .config(self.config.clone())
-                    .create_unbootstrapped()
+                // Shared with every other connector of this process on the
+                // same directory (Arti locks it: see onionchat_tor::shared).
+                let client = onionchat_tor::shared::client(&self.dir, &self.config)
                     .map_err(std::io::Error::other)?;
                 {
                     // One plain line at a time (the box says it the same
@@ -168,6 +170,28 @@ impl Connector for ArtiConnector {
     fn authority(&self) -> String {
         self.address.clone()
     }
+}
+
+/// Give this process's Tor client for `tor.state_dir` the settings in
+/// `tor` (bridges turned on, changed or off) without a restart; nothing
+/// to do when no connection has started Tor yet.
+pub fn apply_tor_options(tor: &TorOptions) -> Result<()> {
+    let dir = match &tor.state_dir {
+        Some(d) => d.clone(),
+        None => default_state_dir()?,
+    };
+    let config = onionchat_tor::arti_config(
+        &dir,
+        tor.network_config.as_deref(),
+        &onionchat_tor::Bridges {
+            lines: tor.bridges.clone(),
+            transport_program: tor.transport_program.clone(),
+        },
+    )
+    .map_err(|e| ClientError::Connect(e.to_string()))?;
+    onionchat_tor::shared::reconfigure(&dir, &config)
+        .map(|_| ())
+        .map_err(|e| ClientError::Connect(e.to_string()))
 }
 
 /// Where Arti keeps its state when the app names no place: the user's own
