@@ -104,8 +104,12 @@ impl App {
                 match outcome {
                     start::Outcome::None => task,
                     start::Outcome::Opened(opened) => {
-                        let (home, t) =
-                            Home::start(opened, self.options.downloads_dir.clone(), self.settings);
+                        let (home, t) = Home::start(
+                            opened,
+                            self.options.places.clone(),
+                            self.options.downloads_dir.clone(),
+                            self.settings,
+                        );
                         self.screen = Screen::Home(Box::new(home));
                         Task::batch([task, t.map(Message::Home)])
                     }

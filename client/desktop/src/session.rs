@@ -86,6 +86,37 @@ impl Places {
         names
     }
 
+    /// The bridge lines Tor is reached through (none: directly): one
+    /// list for every profile on this computer, since it is the network
+    /// that blocks Tor, not the profile.
+    pub fn bridges(&self) -> Vec<String> {
+        std::fs::read_to_string(self.bridges_file())
+            .map(|t| onionchat_tor::Bridges::lines_from_text(&t))
+            .unwrap_or_default()
+    }
+
+    /// Keep `lines` as the bridges (none: remove the file).
+    pub fn save_bridges(&self, lines: &[String]) -> std::io::Result<()> {
+        let path = self.bridges_file();
+        if lines.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+        }
+        std::fs::create_dir_all(&self.profiles_dir)?;
+        let mut text = String::from("# Bridges to Tor (one line each), set in the app.\n");
+        for l in lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        std::fs::write(path, text)
+    }
+
+    fn bridges_file(&self) -> PathBuf {
+        self.profiles_dir.join("bridges.txt")
+    }
+
     fn tor(&self, sink: Option<BootstrapSink>) -> TorOptions {
         TorOptions {
             state_dir: self.tor_state_dir.clone(),
@@ -94,7 +125,8 @@ impl Places {
             on_bootstrap: sink,
             // The window has a Cancel button instead of a time limit.
             bootstrap_timeout: None,
-            ..Default::default()
+            bridges: self.bridges(),
+            transport_program: None,
         }
     }
 }
@@ -282,6 +314,12 @@ pub fn join(
         let _ = tx.send(JoinEvent::Done(result));
     });
     receiver_stream(rx)
+}
+
+/// Tell the running Tor client (if any) about the bridges now kept in
+/// `places`: a connection stuck on a blocked network goes on through them.
+pub async fn apply_bridges(places: Places) -> Result<(), String> {
+    onionchat_client::transport::arti::apply_tor_options(&places.tor(None)).map_err(|e| explain(&e))
 }
 
 /// Import an exported profile file as profile `name`.

@@ -347,6 +347,64 @@ fn a_join_stuck_on_tor_can_be_cancelled() {
     }
 }
 
+/// Joining from a network that blocks Tor (every public relay's address
+/// dead): the stuck join offers "Tor is blocked here?"; a line that is not
+/// a bridge is explained in words; pasting the obfs4 bridge's line lets
+/// the same join go on through it — no restart — and the bridges are kept
+/// for the next start and shown on the settings page.
+#[test]
+fn a_join_stuck_on_a_blocked_network_goes_on_through_a_pasted_bridge() {
+    use onionchat_desktop::screen::bridges;
+    use onionchat_desktop::screen::start;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut net = onionchat_tests::tor_net::TorNet::start(&tmp.path().join("tor-net"));
+    let bridge = net.obfs4_bridge("bridge");
+    let blocked = net.blocked_arti_config();
+    onionchat_tests::tor_net::avoid_rollover(std::time::Duration::from_secs(90));
+    let node = Node::start_onion(&tmp.path().join("node"), &net.arti_config, &[]);
+    let invite = node.owner_invite.clone().expect("owner invite");
+    let mut opts = options(tmp.path());
+    opts.places.tor_network = Some(blocked);
+    let mut ui = Ui::new(opts.clone());
+    join(&mut ui, &invite, "ann", PASSPHRASE, PASSPHRASE);
+    ui.wait_until("Tor connecting", 90, |ui| {
+        ui.texts().iter().any(|t| t.starts_with("Tor: "))
+    });
+    ui.click("Tor is blocked here?");
+    ui.wait_for_text("bridges.torproject.org", 5);
+    let paste = |ui: &mut Ui, text: &str| {
+        ui.send(onionchat_desktop::Message::Start(start::Message::Bridges(
+            bridges::Message::Edit(iced::widget::text_editor::Action::Edit(
+                iced::widget::text_editor::Edit::Paste(Arc::new(text.to_string())),
+            )),
+        )));
+    };
+    paste(&mut ui, "obfs4 not-an-address cert=x");
+    ui.click("Use these bridges");
+    ui.wait_for_text("is not a bridge line", 5);
+    assert!(!tmp.path().join("profiles/bridges.txt").exists());
+    ui.screenshot("tor-blocked");
+    ui.click("Connect directly");
+    paste(&mut ui, &format!("# from a friend\n{}\n", bridge.obfs4));
+    ui.click("Use these bridges");
+    wait_connected_within(&mut ui, 300);
+    let kept = std::fs::read_to_string(tmp.path().join("profiles/bridges.txt")).expect("kept");
+    assert!(kept.contains(&bridge.obfs4), "{kept}");
+    // The next start connects through them from the first moment, and the
+    // settings page says so.
+    ui.restart(opts);
+    unlock(&mut ui, PASSPHRASE);
+    wait_connected_within(&mut ui, 300);
+    ui.click("Settings");
+    ui.wait_for_text("Tor is reached through 1 bridge.", 5);
+}
+
+fn wait_connected_within(ui: &mut Ui, secs: u64) {
+    ui.wait_until("signed in and connected", secs, |ui| {
+        ui.signed_in() && ui.sees("● Connected") && ui.home().loaded()
+    });
+}
+
 /// The settings page: the keys are listed, and notifications and the
 /// theme are kept for the next start.
 #[test]

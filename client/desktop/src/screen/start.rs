@@ -61,6 +61,8 @@ pub struct Start {
     status: Status,
     /// The join under way, to cancel it.
     joining: Option<iced::task::Handle>,
+    /// "Tor is blocked here": the bridges panel, when open.
+    bridges: Option<crate::screen::bridges::BridgesPanel>,
 }
 
 /// Messages of the start screen.
@@ -101,6 +103,12 @@ pub enum Message {
     PickPicture,
     /// Choose the profile export with the system's file dialog.
     PickImport,
+    /// Open the bridges panel ("Tor is blocked here?").
+    OpenBridges,
+    /// The bridges panel.
+    Bridges(crate::screen::bridges::Message),
+    /// New bridges reached Tor (or could not).
+    BridgesApplied(Result<(), String>),
     /// What the file dialog returned for the picture.
     PicturePicked(Option<PathBuf>),
     /// What the file dialog returned for the export.
@@ -144,6 +152,7 @@ impl Start {
             import_file: String::new(),
             status: Status::Idle,
             joining: None,
+            bridges: None,
         }
     }
 
@@ -312,6 +321,38 @@ impl Start {
                 self.refresh_profiles();
                 return self.fail(e);
             }
+            Message::OpenBridges => {
+                self.bridges = Some(crate::screen::bridges::BridgesPanel::new(
+                    self.places.clone(),
+                ));
+            }
+            Message::Bridges(m) => {
+                use crate::screen::bridges::Outcome as B;
+                let Some(panel) = &mut self.bridges else {
+                    return (Task::none(), Outcome::None);
+                };
+                match panel.update(m) {
+                    B::None => {}
+                    B::Closed => self.bridges = None,
+                    // A join stuck on a blocked network goes on through
+                    // the bridges: the running Tor client takes them.
+                    B::Changed(_) => {
+                        return (
+                            Task::perform(
+                                session::apply_bridges(self.places.clone()),
+                                Message::BridgesApplied,
+                            ),
+                            Outcome::None,
+                        );
+                    }
+                }
+            }
+            Message::BridgesApplied(Ok(())) => {
+                if self.joining.is_some() {
+                    self.bridges = None;
+                }
+            }
+            Message::BridgesApplied(Err(e)) => return self.fail(e),
             Message::ImportFile(s) => self.import_file = s,
             Message::Import => {
                 if self.busy() {
@@ -414,11 +455,20 @@ impl Start {
                     c = c.push(progress_bar(0.0..=100.0, f32::from(*p)));
                 }
                 if self.joining.is_some() {
-                    c = c.push(
+                    let mut buttons = row![
                         button("Cancel")
                             .style(button::secondary)
-                            .on_press(Message::CancelJoin),
-                    );
+                            .on_press(Message::CancelJoin)
+                    ]
+                    .spacing(8);
+                    if tor.is_some() && self.bridges.is_none() {
+                        buttons = buttons.push(
+                            button("Tor is blocked here?")
+                                .style(button::secondary)
+                                .on_press(Message::OpenBridges),
+                        );
+                    }
+                    c = c.push(buttons);
                 }
                 container(c)
                     .padding(10)
@@ -432,11 +482,16 @@ impl Start {
                 .width(Fill)
                 .into(),
         };
+        // The bridges panel takes the form's place (the join's progress
+        // stays in sight below it); closing it brings the form back.
+        let middle: Element<'_, Message> = match &self.bridges {
+            Some(panel) => panel.view().map(Message::Bridges),
+            None => column![tabs, form].spacing(16).into(),
+        };
         let content = column![
             text("OnionChat").size(32),
             text("Private chat through your own box at home.").color(style::QUIET),
-            tabs,
-            form,
+            middle,
             status,
         ]
         .spacing(16)
@@ -510,7 +565,13 @@ impl Start {
                 Message::NewPassphraseAgain
             )
             .secure(true),
-            button("Join").on_press_maybe((!busy).then_some(Message::Join)),
+            row![
+                button("Join").on_press_maybe((!busy).then_some(Message::Join)),
+                button("Bridges to Tor…")
+                    .style(button::secondary)
+                    .on_press_maybe(self.bridges.is_none().then_some(Message::OpenBridges)),
+            ]
+            .spacing(8),
         ]
         .spacing(8)
         .into()

@@ -193,6 +193,10 @@ pub enum Message {
     ChangeSettings(crate::settings::Settings),
     /// Close the settings page.
     CloseSettings,
+    /// The bridges panel (on the settings page).
+    Bridges(crate::screen::bridges::Message),
+    /// The bridges changed, and Tor was told (or could not be).
+    BridgesApplied(Result<(), String>),
     /// Lock the profile (back to the start screen).
     Lock,
     /// Export path typed.
@@ -263,6 +267,9 @@ pub struct Home {
     no_timeline: Timeline,
     /// The app's settings as the settings page shows them.
     settings: crate::settings::Settings,
+    /// "Tor is blocked here": the app's bridges, on the settings page.
+    bridges: crate::screen::bridges::BridgesPanel,
+    places: session::Places,
 }
 
 /// A core result with its error in words (the CLI says the same).
@@ -275,6 +282,7 @@ impl Home {
     /// friends, requests and rooms.
     pub fn start(
         opened: Opened,
+        places: session::Places,
         downloads_dir: PathBuf,
         settings: crate::settings::Settings,
     ) -> (Home, Task<Message>) {
@@ -329,6 +337,8 @@ impl Home {
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
             no_timeline: Timeline::default(),
             settings,
+            bridges: crate::screen::bridges::BridgesPanel::new(places.clone()),
+            places,
         };
         let task = Task::batch([Task::run(stream::select_all(feeds), |m| m), home.load()]);
         (home, task)
@@ -869,6 +879,11 @@ impl Home {
             }
             Message::CloseSettings => {
                 self.pane = Pane::Welcome;
+                Task::none()
+            }
+            Message::Bridges(m) => self.bridges_update(m),
+            Message::BridgesApplied(r) => {
+                self.note(r.map(|()| "Tor is connecting again with the new settings.".into()));
                 Task::none()
             }
             Message::ChangeSettings(s) => {

@@ -1,5 +1,5 @@
 //! The settings page: this profile (export, switch), notifications, the
-//! theme, and the keyboard shortcuts.
+//! theme, bridges to Tor, and the keyboard shortcuts.
 
 use super::*;
 use iced::widget::{checkbox, column, row};
@@ -15,6 +15,23 @@ pub const SHORTCUTS: [(&str, &str); 4] = [
 ];
 
 impl Home {
+    /// A message of the bridges panel: new bridges reach the running Tor
+    /// client at once (no restart; Arti swaps its entrances).
+    pub(super) fn bridges_update(&mut self, m: crate::screen::bridges::Message) -> Task<Message> {
+        use crate::screen::bridges::Outcome as B;
+        match self.bridges.update(m) {
+            B::None => Task::none(),
+            B::Closed => {
+                self.pane = Pane::Welcome;
+                Task::none()
+            }
+            B::Changed(_) => Task::perform(
+                session::apply_bridges(self.places.clone()),
+                Message::BridgesApplied,
+            ),
+        }
+    }
+
     pub(super) fn settings_view(&self) -> Element<'_, Message> {
         let mut keys = column![text("Keyboard").size(16)].spacing(4);
         for (key, what) in SHORTCUTS {
@@ -52,6 +69,11 @@ impl Home {
                         dark: on,
                         ..self.settings
                     })),
+                text("Tor").size(16),
+                text(crate::screen::bridges::bridges_in_use(
+                    self.places.bridges().len()
+                )),
+                self.bridges.view().map(Message::Bridges),
                 keys,
                 button("Close")
                     .style(button::secondary)

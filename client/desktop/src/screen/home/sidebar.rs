@@ -44,6 +44,11 @@ impl Home {
         if let Link::Tor(p, what) = &self.link {
             c = c.push(iced::widget::progress_bar(0.0..=100.0, f32::from(*p)));
             c = c.push(text(what.clone()).size(11).color(style::QUIET));
+            c = c.push(
+                button("Tor is blocked here?")
+                    .style(button::secondary)
+                    .on_press(Message::OpenSettings),
+            );
         }
         if self.owner.is_some() {
             c = c.push(
