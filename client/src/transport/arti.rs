@@ -155,15 +155,66 @@ impl ArtiConnector {
     }
 }
 
+/// How long a connection keeps trying after a failure that may pass (a
+/// circuit that could not be built yet, a descriptor not found yet).
+const CONNECT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether trying again cannot help: the address, the key or our own use
+/// of Arti is wrong. Everything else (circuits, timeouts, a descriptor not
+/// published yet) may pass. Seen on the private network: through a bridge,
+/// a fresh client's first onion-service circuit fails within a second of
+/// Tor saying it is connected ("Failed to obtain hidden service circuit"),
+/// and the same request a few seconds later works.
+fn hopeless(e: &arti_client::Error) -> bool {
+    use arti_client::{ErrorKind as K, HasKind};
+    matches!(
+        e.kind(),
+        K::OnionServiceWrongClientAuth
+            | K::OnionServiceMissingClientAuth
+            | K::OnionServiceAddressInvalid
+            | K::InvalidStreamTarget
+            | K::ForbiddenStreamTarget
+            | K::BadApiUsage
+            | K::FeatureDisabled
+            | K::InvalidConfig
+            | K::ArtiShuttingDown
+    )
+}
+
+/// An Arti error with its causes, in one line.
+fn with_causes(e: &arti_client::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
 impl Connector for ArtiConnector {
     fn connect(&self) -> ConnectFuture<'_> {
         Box::pin(async move {
             let tor = self.tor().await?;
-            let stream = tor
-                .connect((self.address.as_str(), 80))
-                .await
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::ConnectionRefused, e))?;
-            Ok(Box::new(stream) as BoxStream)
+            let started = tokio::time::Instant::now();
+            let mut pause = std::time::Duration::from_millis(500);
+            loop {
+                match tor.connect((self.address.as_str(), 80)).await {
+                    Ok(stream) => return Ok(Box::new(stream) as BoxStream),
+                    Err(e) if !hopeless(&e) && started.elapsed() + pause < CONNECT_PATIENCE => {
+                        tracing::info!(error = %with_causes(&e), "onion service not reached yet; trying again");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(std::time::Duration::from_secs(8));
+                    }
+                    Err(e) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionRefused,
+                            with_causes(&e),
+                        ));
+                    }
+                }
+            }
         })
     }
 
