@@ -1,6 +1,8 @@
-//! Benchmarks (not tests): `onionchat-bench node|client|tor`.
+//! Benchmarks (not tests): `onionchat-bench node|client|tor|paths|load`.
 //! Build with `cargo build --release --workspace --bins` and run the
 //! release binary; results are printed as Markdown tables.
+
+mod paths;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -473,7 +475,7 @@ async fn arti_on<R: tor_rtcompat::Runtime>(
 }
 
 /// A bare Arti onion service that echoes bytes: the reference round trip.
-async fn echo_service<R: tor_rtcompat::Runtime>(
+pub(crate) async fn echo_service<R: tor_rtcompat::Runtime>(
     runtime: R,
     net: &onionchat_tests::tor_net::TorNet,
     dir: &std::path::Path,
@@ -517,7 +519,7 @@ async fn echo_service<R: tor_rtcompat::Runtime>(
 /// Round trips (ms, sorted) of `n` 600-byte writes to the bare Arti echo
 /// service at `echo`, from a fresh client on `runtime` (its own guards and
 /// circuits): the floor any message over Tor stands on.
-async fn echo_round_trips<R: tor_rtcompat::Runtime>(
+pub(crate) async fn echo_round_trips<R: tor_rtcompat::Runtime>(
     runtime: R,
     net: &onionchat_tests::tor_net::TorNet,
     dir: &std::path::Path,
@@ -588,7 +590,7 @@ async fn timed_messages(
 }
 
 /// "p50 / p99 ms" of sorted samples, for a table cell.
-fn p50_p99(sorted: &[f64]) -> String {
+pub(crate) fn p50_p99(sorted: &[f64]) -> String {
     format!(
         "{:.1} / {:.1} ms",
         percentile(sorted, 0.5),
@@ -883,9 +885,10 @@ fn main() {
             "node" => bench_node().await,
             "client" => bench_client().await,
             "tor" => bench_tor().await,
+            "paths" => paths::bench_paths().await,
             "load" => bench_load().await,
             _ => {
-                eprintln!("usage: onionchat-bench node|client|tor|load");
+                eprintln!("usage: onionchat-bench node|client|tor|paths|load");
                 return false;
             }
         }
