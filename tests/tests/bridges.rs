@@ -8,8 +8,8 @@
 //!   joins it and chats; with the bridge stopped it cannot reach Tor at
 //!   all, and says it is trying through a bridge.
 //! - A member on such a network: without a bridge, or with the bridge
-//!   down, Tor never connects; through the bridge they join and chat end
-//!   to end.
+//!   stopped, Tor never connects; through the bridge they join and chat
+//!   end to end.
 //! - The CLI refuses a line that is not a bridge, or a missing transport
 //!   program, in words, and keeps a profile's bridges.
 
@@ -40,6 +40,20 @@ fn said(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// `onionchat join` on a blocked network (with `extra` arguments) cannot
+/// reach Tor: it gives up at its 20 s limit and says so.
+fn cli_gives_up(network: &Path, dir: &Path, link: &str, extra: &[&str]) {
+    let mut args = vec!["join", link, "--username", "carol", "--tor-timeout", "20"];
+    args.extend_from_slice(extra);
+    let out = cli(network, dir, &args);
+    assert!(!out.status.success(), "{}", said(&out));
+    assert!(
+        said(&out).contains("Tor could not connect within 20 s"),
+        "{}",
+        said(&out)
+    );
 }
 
 /// Wait until `onionchat-node status` has `what` (up to `secs`).
@@ -106,25 +120,7 @@ async fn a_box_and_a_member_on_blocked_networks_chat_through_an_obfs4_bridge() {
     // connect (the CLI gives up at its limit and says how far it got).
     let invite = ann.create_invite(None, None).await.expect("invite");
     let carol_link = ann.invite_link(&invite.code).to_string();
-    let carol_cli = tmp.path().join("carol-cli");
-    let direct = cli(
-        &blocked,
-        &carol_cli,
-        &[
-            "join",
-            &carol_link,
-            "--username",
-            "carol",
-            "--tor-timeout",
-            "25",
-        ],
-    );
-    assert!(!direct.status.success(), "{}", said(&direct));
-    assert!(
-        said(&direct).contains("Tor could not connect within 25 s"),
-        "{}",
-        said(&direct)
-    );
+    cli_gives_up(&blocked, &tmp.path().join("carol-cli"), &carol_link, &[]);
     at("carol's CLI gave up");
     // Through the bridge she joins and chats both ways.
     let carol = join_via_bridges(
@@ -143,16 +139,22 @@ async fn a_box_and_a_member_on_blocked_networks_chat_through_an_obfs4_bridge() {
     chat(&carol, &ann, room, "hello from behind the censor").await;
     at("chatted both ways");
 
-    // With the bridge stopped, the box (started again) cannot reach Tor at
-    // all, and says it is trying through a bridge.
+    // With the bridge stopped, neither gets through: the box (started
+    // again) cannot reach Tor at all and says it is trying through a
+    // bridge, and the member's command line, given the bridge, gives up.
     node.stop();
     net.kill("bridge");
     let _node = Node::start_onion(&data, &blocked, &[&config]);
-    std::thread::sleep(Duration::from_secs(20));
+    cli_gives_up(
+        &blocked,
+        &tmp.path().join("carol-cli-2"),
+        &carol_link,
+        &["--bridge", &bridge.obfs4],
+    );
     let stuck = node_cmd_ok(&data, &["status"]);
     assert!(stuck.contains("(through a bridge)"), "{stuck}");
     assert!(!stuck.contains("connected to Tor"), "{stuck}");
-    at("the box without its bridge: stuck");
+    at("with the bridge stopped: the box stuck, the member's CLI gave up");
 
     // The CLI: a line that is not a bridge, and a missing transport
     // program, are refused at once in words.
