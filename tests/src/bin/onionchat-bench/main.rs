@@ -519,40 +519,15 @@ pub(crate) async fn echo_service<R: tor_rtcompat::Runtime>(
 /// Round trips (ms, sorted) of `n` 600-byte writes to the bare Arti echo
 /// service at `echo`, from a fresh client on `runtime` (its own guards and
 /// circuits): the floor any message over Tor stands on.
-pub(crate) async fn echo_round_trips<R: tor_rtcompat::Runtime>(
+async fn echo_round_trips<R: tor_rtcompat::Runtime>(
     runtime: R,
     net: &onionchat_tests::tor_net::TorNet,
     dir: &std::path::Path,
     echo: &str,
     n: usize,
 ) -> Vec<f64> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let client = arti_on(runtime, net, dir).await;
-    let mut stream = loop {
-        match client.connect((echo, 80)).await {
-            Ok(s) => break s,
-            Err(e) => {
-                eprintln!("echo: {e}; retrying");
-                tokio::time::sleep(Duration::from_secs(3)).await;
-            }
-        }
-    };
-    let mut rtt = Vec::new();
-    let msg = [0x55u8; 600];
-    for _ in 0..n {
-        let t = Instant::now();
-        stream.write_all(&msg).await.expect("write");
-        stream.flush().await.expect("flush");
-        let mut got = 0;
-        let mut buf = [0u8; 4096];
-        while got < msg.len() {
-            got += stream.read(&mut buf).await.expect("read");
-        }
-        rtt.push(t.elapsed().as_secs_f64() * 1e3);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    rtt.sort_by(f64::total_cmp);
-    rtt
+    paths::echo_on(&client, echo, n, 600).await
 }
 
 /// Send `n` texts from `from` and wait for each at the receiver; returns

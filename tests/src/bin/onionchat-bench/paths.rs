@@ -102,8 +102,8 @@ async fn c_tor_echo(net: &mut TorNet, dir: &Path) -> String {
 
 /// Round trips (ms, sorted) of `n` writes of `size` bytes to the echo
 /// service at `onion`, on a new stream of `tor`.
-async fn echo_on(
-    tor: &arti_client::TorClient<onionchat_tor::Runtime>,
+pub(crate) async fn echo_on<R: tor_rtcompat::Runtime>(
+    tor: &arti_client::TorClient<R>,
     onion: &str,
     n: usize,
     size: usize,
