@@ -381,7 +381,12 @@ fn a_join_stuck_on_a_blocked_network_goes_on_through_a_pasted_bridge() {
     ui.wait_for_text("is not a bridge line", 5);
     assert!(!tmp.path().join("profiles/bridges.txt").exists());
     ui.screenshot("tor-blocked");
+    // "Connect directly" forgets the bridges and brings the form back; the
+    // join is still stuck, and offers the panel again.
     ui.click("Connect directly");
+    ui.wait_until("the panel closed", 10, |ui| !ui.sees("Use these bridges"));
+    ui.click("Tor is blocked here?");
+    ui.wait_for_text("bridges.torproject.org", 5);
     paste(&mut ui, &format!("# from a friend\n{}\n", bridge.obfs4));
     ui.click("Use these bridges");
     // The box may not have published its onion service yet (it started a

@@ -347,11 +347,9 @@ impl Start {
                     }
                 }
             }
-            Message::BridgesApplied(Ok(())) => {
-                if self.joining.is_some() {
-                    self.bridges = None;
-                }
-            }
+            // Back to the form (a join under way goes on through the
+            // bridges; else Join uses them from the start).
+            Message::BridgesApplied(Ok(())) => self.bridges = None,
             Message::BridgesApplied(Err(e)) => return self.fail(e),
             Message::ImportFile(s) => self.import_file = s,
             Message::Import => {
