@@ -79,7 +79,13 @@ impl AppState {
 
     /// A status snapshot.
     pub fn status_snapshot(&self) -> onionchat_proto::wire::NodeStatus {
-        self.status
-            .snapshot(&self.store, &self.hub, self.config.update_report.as_deref())
+        let mut s =
+            self.status
+                .snapshot(&self.store, &self.hub, self.config.update_report.as_deref());
+        // Bridges matter only to the onion service (TCP is for development).
+        if self.config.transport == crate::config::TransportKind::Onion {
+            s.bridges = u32::try_from(self.config.tor.bridges.len()).unwrap_or(u32::MAX);
+        }
+        s
     }
 }

@@ -18,7 +18,6 @@ pub struct StatusModel {
     last_error: Mutex<Option<String>>,
     invite_base: Mutex<Option<(String, Option<String>)>>,
     display_invite: Mutex<Option<(String, Instant)>>,
-    bridges: std::sync::atomic::AtomicU32,
 }
 
 impl Default for StatusModel {
@@ -30,7 +29,6 @@ impl Default for StatusModel {
             last_error: Mutex::new(None),
             invite_base: Mutex::new(None),
             display_invite: Mutex::new(None),
-            bridges: Default::default(),
         }
     }
 }
@@ -39,14 +37,6 @@ impl StatusModel {
     /// Record the transport's state.
     pub fn set_transport(&self, state: TransportState) {
         *self.transport.lock().unwrap_or_else(|p| p.into_inner()) = state;
-    }
-
-    /// Record how many bridges Tor goes through (0: directly).
-    pub fn set_bridges(&self, n: usize) {
-        self.bridges.store(
-            u32::try_from(n).unwrap_or(u32::MAX),
-            std::sync::atomic::Ordering::Relaxed,
-        );
     }
 
     /// Record the onion address once known.
@@ -146,7 +136,9 @@ impl StatusModel {
                 .clone(),
             memory_bytes: resident_bytes(),
             last_update: update_report.and_then(read_update_report),
-            bridges: self.bridges.load(std::sync::atomic::Ordering::Relaxed),
+            // Known to the caller (the configuration): see
+            // `AppState::status_snapshot`.
+            bridges: 0,
         }
     }
 }

@@ -48,6 +48,21 @@ impl Daemon {
     }
 
     /// Whether it logged "Bootstrapped 100%".
+    /// Start it and wait (up to 2 minutes) until it has bootstrapped.
+    fn spawn_bootstrapped(&mut self) {
+        self.spawn();
+        let start = Instant::now();
+        while !self.bootstrapped() {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "tor daemon {} did not bootstrap; its log is in {}",
+                self.name,
+                self.dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
     fn bootstrapped(&self) -> bool {
         std::fs::read_to_string(self.dir.join("notice.log"))
             .is_ok_and(|s| s.contains("Bootstrapped 100%"))
@@ -409,15 +424,7 @@ impl TorNet {
             .iter_mut()
             .find(|d| d.name == name)
             .expect("no such daemon");
-        d.spawn();
-        let start = Instant::now();
-        while !d.bootstrapped() {
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "{name} did not come back"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        d.spawn_bootstrapped();
     }
 
     /// Start a C tor client (and optionally an onion service) with extra
@@ -447,17 +454,36 @@ impl TorNet {
             child: None,
             torrc: path,
         };
-        daemon.spawn();
-        let start = Instant::now();
-        while !daemon.bootstrapped() {
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "C tor client {name} did not bootstrap"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        daemon.spawn_bootstrapped();
         self.daemons.push(daemon);
         self.daemons.last().expect("daemon")
+    }
+
+    /// A C tor onion service `name` in front of `127.0.0.1:port` (its
+    /// virtual port 80); returns its address once C tor has written it.
+    pub fn c_tor_onion_service(&mut self, name: &str, port: u16) -> String {
+        let hs = self.dir.join(format!("{name}-hs"));
+        std::fs::create_dir_all(&hs).expect("hs dir");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hs, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        self.c_tor(
+            name,
+            &format!(
+                "SocksPort 0\nHiddenServiceDir {}\nHiddenServicePort 80 127.0.0.1:{port}\n",
+                hs.display()
+            ),
+        );
+        let start = Instant::now();
+        loop {
+            if let Ok(h) = std::fs::read_to_string(hs.join("hostname")) {
+                return h.trim().to_string();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "C tor wrote no hostname for {name}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 

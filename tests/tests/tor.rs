@@ -291,20 +291,7 @@ async fn interoperates_with_c_tor_both_ways() {
         .local_addr()
         .expect("addr")
         .port();
-    let hs_dir = tmp.path().join("c-tor-hs");
-    std::fs::create_dir_all(&hs_dir).expect("dir");
-    std::fs::set_permissions(&hs_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-    net.c_tor(
-        "ctor-service",
-        &format!(
-            "SocksPort 0\nHiddenServiceDir {}\nHiddenServicePort 80 127.0.0.1:{port}",
-            hs_dir.display(),
-        ),
-    );
-    let hostname = std::fs::read_to_string(hs_dir.join("hostname"))
-        .expect("hostname")
-        .trim()
-        .to_string();
+    let hostname = net.c_tor_onion_service("ctor-service", port);
     let cfg = tmp.path().join("tcp-node.toml");
     std::fs::write(&cfg, format!("onion_address = \"{hostname}\"\n")).expect("config");
     let tcp_node = Node::start_at(

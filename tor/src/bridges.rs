@@ -109,6 +109,34 @@ impl Bridges {
     }
 }
 
+/// The bridge lines kept in `path` (a `bridges.txt` of the CLI's profile or
+/// the desktop app); none when there is no such file.
+pub fn read_file(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|t| Bridges::lines_from_text(&t))
+        .unwrap_or_default()
+}
+
+/// Keep `lines` in `path`, one per line (none: remove the file), for
+/// [`read_file`]. Check them first ([`Bridges::check`]): this only writes.
+pub fn write_file(path: &Path, lines: &[String]) -> std::io::Result<()> {
+    if lines.is_empty() {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut text = String::from("# Bridges to Tor, one line each (see bridges.torproject.org).\n");
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    std::fs::write(path, text)
+}
+
 /// The start of a line, for an error message (cert= values are long).
 fn short(line: &str) -> String {
     let mut s: String = line.chars().take(60).collect();
@@ -139,6 +167,19 @@ mod tests {
 
     const OBFS4_LINE: &str = "obfs4 192.0.2.55:38114 316E643333645F6D79216558614D3931657A5F5F cert=YXJlIGZyZXF1ZW50bHkgZnVsbCBvZiBsaXR0bGUgbWVzc2FnZXMgeW91IGNhbiBmaW5kLg iat-mode=0";
     const PLAIN_LINE: &str = "192.0.2.66:443 316E643333645F6D79216558614D3931657A5F5F";
+
+    #[test]
+    fn kept_lines_read_back_and_none_removes_the_file() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let file = tmp.path().join("profile/bridges.txt");
+        assert!(read_file(&file).is_empty(), "no file: directly");
+        let lines = vec![format!("Bridge {OBFS4_LINE}"), PLAIN_LINE.to_string()];
+        write_file(&file, &lines).expect("write");
+        assert_eq!(read_file(&file), lines);
+        write_file(&file, &[]).expect("clear");
+        assert!(!file.exists());
+        write_file(&file, &[]).expect("clearing twice is fine");
+    }
 
     #[test]
     fn pasted_text_becomes_lines() {

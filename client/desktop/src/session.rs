@@ -90,27 +90,12 @@ impl Places {
     /// list for every profile on this computer, since it is the network
     /// that blocks Tor, not the profile.
     pub fn bridges(&self) -> Vec<String> {
-        std::fs::read_to_string(self.bridges_file())
-            .map(|t| onionchat_tor::Bridges::lines_from_text(&t))
-            .unwrap_or_default()
+        onionchat_tor::bridges::read_file(&self.bridges_file())
     }
 
     /// Keep `lines` as the bridges (none: remove the file).
     pub fn save_bridges(&self, lines: &[String]) -> std::io::Result<()> {
-        let path = self.bridges_file();
-        if lines.is_empty() {
-            return match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            };
-        }
-        std::fs::create_dir_all(&self.profiles_dir)?;
-        let mut text = String::from("# Bridges to Tor (one line each), set in the app.\n");
-        for l in lines {
-            text.push_str(l);
-            text.push('\n');
-        }
-        std::fs::write(path, text)
+        onionchat_tor::bridges::write_file(&self.bridges_file(), lines)
     }
 
     fn bridges_file(&self) -> PathBuf {

@@ -280,27 +280,17 @@ impl Cli {
         if !self.bridges.is_empty() {
             return self.bridges.clone();
         }
-        std::fs::read_to_string(self.dir().join(BRIDGES_FILE))
-            .map(|t| onionchat_tor::Bridges::lines_from_text(&t))
-            .unwrap_or_default()
+        onionchat_tor::bridges::read_file(&self.dir().join(BRIDGES_FILE))
     }
 
     /// Keep `lines` as the profile's bridges (none: remove the file).
     fn save_bridges(&self, lines: &[String]) -> anyhow::Result<()> {
-        let path = self.dir().join(BRIDGES_FILE);
-        if lines.is_empty() {
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e)?,
-                _ => return Ok(()),
-            }
-        }
         onionchat_tor::Bridges {
             lines: lines.to_vec(),
             transport_program: self.transport_program.clone(),
         }
         .check()?;
-        std::fs::create_dir_all(self.dir())?;
-        std::fs::write(&path, lines.join("\n") + "\n")?;
+        onionchat_tor::bridges::write_file(&self.dir().join(BRIDGES_FILE), lines)?;
         Ok(())
     }
 

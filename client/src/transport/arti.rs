@@ -47,23 +47,12 @@ impl ArtiConnector {
                 }
                 None => None,
             };
-        let dir = match &tor.state_dir {
-            Some(d) => d.clone(),
-            None => default_state_dir()?,
-        };
+        let (dir, config) = arti_setup(tor)?;
         Ok(ArtiConnector {
             address: address.to_string(),
             hsid,
             auth_key,
-            config: onionchat_tor::arti_config(
-                &dir,
-                tor.network_config.as_deref(),
-                &onionchat_tor::Bridges {
-                    lines: tor.bridges.clone(),
-                    transport_program: tor.transport_program.clone(),
-                },
-            )
-            .map_err(|e| ClientError::Connect(e.to_string()))?,
+            config,
             dir,
             progress: tor.progress,
             on_bootstrap: tor.on_bootstrap.clone(),
@@ -227,22 +216,26 @@ impl Connector for ArtiConnector {
 /// `tor` (bridges turned on, changed or off) without a restart; nothing
 /// to do when no connection has started Tor yet.
 pub fn apply_tor_options(tor: &TorOptions) -> Result<()> {
+    let (dir, config) = arti_setup(tor)?;
+    onionchat_tor::shared::reconfigure(&dir, &config)
+        .map(|_| ())
+        .map_err(|e| ClientError::Connect(e.to_string()))
+}
+
+/// Arti's directory and configuration for `tor`: the process's client on
+/// that directory is made, or reconfigured, with them.
+fn arti_setup(tor: &TorOptions) -> Result<(std::path::PathBuf, TorClientConfig)> {
     let dir = match &tor.state_dir {
         Some(d) => d.clone(),
         None => default_state_dir()?,
     };
-    let config = onionchat_tor::arti_config(
-        &dir,
-        tor.network_config.as_deref(),
-        &onionchat_tor::Bridges {
-            lines: tor.bridges.clone(),
-            transport_program: tor.transport_program.clone(),
-        },
-    )
-    .map_err(|e| ClientError::Connect(e.to_string()))?;
-    onionchat_tor::shared::reconfigure(&dir, &config)
-        .map(|_| ())
-        .map_err(|e| ClientError::Connect(e.to_string()))
+    let bridges = onionchat_tor::Bridges {
+        lines: tor.bridges.clone(),
+        transport_program: tor.transport_program.clone(),
+    };
+    let config = onionchat_tor::arti_config(&dir, tor.network_config.as_deref(), &bridges)
+        .map_err(|e| ClientError::Connect(e.to_string()))?;
+    Ok((dir, config))
 }
 
 /// Where Arti keeps its state when the app names no place: the user's own

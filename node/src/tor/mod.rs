@@ -42,7 +42,6 @@ pub async fn start(
         cfg.network_config.as_deref(),
         &bridges,
     )?;
-    state.status.set_bridges(cfg.bridges.len());
     let client = TorClient::with_runtime(onionchat_tor::runtime::current()?)
         .config(config)
         .create_unbootstrapped()

@@ -26,6 +26,8 @@ works, and paste them here, one per line.";
 pub struct BridgesPanel {
     places: Places,
     lines: text_editor::Content,
+    /// How many bridges are kept now (what Tor goes through).
+    in_use: usize,
     /// What is wrong with the lines, or what was done.
     note: Option<(bool, String)>,
 }
@@ -57,12 +59,19 @@ pub enum Outcome {
 impl BridgesPanel {
     /// The panel, showing the bridges in use now.
     pub fn new(places: Places) -> BridgesPanel {
-        let current = places.bridges().join("\n");
+        let current = places.bridges();
         BridgesPanel {
             places,
-            lines: text_editor::Content::with_text(&current),
+            lines: text_editor::Content::with_text(&current.join("\n")),
+            in_use: current.len(),
             note: None,
         }
+    }
+
+    /// "Tor is reached through 2 bridges." (what is kept, not what is
+    /// typed).
+    pub fn in_use(&self) -> String {
+        bridges_in_use(self.in_use)
     }
 
     /// Handle a message.
@@ -93,7 +102,8 @@ impl BridgesPanel {
                 }
                 match self.places.save_bridges(&lines) {
                     Ok(()) => {
-                        self.note = Some((true, bridges_in_use(lines.len())));
+                        self.in_use = lines.len();
+                        self.note = Some((true, self.in_use()));
                         Outcome::Changed(lines)
                     }
                     Err(e) => {
@@ -105,7 +115,8 @@ impl BridgesPanel {
             Message::Direct => match self.places.save_bridges(&[]) {
                 Ok(()) => {
                     self.lines = text_editor::Content::new();
-                    self.note = Some((true, "Tor is reached directly, without bridges.".into()));
+                    self.in_use = 0;
+                    self.note = Some((true, self.in_use()));
                     Outcome::Changed(Vec::new())
                 }
                 Err(e) => {
@@ -157,7 +168,7 @@ impl BridgesPanel {
 }
 
 /// "Tor is reached through 2 bridges."
-pub fn bridges_in_use(n: usize) -> String {
+fn bridges_in_use(n: usize) -> String {
     match n {
         0 => "Tor is reached directly, without bridges.".into(),
         1 => "Tor is reached through 1 bridge.".into(),

@@ -61,7 +61,7 @@ struct Measures {
 }
 
 /// A C tor onion service in front of a loopback TCP echo server.
-async fn c_tor_echo(net: &mut TorNet, dir: &Path) -> String {
+async fn c_tor_echo(net: &mut TorNet) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -79,25 +79,7 @@ async fn c_tor_echo(net: &mut TorNet, dir: &Path) -> String {
             });
         }
     });
-    let hs = dir.join("c-echo-hs");
-    std::fs::create_dir_all(&hs).expect("hs dir");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&hs, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-    net.c_tor(
-        "c-echo",
-        &format!(
-            "SocksPort 0\nHiddenServiceDir {}\nHiddenServicePort 80 127.0.0.1:{port}\n",
-            hs.display()
-        ),
-    );
-    let start = Instant::now();
-    loop {
-        if let Ok(h) = std::fs::read_to_string(hs.join("hostname")) {
-            return h.trim().to_string();
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "no hostname");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    net.c_tor_onion_service("c-echo", port)
 }
 
 /// Round trips (ms, sorted) of `n` writes of `size` bytes to the echo
@@ -241,7 +223,7 @@ pub(crate) async fn bench_paths() {
     let mut net = TorNet::start(&base.join("net"));
     let bridge = net.obfs4_bridge("bridge");
     let blocked = net.blocked_arti_config();
-    let c_echo = c_tor_echo(&mut net, base).await;
+    let c_echo = c_tor_echo(&mut net).await;
     let (arti_echo, _keep) = crate::echo_service(
         onionchat_tor::runtime::current().expect("runtime"),
         &net,

@@ -70,9 +70,7 @@ impl Home {
                         ..self.settings
                     })),
                 text("Tor").size(16),
-                text(crate::screen::bridges::bridges_in_use(
-                    self.places.bridges().len()
-                )),
+                text(self.bridges.in_use()),
                 self.bridges.view().map(Message::Bridges),
                 keys,
                 button("Close")
