@@ -33,8 +33,21 @@ pub struct Received {
     pub void: Vec<u64>,
     /// It filled a gap reported earlier: show it in its place by `counter`.
     pub late: bool,
-    /// What it says.
+    /// What it says. For a deleted message, `Delete { to: msg_id }` (its
+    /// own id): what it said is gone.
     pub content: MessageContent,
+    /// Deleted: by its author for everyone, or by this member for
+    /// themselves. Shown as a placeholder, never with what it said.
+    pub deleted: Option<Deletion>,
+}
+
+/// How a message was deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// Its author deleted it for everyone (signed; the node erased it).
+    ByAuthor,
+    /// This member deleted it on their own devices only.
+    ForMe,
 }
 
 /// A message from history or the live stream: verified, or rejected.

@@ -45,6 +45,28 @@ fn part_path(dest: &Path) -> PathBuf {
     dest.with_file_name(format!("{name}.part"))
 }
 
+/// The preview of the picture at `path` (and its MIME type), if it is a
+/// JPEG or PNG small enough to decode; `None` sends it as a plain file.
+async fn picture_preview(
+    path: &Path,
+    size: u64,
+) -> Option<(&'static str, Box<onionchat_proto::wire::Preview>)> {
+    if size > crate::picture::MAX_PICTURE_BYTES {
+        return None;
+    }
+    let bytes = tokio::fs::read(path).await.ok()?;
+    let format = crate::picture::picture_format(&bytes)?;
+    let made = tokio::task::spawn_blocking(move || crate::picture::make_preview(&bytes)).await;
+    match made {
+        Ok(Ok(p)) => Some((crate::picture::mime_of(format), Box::new(p))),
+        Ok(Err(e)) => {
+            tracing::info!("sending {} without a preview: {e}", path.display());
+            None
+        }
+        Err(_) => None,
+    }
+}
+
 impl Client {
     /// Encrypt and upload a file, then post a message about it. The file is
     /// read once (hashing and encrypting on the way) and never held in memory.
@@ -66,6 +88,11 @@ impl Client {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "file".into());
+        // A picture travels with a small preview made here, so it shows in
+        // the conversation before anyone fetches the file.
+        let preview = picture_preview(path, size).await;
+        let mime = preview.as_ref().map(|(mime, _)| mime.to_string());
+        let preview = preview.map(|(_, p)| p);
         let (room, key) = self.ready_room(room_id).await?;
         let file_id = FileId::random();
         let (header, mut sealer) = {
@@ -166,9 +193,10 @@ impl Client {
                 MessageContent::File {
                     file_id,
                     name,
-                    mime: None,
+                    mime,
                     size,
                     sha256,
+                    preview,
                 },
             )
             .await?;

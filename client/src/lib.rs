@@ -9,6 +9,7 @@
 //! verified before it is returned, contact keys are pinned on first sight,
 //! and nothing secret is written unencrypted.
 
+pub mod actions;
 pub mod admin;
 pub mod api;
 pub mod client;
@@ -19,6 +20,7 @@ pub mod live;
 pub mod logging;
 pub mod membership;
 pub mod messaging;
+pub mod picture;
 pub mod profile;
 mod seen;
 pub mod social;
@@ -28,5 +30,5 @@ pub mod words;
 
 pub use client::{Client, Contact};
 pub use error::{ClientError, Result};
-pub use events::{ClientEvent, ConnectionState, Incoming, Received};
+pub use events::{ClientEvent, ConnectionState, Deletion, Incoming, Received};
 pub use transport::{Connector, TcpConnector};

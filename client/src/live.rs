@@ -286,6 +286,7 @@ impl Client {
                         server_time: ack.server_time,
                         sender: self.me(),
                         envelope: w.envelope,
+                        erased: false,
                     };
                     let delivered = self.on_message(own).await;
                     let _ = w.ack.send(Ok(ack));

@@ -238,6 +238,9 @@ impl Client {
         // key that roster names. One RSA verify; everything signed in the
         // body can be believed from here on.
         let (signer, _) = self.sender_key(m.room_id, m.sender, None).await?;
+        if m.erased {
+            return self.open_erased(m, &signer);
+        }
         let body = message::verify(&m.envelope, &signer, m.room_id)?;
         let cutoff = self
             .profile()
@@ -274,6 +277,7 @@ impl Client {
             )));
         }
         let content = message::decrypt(&body, &key)?;
+        let (content, deleted) = self.after_open(m, &body, content)?;
         let sender_name = self.name_of(m.sender);
         Ok(Received {
             room_id: m.room_id,
@@ -289,6 +293,7 @@ impl Client {
             void: body.void.clone(),
             late: false,
             content,
+            deleted,
         })
     }
 

@@ -158,7 +158,33 @@ pub struct RoomTrust {
     /// Senders we told that not every gap of theirs is remembered.
     #[serde(default)]
     pub told_forgetting: std::collections::BTreeSet<u64>,
+    /// The group's name: the latest rename (by seq) an admin signed.
+    #[serde(default)]
+    pub name: Option<GroupName>,
+    /// Messages their authors deleted for everyone (msg id → author): if
+    /// the node serves one again, it is refused and the user told.
+    #[serde(default)]
+    pub erased: BTreeMap<[u8; 16], u64>,
+    /// Messages this member deleted for themselves only.
+    #[serde(default)]
+    pub hidden: std::collections::BTreeSet<[u8; 16]>,
 }
+
+/// A group's name as an admin set it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupName {
+    /// The name.
+    pub name: String,
+    /// The admin who set it.
+    pub by: u64,
+    /// The seq of the rename message (a later one wins).
+    pub seq: u64,
+}
+
+/// Most deleted-message ids remembered per room (the oldest are forgotten
+/// first: a member who deletes thousands of messages cannot grow another
+/// member's profile without bound).
+pub const MAX_ERASED_REMEMBERED: usize = 10_000;
 
 impl RoomTrust {
     /// The verified rosters, decoded (they were checked when stored).

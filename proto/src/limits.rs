@@ -26,3 +26,13 @@ pub const MAX_HISTORY_PAGE: u32 = 500;
 pub const MAX_HISTORY_BYTES: usize = 2 * 1024 * 1024;
 /// Most void counters one message may declare ([`crate::wire::MessageBody::void`]).
 pub const MAX_VOID_COUNTERS: usize = 64;
+/// Longest reply excerpt, in bytes.
+pub const MAX_EXCERPT: usize = 200;
+/// Longest reaction, in bytes (one emoji, with its modifiers).
+pub const MAX_REACTION: usize = 32;
+/// Longest group name, in bytes.
+pub const MAX_ROOM_NAME: usize = 64;
+/// Largest picture preview carried in a message, in bytes.
+pub const MAX_PREVIEW_BYTES: usize = 24 * 1024;
+/// Longest side of a picture preview, in pixels.
+pub const MAX_PREVIEW_SIDE: u32 = 480;

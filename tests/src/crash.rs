@@ -163,6 +163,7 @@ fn label(content: &MessageContent) -> String {
     match content {
         MessageContent::Text { text } => text.clone(),
         MessageContent::File { file_id, .. } => format!("file:{file_id}"),
+        other => other.summary(),
     }
 }
 

@@ -479,6 +479,7 @@ fn slip_in(proxy: &HostileNode, room: RoomId, sender: UserId, envelope: Signed) 
                 server_time: now_ms(),
                 sender,
                 envelope: envelope.clone(),
+                erased: false,
             });
         })
     });

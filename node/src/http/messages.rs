@@ -5,8 +5,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use onionchat_proto::limits::MAX_HISTORY_PAGE;
 use onionchat_proto::wire::{
-    ErrorCode, History, MessageBody, ReadMarkers, SendAck, SendMessage, SetReadMarker, Signed,
-    UserId,
+    EraseMessage, ErrorCode, History, MessageBody, ReadMarkers, SendAck, SendMessage,
+    SetReadMarker, Signed, UserId,
 };
 
 use onionchat_proto::crypto::{PublicIdentity, SignContext};
@@ -76,6 +76,43 @@ pub(super) async fn send(
         StatusCode::CREATED
     };
     Ok((status, Cbor(ack)))
+}
+
+/// `POST /v1/rooms/{id}/erase`: delete for everyone. Only the author, with
+/// a request signed by the key the message was signed with.
+pub(super) async fn erase(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    Cbor(req): Cbor<EraseMessage>,
+) -> Result<StatusCode, Failure> {
+    let room = room_id(&id)?;
+    let body = onionchat_proto::crypto::erase::decode(&req.erase).map_err(|e| match e {
+        onionchat_proto::crypto::OpenError::Malformed { .. } => {
+            Failure::reject(ErrorCode::Malformed, e.to_string())
+        }
+        _ => Failure::reject(ErrorCode::Invalid, e.to_string()),
+    })?;
+    if body.room_id != room {
+        return reject(
+            ErrorCode::Invalid,
+            "the erase request is for another room than the URL says",
+        );
+    }
+    let key = auth.key()?;
+    if body.sender_fp != key.fingerprint() {
+        return reject(
+            ErrorCode::Forbidden,
+            "the erase request is signed for another account's key",
+        );
+    }
+    key.verify_signed(SignContext::Erase, &req.erase)
+        .map_err(|e| Failure::reject(ErrorCode::BadSignature, e.to_string()))?;
+    state
+        .store
+        .erase_message(auth.user, body, req.erase)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Parse `after=N&limit=M` (both optional).

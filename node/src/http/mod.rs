@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/rooms/{id}/read",
             get(messages::markers).post(messages::set_read),
         )
+        .route("/v1/rooms/{id}/erase", post(messages::erase))
         .route("/v1/rooms/{id}/files", post(files::announce))
         .route(
             "/v1/files/{id}",

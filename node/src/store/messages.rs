@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use onionchat_proto::now_ms;
 use onionchat_proto::wire::{
-    ErrorCode, History, MemberState, MessageBody, ReadMarkers, RoomId, SendAck, ServerFrame,
-    Signed, StoredMessage, UserId,
+    EraseBody, ErrorCode, History, MemberState, MessageBody, ReadMarkers, RoomId, SendAck,
+    ServerFrame, Signed, StoredMessage, UserId,
 };
 use redb::{ReadableTable, WriteTransaction};
 
@@ -104,6 +104,7 @@ impl Store {
                 server_time: now,
                 sender: user,
                 envelope,
+                erased: false,
             };
             let bytes = enc(&stored)?;
             // Messages count against their sender's quota with files.
@@ -126,6 +127,66 @@ impl Store {
             let to = room.members.iter().copied().map(UserId).collect();
             let event = Event::new(to, ServerFrame::Message(stored)).skipping(origin);
             Ok((ack, vec![event]))
+        })
+        .await
+    }
+
+    /// Delete for everyone: replace the author's message at `erase.seq`
+    /// with their signed erase request (checked by the caller: signature,
+    /// room, signer = `user`), dropping its ciphertext in the same durable
+    /// commit. Erasing an erased message again changes nothing.
+    pub async fn erase_message(
+        &self,
+        user: UserId,
+        erase: EraseBody,
+        signed: Signed,
+    ) -> Result<(), Failure> {
+        let quota = self.user_quota();
+        self.write(move |txn| {
+            let room_id = erase.room_id;
+            let room = load_room(txn, room_id)?;
+            if !room.members.contains(&user.0) {
+                return reject(ErrorCode::Forbidden, "you are not a member of this room");
+            }
+            let old = match txn.open_table(MESSAGES)?.get((room_id.0, erase.seq))? {
+                Some(g) => g.value().to_vec(),
+                None => {
+                    return reject(
+                        ErrorCode::NotFound,
+                        format!("there is no message {} in this room", erase.seq),
+                    );
+                }
+            };
+            let stored: StoredMessage = dec(&old)?;
+            if stored.sender != user {
+                return reject(
+                    ErrorCode::Forbidden,
+                    "only its author can delete a message for everyone",
+                );
+            }
+            if stored.erased {
+                return Ok(((), vec![]));
+            }
+            let body = onionchat_proto::crypto::message::decode(&stored.envelope)
+                .map_err(|e| Failure::Internal(format!("stored message does not decode: {e}")))?;
+            if !onionchat_proto::crypto::erase::names(&erase, &body, erase.seq) {
+                return reject(
+                    ErrorCode::Invalid,
+                    "the erase request does not name the message stored at that seq",
+                );
+            }
+            let tombstone = enc(&StoredMessage {
+                envelope: signed,
+                erased: true,
+                ..stored
+            })?;
+            // The message's bytes stop counting against its author; the
+            // erase request (a few hundred bytes) counts instead.
+            super::quota::take(txn, MSG_USAGE, user.0, old.len() as u64)?;
+            super::quota::charge(txn, MSG_USAGE, user.0, tombstone.len() as u64, quota)?;
+            txn.open_table(MESSAGES)?
+                .insert((room_id.0, erase.seq), tombstone.as_slice())?;
+            Ok(((), vec![]))
         })
         .await
     }

@@ -57,6 +57,10 @@ pub enum SealError {
     /// AES-GCM failed (input too long).
     #[error("encryption failed")]
     Encrypt,
+    /// The content breaks a bound of the protocol (excerpt, emoji, name
+    /// or preview size).
+    #[error("{0}")]
+    Content(String),
     /// Encoding failed.
     #[error(transparent)]
     Codec(#[from] CodecError),

@@ -48,6 +48,8 @@ pub enum SignContext {
     KeyGrant,
     /// A room roster (membership statement).
     Roster,
+    /// A request to erase one's own message (delete for everyone).
+    Erase,
 }
 
 impl SignContext {
@@ -60,6 +62,7 @@ impl SignContext {
             SignContext::FileHeader => "file-header",
             SignContext::KeyGrant => "key-grant",
             SignContext::Roster => "roster",
+            SignContext::Erase => "erase",
         }
     }
 

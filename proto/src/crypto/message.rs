@@ -88,6 +88,7 @@ pub fn seal_voiding(
     sent_at: u64,
     content: &MessageContent,
 ) -> Result<Signed, SealError> {
+    content.check().map_err(SealError::Content)?;
     let plaintext = zeroize::Zeroizing::new(encode(content)?);
     if plaintext.len() + TAG_LEN > MAX_MESSAGE_CIPHERTEXT {
         return Err(SealError::TooLarge {
@@ -204,12 +205,18 @@ pub fn decrypt(body: &MessageBody, key: &RoomKey) -> Result<MessageContent, Open
         gcm_open(key.as_bytes(), &nonce, &aad, &body.ciphertext)
             .ok_or(OpenError::Decrypt { what: "message" })?,
     );
-    decode_with(&plaintext, Limits::with_max_len(MAX_MESSAGE_CIPHERTEXT)).map_err(|source| {
-        OpenError::Malformed {
-            what: "message content",
-            source,
-        }
-    })
+    let content: MessageContent =
+        decode_with(&plaintext, Limits::with_max_len(MAX_MESSAGE_CIPHERTEXT)).map_err(
+            |source| OpenError::Malformed {
+                what: "message content",
+                source,
+            },
+        )?;
+    content.check().map_err(|reason| OpenError::Invalid {
+        what: "message content",
+        reason,
+    })?;
+    Ok(content)
 }
 
 /// Verify, then decrypt, a message received for `room_id` from `sender`.

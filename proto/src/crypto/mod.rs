@@ -8,12 +8,14 @@
 //! - [`roster`]: signed, chained membership statements and their rules.
 //! - [`message`]: sealing (encrypt + sign) and opening (verify + decrypt) messages.
 //! - [`file_stream`]: chunked STREAM encryption of files.
+//! - [`erase`]: an author's signed request to erase their message.
 //!
 //! Every byte string that is signed or used as AAD is documented in
 //! `docs/protocol.md`.
 
 pub mod aead;
 pub mod at_rest;
+pub mod erase;
 mod error;
 pub mod file_stream;
 pub mod identity;

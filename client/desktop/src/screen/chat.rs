@@ -432,6 +432,9 @@ impl<'a> ChatView<'a> {
                         ]
                         .spacing(8)
                         .into(),
+                        other => text(other.summary())
+                            .wrapping(iced::widget::text::Wrapping::WordOrGlyph)
+                            .into(),
                     };
                     let bubble = container(
                         column![text(meta).size(12).color(style::QUIET), body].spacing(2),
@@ -557,6 +560,7 @@ mod tests {
             void: Vec::new(),
             late: false,
             content: MessageContent::Text { text: text.into() },
+            deleted: None,
         })
     }
 

@@ -41,6 +41,7 @@ impl Home {
                         match &r.content {
                             MessageContent::Text { text } => text.chars().take(120).collect(),
                             MessageContent::File { name, .. } => format!("sent a file: {name}"),
+                            other => other.summary().chars().take(120).collect(),
                         },
                     )),
                     _ => None,

@@ -108,6 +108,49 @@ enum Command {
         /// The text; without it (or with `-`), what comes on standard input.
         text: Option<String>,
     },
+    /// Answer a message (its number in `history`), quoting it.
+    Reply {
+        /// Username or room id.
+        room: String,
+        /// The message's number, as `history` shows it: [12].
+        seq: u64,
+        /// The answer.
+        text: String,
+    },
+    /// React to a message with an emoji (or take it back).
+    React {
+        /// Username or room id.
+        room: String,
+        /// The message's number, as `history` shows it.
+        seq: u64,
+        /// The emoji, e.g. 👍.
+        emoji: String,
+        /// Take the reaction back.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Delete one of your messages for everyone (the box erases it), or
+    /// any message for yourself only.
+    Delete {
+        /// Username or room id.
+        room: String,
+        /// The message's number, as `history` shows it.
+        seq: u64,
+        /// Only on this profile: the others keep it.
+        #[arg(long)]
+        for_me: bool,
+    },
+    /// Search messages (on this computer: the box cannot read them).
+    Search {
+        /// Words to find (case does not matter).
+        query: String,
+        /// Only in this chat (username or room id).
+        #[arg(long)]
+        room: Option<String>,
+        /// Show at most this many (the newest).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Follow new messages live.
     Tail {
         /// Stop after this many messages (for scripts).
@@ -222,6 +265,13 @@ enum RoomsAction {
         /// Room id.
         room: String,
     },
+    /// Name a group (admins only; the box never sees the name).
+    Rename {
+        /// Room id.
+        room: String,
+        /// The new name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -247,6 +297,11 @@ enum FileAction {
         force: bool,
     },
 }
+
+mod actions;
+mod show;
+
+use show::print_incoming;
 
 /// Print a line; a closed stdout (e.g. `| head`) is not an error worth a panic.
 macro_rules! out {
@@ -381,114 +436,16 @@ async fn resolve_room(c: &Client, s: &str) -> anyhow::Result<RoomId> {
     Ok(c.direct_room(s).await?)
 }
 
-fn room_json(r: &Room) -> serde_json::Value {
+fn room_json(r: &Room, name: Option<String>) -> serde_json::Value {
     json!({
         "id": r.id.to_hex(),
+        "name": name,
         "kind": match r.kind { RoomKind::Direct => "direct", RoomKind::Group => "group" },
         "members": r.members.iter().map(|m| m.0).collect::<Vec<_>>(),
         "epoch": r.epoch,
         "last_seq": r.last_seq,
         "rekey_required": r.rekey_required,
     })
-}
-
-fn message_json(r: &Received) -> serde_json::Value {
-    let content = match &r.content {
-        MessageContent::Text { text } => json!({"type": "text", "text": text}),
-        MessageContent::File {
-            file_id,
-            name,
-            size,
-            sha256,
-            ..
-        } => {
-            json!({"type": "file", "file_id": file_id.to_hex(), "name": name, "size": size, "sha256": hex::encode(sha256)})
-        }
-    };
-    json!({"room": r.room_id.to_hex(), "seq": r.seq, "from": r.sender_name, "sent_at": r.sent_at, "server_time": r.server_time, "content": content})
-}
-
-/// Text from other people, made safe for a terminal: control characters
-/// (escape sequences could rewrite the screen or fake a line from someone
-/// else) and bidirectional overrides (which reorder what is shown) become
-/// visible `\u{…}` escapes. Newlines and tabs stay.
-fn clean(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        let hidden = (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if hidden {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn print_incoming(json_out: bool, item: &Incoming) {
-    match item {
-        Incoming::Message(r) if json_out => out!("{}", message_json(r)),
-        Incoming::Message(r) => match &r.content {
-            MessageContent::Text { text } => {
-                out!(
-                    "[{}] {} {}: {}",
-                    r.seq,
-                    words::local_time(r.sent_at),
-                    r.sender_name,
-                    clean(text)
-                )
-            }
-            MessageContent::File {
-                file_id,
-                name,
-                size,
-                ..
-            } => out!(
-                "[{}] {} {} sent a file: {} ({}; get it with: onionchat file get {} {})",
-                r.seq,
-                words::local_time(r.sent_at),
-                r.sender_name,
-                clean(name),
-                words::size(*size),
-                r.room_id,
-                file_id
-            ),
-        },
-        Incoming::Missing {
-            sender_name, count, ..
-        } => {
-            if json_out {
-                out!("{}", json!({"missing": count, "sender": sender_name}));
-            } else {
-                let what = if *count == 1 {
-                    "1 message".to_string()
-                } else {
-                    format!("{count} messages")
-                };
-                out!(
-                    "⚠ {what} from {sender_name} never arrived (their app was cut off while sending, or the box withheld them)"
-                );
-            }
-        }
-        Incoming::Rejected {
-            seq,
-            sender,
-            reason,
-            ..
-        } => {
-            if json_out {
-                out!(
-                    "{}",
-                    json!({"seq": seq, "rejected": reason, "sender": sender.0})
-                );
-            } else {
-                out!(
-                    "[{seq}] ⚠ a message from user {sender} failed verification and is hidden: {reason}"
-                );
-            }
-        }
-    }
 }
 
 fn bar(total: u64, what: &str) -> indicatif::ProgressBar {
@@ -525,6 +482,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Friends { action } => cmd_friends(&cli, json_out, action).await,
         Command::Rooms { action } => cmd_rooms(&cli, json_out, action).await,
         Command::Send { to, text } => cmd_send(&cli, json_out, to, text.as_deref()).await,
+        Command::Reply { room, seq, text } => {
+            actions::reply(&cli, json_out, room, *seq, text).await
+        }
+        Command::React {
+            room,
+            seq,
+            emoji,
+            remove,
+        } => actions::react(&cli, json_out, room, *seq, emoji, *remove).await,
+        Command::Delete { room, seq, for_me } => {
+            actions::delete(&cli, json_out, room, *seq, *for_me).await
+        }
+        Command::Search { query, room, limit } => {
+            actions::search(&cli, json_out, query, room.as_deref(), *limit).await
+        }
         Command::Tail { count } => cmd_tail(&cli, json_out, *count).await,
         Command::History { room, after } => cmd_history(&cli, json_out, room, *after).await,
         Command::File { action } => cmd_file(&cli, action).await,
@@ -702,7 +674,12 @@ async fn cmd_rooms(cli: &Cli, json_out: bool, action: &RoomsAction) -> anyhow::R
             if json_out {
                 out!(
                     "{}",
-                    serde_json::Value::Array(rooms.iter().map(room_json).collect())
+                    serde_json::Value::Array(
+                        rooms
+                            .iter()
+                            .map(|r| room_json(r, c.group_name(r.id)))
+                            .collect()
+                    )
                 );
             } else {
                 for r in &rooms {
@@ -719,10 +696,14 @@ async fn cmd_rooms(cli: &Cli, json_out: bool, action: &RoomsAction) -> anyhow::R
                             })
                         })
                         .collect();
+                    let kind = match c.group_name(r.id) {
+                        Some(n) => format!("“{}”", show::clean(&n)),
+                        None => format!("{:?}", r.kind),
+                    };
                     out!(
-                        "{}  {:?}  {}  (epoch {}, {} messages)",
+                        "{}  {}  {}  (epoch {}, {} messages)",
                         r.id,
-                        r.kind,
+                        kind,
                         names.join(", "),
                         r.epoch,
                         r.last_seq
@@ -753,6 +734,10 @@ async fn cmd_rooms(cli: &Cli, json_out: bool, action: &RoomsAction) -> anyhow::R
         RoomsAction::Leave { room } => {
             c.leave(resolve_room(&c, room).await?).await?;
             out!("You left the room");
+        }
+        RoomsAction::Rename { room, name } => {
+            drop(c);
+            actions::rename(cli, json_out, room, name).await?;
         }
     }
     Ok(())
@@ -1101,7 +1086,7 @@ fn file_to_send(path: &Path) -> anyhow::Result<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::clean;
+    use super::show::clean;
 
     #[test]
     fn terminal_control_and_bidi_characters_are_shown_not_obeyed() {

@@ -1,0 +1,488 @@
+//! What families do in a chat, against the real node binary: photos with
+//! their preview, replies, reactions, delete for everyone and for me,
+//! group names and search — and a box that tries to undo them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use onionchat_client::{Client, ClientError, ClientEvent, Deletion, Incoming, Received};
+use onionchat_proto::wire::{History, MessageContent, RoomId, StoredMessage};
+use onionchat_tests::proxy::{HostileNode, rewrite};
+use onionchat_tests::{Node, PASS, raw, two_friends, wait_event};
+
+fn messages(items: &[Incoming]) -> Vec<&Received> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Incoming::Message(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+fn no_refusals(items: &[Incoming]) {
+    assert!(
+        items
+            .iter()
+            .all(|i| !matches!(i, Incoming::Rejected { .. } | Incoming::Missing { .. })),
+        "{items:?}"
+    );
+}
+
+async fn raw_history(node: &Node, who: &Client, room: RoomId) -> History {
+    let r = raw::get(
+        &node.addr,
+        &format!("/v1/rooms/{room}/messages?after=0&limit=500"),
+        who.session_token().as_deref(),
+    )
+    .await;
+    onionchat_proto::decode(&r.body).expect("history")
+}
+
+/// What the shown messages say (any kind), for looking things up.
+fn said(items: &[Incoming]) -> Vec<String> {
+    messages(items)
+        .iter()
+        .filter(|r| r.deleted.is_none())
+        .map(|r| r.content.summary())
+        .collect()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A JPEG photo with an EXIF block holding a GPS position (and a marker
+/// string to look for).
+fn photo_with_gps(path: &Path) {
+    let img = image::RgbImage::from_fn(1200, 900, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x + y) % 7 * 30) as u8])
+    });
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut jpeg, 85,
+        ))
+        .expect("encode");
+    let mut exif =
+        b"Exif\0\0II*\0\x08\0\0\0\x01\0\x25\x88\x04\0\x01\0\0\0\x1a\0\0\0\0\0\0\0".to_vec();
+    exif.extend_from_slice(b"GPS 52.3702N 4.8952E our-home");
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&exif);
+    out.extend_from_slice(&jpeg[2..]);
+    std::fs::write(path, out).expect("write photo");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_reactions_and_deletes_are_seen_by_the_other_member() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+
+    let hello = ann
+        .send_text(room, "Dinner at ours on Sunday?")
+        .await
+        .expect("send");
+    let reply = bob
+        .reply(room, hello.seq, "Yes please! We'll bring cake")
+        .await
+        .expect("reply");
+    bob.react(room, hello.seq, "👍", true).await.expect("react");
+    bob.react(room, hello.seq, "👍", false).await.expect("undo");
+    ann.react(room, reply.seq, "❤️", true).await.expect("react");
+
+    let seen = ann.history_all(room, 0).await.expect("history");
+    no_refusals(&seen);
+    let m = messages(&seen);
+    let first = m[0].msg_id;
+    assert_eq!(
+        m[1].content,
+        MessageContent::Reply {
+            to: first,
+            excerpt: "Dinner at ours on Sunday?".into(),
+            text: "Yes please! We'll bring cake".into()
+        }
+    );
+    assert_eq!(
+        m[2].content,
+        MessageContent::Reaction {
+            to: first,
+            emoji: "👍".into(),
+            on: true
+        }
+    );
+    assert_eq!(
+        m[3].content,
+        MessageContent::Reaction {
+            to: first,
+            emoji: "👍".into(),
+            on: false
+        }
+    );
+    assert!(
+        matches!(&m[4].content, MessageContent::Reaction { to, emoji, on: true } if *to == m[1].msg_id && emoji == "❤️")
+    );
+
+    // Bad input is refused in words, before anything leaves.
+    let err = bob
+        .react(
+            room,
+            hello.seq,
+            "a very long reaction that is no emoji at all",
+            true,
+        )
+        .await
+        .expect_err("long reaction");
+    assert!(matches!(err, ClientError::Input(_)), "{err}");
+    let err = bob
+        .reply(room, 999, "to nothing")
+        .await
+        .expect_err("no message");
+    assert!(err.to_string().contains("no message 999"), "{err}");
+
+    // Delete for everyone: only the author may.
+    let oops = ann
+        .send_text(room, "the door code is 4711")
+        .await
+        .expect("send");
+    let err = bob
+        .delete_for_everyone(room, oops.seq)
+        .await
+        .expect_err("not bob's message");
+    assert!(err.to_string().contains("only your own"), "{err}");
+    let before = raw_history(&node, &ann, room).await;
+    let original = before
+        .messages
+        .iter()
+        .find(|m| m.seq == oops.seq)
+        .expect("stored")
+        .clone();
+    let ciphertext = onionchat_proto::crypto::message::decode(&original.envelope)
+        .expect("body")
+        .ciphertext;
+    let db_path = tmp.path().join("node").join("onionchat.redb");
+    assert!(
+        contains(&std::fs::read(&db_path).expect("redb"), &ciphertext[..48]),
+        "the check below would not see the ciphertext"
+    );
+    let delete = ann
+        .delete_for_everyone(room, oops.seq)
+        .await
+        .expect("delete");
+
+    // bob sees it deleted, with no gap and no refusal, and the deletion.
+    let seen = bob.history_all(room, 0).await.expect("history");
+    no_refusals(&seen);
+    let m = messages(&seen);
+    let gone = m.iter().find(|r| r.seq == oops.seq).expect("placeholder");
+    assert_eq!(gone.deleted, Some(Deletion::ByAuthor));
+    assert_eq!(gone.content, MessageContent::Delete { to: gone.msg_id });
+    assert_eq!(
+        gone.msg_id,
+        messages(&ann.history(room, oops.seq - 1, 1).await.expect("page").0)[0].msg_id
+    );
+    let del = m.iter().find(|r| r.seq == delete.seq).expect("deletion");
+    assert_eq!(del.content, MessageContent::Delete { to: gone.msg_id });
+    assert!(!said(&seen).iter().any(|t| t.contains("4711")));
+
+    // The node dropped the ciphertext and kept the signed request.
+    let after = raw_history(&node, &ann, room).await;
+    let stored = after
+        .messages
+        .iter()
+        .find(|m| m.seq == oops.seq)
+        .expect("tombstone");
+    assert!(stored.erased);
+    let erase = onionchat_proto::crypto::erase::decode(&stored.envelope).expect("erase body");
+    assert_eq!((erase.seq, erase.sender_fp), (oops.seq, ann.fingerprint()));
+    assert!(!contains(&stored.envelope.body, &ciphertext[..32]));
+
+    // Delete for me: gone here, still there for the other.
+    bob.delete_for_me(room, m[1].msg_id).expect("delete for me");
+    let bob_again = bob.history_all(room, 0).await.expect("history");
+    let hidden = messages(&bob_again)
+        .into_iter()
+        .find(|r| r.seq == reply.seq)
+        .expect("slot");
+    assert_eq!(hidden.deleted, Some(Deletion::ForMe));
+    assert!(!said(&bob_again).iter().any(|t| t.contains("cake")));
+    assert!(
+        said(&ann.history_all(room, 0).await.expect("ann"))
+            .iter()
+            .any(|t| t.contains("cake"))
+    );
+
+    // The erased ciphertext is nowhere in the node's files once it has
+    // written its data away (stopped: the file is whole and closed).
+    drop((ann, bob));
+    let mut node = node;
+    node.stop();
+    let db = std::fs::read(&db_path).expect("redb file");
+    assert!(
+        !contains(&db, &ciphertext[..48]),
+        "the erased message's ciphertext is still in the redb file"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_travels_with_a_clean_preview_and_deleting_it_removes_the_file() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    let photo = tmp.path().join("beach.jpg");
+    photo_with_gps(&photo);
+    let (file_id, ack) = ann
+        .send_file(room, &photo, Box::new(|_, _| true))
+        .await
+        .expect("send photo");
+
+    let seen = bob.history_all(room, 0).await.expect("history");
+    no_refusals(&seen);
+    let m = messages(&seen);
+    let MessageContent::File {
+        preview: Some(p),
+        mime,
+        name,
+        ..
+    } = &m[0].content
+    else {
+        panic!("no preview: {:?}", m[0].content)
+    };
+    assert_eq!(
+        (name.as_str(), mime.as_deref()),
+        ("beach.jpg", Some("image/jpeg"))
+    );
+    assert_eq!((p.full_width, p.full_height), (1200, 900));
+    assert!(p.width <= 320 && p.height <= 320 && p.bytes.len() <= 24 * 1024);
+    let shown = onionchat_client::picture::decode_preview(p).expect("preview decodes");
+    assert_eq!((shown.width(), shown.height()), (p.width, p.height));
+    assert!(!contains(&p.bytes, b"our-home"), "GPS text in the preview");
+    assert!(!contains(&p.bytes, b"Exif"), "EXIF block in the preview");
+    // The full picture is the file, whole.
+    let dest = tmp.path().join("got.jpg");
+    let MessageContent::File { sha256, .. } = &m[0].content else {
+        unreachable!()
+    };
+    bob.download_file(file_id, &dest, Some(sha256), Box::new(|_, _| true))
+        .await
+        .expect("download");
+    assert_eq!(
+        std::fs::read(&dest).expect("read"),
+        std::fs::read(&photo).expect("read")
+    );
+
+    // Deleting the photo for everyone removes the file from the box.
+    let blobs = tmp.path().join("node").join("blobs");
+    let count = || {
+        std::fs::read_dir(&blobs)
+            .map(|d| d.flatten().filter(|e| e.path().is_file()).count())
+            .unwrap_or(0)
+    };
+    assert_eq!(count(), 1);
+    ann.delete_for_everyone(room, ack.seq)
+        .await
+        .expect("delete");
+    assert_eq!(count(), 0, "the photo's blob is still on the box");
+    let err = bob
+        .download_file(
+            file_id,
+            &tmp.path().join("again.jpg"),
+            None,
+            Box::new(|_, _| true),
+        )
+        .await
+        .expect_err("file gone");
+    assert_eq!(
+        err.code(),
+        Some(onionchat_proto::wire::ErrorCode::NotFound),
+        "{err}"
+    );
+    let seen = bob.history_all(room, 0).await.expect("history");
+    no_refusals(&seen);
+    assert_eq!(messages(&seen)[0].deleted, Some(Deletion::ByAuthor));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_have_names_only_admins_can_give_and_search_finds_messages() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, people, _) =
+        onionchat_tests::owner_and(&node, tmp.path(), &["bob", "carol"], 2).await;
+    let (bob, carol) = (&people[0], &people[1]);
+    let group = ann.create_group(&["bob", "carol"]).await.expect("group").id;
+    ann.rename_group(group, "  The Smiths  ")
+        .await
+        .expect("rename");
+    ann.send_text(group, "Grandma arrives on the 3 pm train")
+        .await
+        .expect("send");
+    bob.send_text(group, "I'll pick her up")
+        .await
+        .expect("send");
+    bob.sync(group).await.expect("sync");
+    assert_eq!(bob.group_name(group).as_deref(), Some("The Smiths"));
+
+    // bob is no admin: his app will not, and a rename he signs anyway is
+    // refused by the others.
+    let err = bob
+        .rename_group(group, "Bob's gang")
+        .await
+        .expect_err("no admin");
+    assert!(err.to_string().contains("only an admin"), "{err}");
+    bob.send(
+        group,
+        MessageContent::Rename {
+            name: "Bob's gang".into(),
+        },
+    )
+    .await
+    .expect("the node cannot tell: it is encrypted");
+    let got = carol.sync(group).await.expect("sync");
+    assert!(
+        got.iter().any(
+            |i| matches!(i, Incoming::Rejected { reason, .. } if reason.contains("not an admin"))
+        ),
+        "{got:?}"
+    );
+    assert_eq!(carol.group_name(group).as_deref(), Some("The Smiths"));
+    // The admin renames again: the later name wins.
+    ann.rename_group(group, "Smiths & co")
+        .await
+        .expect("rename");
+    carol.sync(group).await.expect("sync");
+    assert_eq!(carol.group_name(group).as_deref(), Some("Smiths & co"));
+    // A chat between two friends has no name to give.
+    let direct = ann.direct_room("bob").await.expect("direct");
+    assert!(ann.rename_group(direct, "x").await.is_err());
+
+    // Search, on the member's computer, across chats and in one.
+    ann.send_text(direct, "the TRAIN tickets are booked")
+        .await
+        .expect("send");
+    let rooms: Vec<RoomId> = ann
+        .rooms()
+        .await
+        .expect("rooms")
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let found = ann.search(&rooms, "train", 50).await.expect("search");
+    let found: Vec<String> = found.iter().map(|r| r.content.summary()).collect();
+    assert_eq!(
+        found,
+        [
+            "Grandma arrives on the 3 pm train",
+            "the TRAIN tickets are booked"
+        ]
+    );
+    let found = ann.search(&[group], "train", 50).await.expect("search");
+    assert_eq!(found.len(), 1);
+    assert!(ann.search(&rooms, "  ", 50).await.is_err());
+    // Deleted messages are not found.
+    let seq = ann
+        .history_all(direct, 0)
+        .await
+        .expect("history")
+        .iter()
+        .filter_map(|i| match i {
+            Incoming::Message(r) if r.content.summary().contains("TRAIN") => Some(r.seq),
+            _ => None,
+        })
+        .next()
+        .expect("seq");
+    ann.delete_for_everyone(direct, seq).await.expect("delete");
+    assert_eq!(
+        ann.search(&rooms, "train", 50).await.expect("search").len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_box_that_serves_a_deleted_message_or_a_taken_back_reaction_again_is_caught() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    let secret = ann
+        .send_text(room, "surprise party plans")
+        .await
+        .expect("send");
+    ann.send_text(room, "👀").await.expect("send");
+    let react = ann.react(room, 2, "🎉", true).await.expect("react");
+    ann.react(room, 2, "🎉", false).await.expect("take back");
+    // bob reads through a box that will lie.
+    drop(bob);
+    let proxy = HostileNode::start(node.addr.clone()).await;
+    let conn = proxy.connector();
+    let bob =
+        Arc::new(Client::open(&tmp.path().join("bob"), PASS, move |_| Ok(conn)).expect("open"));
+    let mut events = bob.subscribe();
+    let got = bob.sync(room).await.expect("sync");
+    no_refusals(&got);
+    let stored = raw_history(&node, &ann, room).await;
+    let original: StoredMessage = stored.messages[(secret.seq - 1) as usize].clone();
+    let reaction: StoredMessage = stored.messages[(react.seq - 1) as usize].clone();
+
+    ann.delete_for_everyone(room, secret.seq)
+        .await
+        .expect("delete");
+    let got = bob.sync(room).await.expect("sync");
+    no_refusals(&got);
+
+    // The box serves the deleted message again, in its old place.
+    let history = |path: &str| path.contains("/messages?after=");
+    let again = original.clone();
+    proxy.attack(move |_, path, body| {
+        if !history(path) {
+            return body;
+        }
+        rewrite::<History>(body, |h| {
+            for m in &mut h.messages {
+                if m.seq == again.seq {
+                    *m = again.clone();
+                }
+            }
+        })
+    });
+    let page = bob.history_all(room, 0).await.expect("history");
+    assert!(
+        page.iter().any(|i| matches!(i, Incoming::Rejected { seq, reason, .. } if *seq == secret.seq && reason.contains("deleted"))),
+        "{page:?}"
+    );
+    assert!(!said(&page).iter().any(|t| t.contains("surprise")));
+    let said = wait_event(&mut events, 5, |e| match e {
+        ClientEvent::Security { what, .. } if what.contains("served it again") => {
+            Some(what.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert!(said.contains("ann"), "{said}");
+
+    // The box serves the taken-back reaction again, as new.
+    ann.send_text(room, "see you there").await.expect("send");
+    let old = reaction.clone();
+    proxy.attack(move |_, path, body| {
+        if !history(path) {
+            return body;
+        }
+        rewrite::<History>(body, |h| {
+            let mut replay = old.clone();
+            replay.seq = h.messages.last().map_or(1, |m| m.seq + 1);
+            h.messages.push(replay);
+        })
+    });
+    let got = bob.sync(room).await.expect("sync");
+    assert!(
+        !messages(&got)
+            .iter()
+            .any(|r| matches!(r.content, MessageContent::Reaction { on: true, .. })),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|i| matches!(i, Incoming::Rejected { reason, .. } if reason.contains("replayed"))),
+        "{got:?}"
+    );
+}
