@@ -486,3 +486,121 @@ async fn a_box_that_serves_a_deleted_message_or_a_taken_back_reaction_again_is_c
         "{got:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_erases_only_what_the_author_signed() {
+    use onionchat_client::profile::Profile;
+    use onionchat_proto::crypto::{erase, message};
+    use onionchat_proto::encode;
+    use onionchat_proto::wire::{EraseMessage, ErrorCode, Signed};
+    use onionchat_tests::raw::{expect, post_cbor};
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob, room) = two_friends(&node, tmp.path()).await;
+    let sent = ann.send_text(room, "take me back").await.expect("send");
+    let ann_key = Profile::open(&tmp.path().join("ann"), PASS)
+        .expect("ann")
+        .identity;
+    let bob_key = Profile::open(&tmp.path().join("bob"), PASS)
+        .expect("bob")
+        .identity;
+    let stored = raw_history(&node, &ann, room).await.messages[0].clone();
+    let body = message::decode(&stored.envelope).expect("body");
+    let (a, path) = (&node.addr, format!("/v1/rooms/{room}/erase"));
+    let ann_token = ann.session_token();
+    let bob_token = bob.session_token();
+    let post = |token: Option<String>, erase: Signed| {
+        let path = path.clone();
+        async move {
+            post_cbor(
+                a,
+                &path,
+                token.as_deref(),
+                encode(&EraseMessage { erase }).expect("enc"),
+            )
+            .await
+        }
+    };
+    let genuine = erase::sign(&ann_key, &body, sent.seq, 1).expect("sign");
+
+    // bob erasing ann's message with his own signature: not his.
+    let mut as_bob = body.clone();
+    as_bob.sender_fp = bob_key.fingerprint();
+    let bobs = erase::sign(&bob_key, &as_bob, sent.seq, 1).expect("sign");
+    expect(
+        &post(bob_token.clone(), bobs).await,
+        403,
+        ErrorCode::Forbidden,
+    );
+    // bob posting ann's genuine request: signed for another key.
+    expect(
+        &post(bob_token.clone(), genuine.clone()).await,
+        403,
+        ErrorCode::Forbidden,
+    );
+    // ann's request with a broken signature.
+    let mut broken = genuine.clone();
+    broken.signature[10] ^= 1;
+    expect(
+        &post(ann_token.clone(), broken).await,
+        400,
+        ErrorCode::BadSignature,
+    );
+    // Naming another counter than the stored message has.
+    let mut other = body.clone();
+    other.counter += 1;
+    let wrong = erase::sign(&ann_key, &other, sent.seq, 1).expect("sign");
+    expect(
+        &post(ann_token.clone(), wrong).await,
+        400,
+        ErrorCode::Invalid,
+    );
+    // A message that is not there.
+    let nothing = erase::sign(&ann_key, &body, 999, 1).expect("sign");
+    expect(
+        &post(ann_token.clone(), nothing).await,
+        404,
+        ErrorCode::NotFound,
+    );
+    // Junk, and no login.
+    let junk = Signed {
+        body: vec![1, 2, 3],
+        signature: vec![],
+    };
+    expect(
+        &post(ann_token.clone(), junk).await,
+        400,
+        ErrorCode::Malformed,
+    );
+    expect(
+        &post(None, genuine.clone()).await,
+        401,
+        ErrorCode::Unauthorized,
+    );
+    // After all that, the message is still there, unchanged.
+    let now = raw_history(&node, &ann, room).await.messages[0].clone();
+    assert_eq!(now, stored);
+
+    // The author's own request erases it; again changes nothing.
+    for _ in 0..2 {
+        let r = post(ann_token.clone(), genuine.clone()).await;
+        assert_eq!(r.status, 204, "{:?}", r.code());
+    }
+    let now = raw_history(&node, &ann, room).await.messages[0].clone();
+    assert!(now.erased);
+    assert_eq!(now.envelope, genuine);
+    // A resend of the erased message is no way to bring it back.
+    let again = post_cbor(
+        a,
+        &format!("/v1/rooms/{room}/messages"),
+        ann_token.as_deref(),
+        encode(&onionchat_proto::wire::SendMessage {
+            envelope: stored.envelope.clone(),
+        })
+        .expect("enc"),
+    )
+    .await;
+    assert_eq!(again.status, 409, "{:?}", again.code());
+    assert!(raw_history(&node, &ann, room).await.messages[0].erased);
+}

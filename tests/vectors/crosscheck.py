@@ -65,6 +65,64 @@ def chunk_aad(file_id):
     return b"OnionChat-v1/file-chunk\0" + file_id
 
 
+# Content kinds inside a message's ciphertext (protocol §5): exact keys and
+# value types, per "type".
+SHAPES = {
+    "text": {"type": str, "text": str},
+    "file": {"type": str, "file_id": bytes, "name": str, "mime": (str, type(None)), "size": int, "sha256": bytes},
+    "reply": {"type": str, "to": bytes, "excerpt": str, "text": str},
+    "reaction": {"type": str, "to": bytes, "emoji": str, "on": bool},
+    "delete": {"type": str, "to": bytes},
+    "rename": {"type": str, "name": str},
+}
+PREVIEW = {"mime": str, "width": int, "height": int, "bytes": bytes, "full_width": int, "full_height": int}
+ERASE = {"v": int, "room_id": bytes, "sender_fp": bytes, "seq": int, "msg_id": bytes, "stream": int, "counter": int,
+         "erased_at": int}
+
+
+def check_shape(d, shape, what):
+    check(set(d) == set(shape), f"{what}: keys {sorted(d)} are not {sorted(shape)}")
+    for k, t in shape.items():
+        check(isinstance(d[k], t), f"{what}: {k} is {type(d[k]).__name__}")
+
+
+def check_content(c, what):
+    shape = dict(SHAPES[c["type"]])
+    if c["type"] == "file" and "preview" in c:
+        shape["preview"] = dict
+        check_shape(c["preview"], PREVIEW, f"{what} preview")
+        p = c["preview"]
+        check(len(p["bytes"]) <= 24 * 1024 and 1 <= p["width"] <= 480 and 1 <= p["height"] <= 480, f"{what}: preview bounds")
+    check_shape(c, shape, what)
+    for k in ("to", "file_id"):
+        if k in c:
+            check(len(c[k]) == 16, f"{what}: {k} is not 16 bytes")
+    if c["type"] == "reply":
+        check(len(c["excerpt"].encode()) <= 200, f"{what}: excerpt too long")
+    if c["type"] == "reaction":
+        check(1 <= len(c["emoji"].encode()) <= 32, f"{what}: reaction length")
+    if c["type"] == "rename":
+        check(1 <= len(c["name"].encode()) <= 64, f"{what}: name length")
+
+
+def as_json(x):
+    """CBOR-decoded content as the JSON the vectors carry (bytes as hex)."""
+    if isinstance(x, bytes):
+        return x.hex()
+    if isinstance(x, dict):
+        return {k: as_json(v) for k, v in x.items()}
+    return x
+
+
+def open_message(pub, env, room, room_key):
+    body = bytes.fromhex(env["body"])
+    pub.verify(bytes.fromhex(env["signature"]), signed_bytes("message", body), PSS, hashes.SHA256())
+    mb = cbor2.loads(body)
+    check(mb["room_id"] == room, "message for another room")
+    aad = message_aad(mb["v"], mb["room_id"], mb["epoch"], mb["sender_fp"], mb["msg_id"])
+    return mb, cbor2.loads(AESGCM(room_key).decrypt(mb["nonce"], mb["ciphertext"], aad))
+
+
 def verify(path):
     v = json.load(open(path))
     keys = {}
@@ -134,6 +192,34 @@ def verify(path):
     content = cbor2.loads(AESGCM(room_key).decrypt(mb["nonce"], mb["ciphertext"], aad))
     check(content == {"type": "text", "text": m["text"]}, f"message content {content!r}")
 
+    check_content(content, "text message")
+
+    kinds = v["contents"]
+    check(len(kinds) >= 5, "too few content kinds")
+    seen = set()
+    for i, k in enumerate(kinds):
+        _, c = open_message(alice.public_key(), k, room, room_key)
+        check_content(c, f"content {i}")
+        check(as_json(c) == k["content"], f"content {i}: {as_json(c)!r} != {k['content']!r}")
+        seen.add(c["type"])
+    check({"reply", "reaction", "delete", "rename", "file"} <= seen, f"content kinds {sorted(seen)}")
+
+    e = v["erase"]
+    ebody = bytes.fromhex(e["body"])
+    alice.public_key().verify(bytes.fromhex(e["signature"]), signed_bytes("erase", ebody), PSS, hashes.SHA256())
+    try:
+        alice.public_key().verify(bytes.fromhex(e["signature"]), signed_bytes("message", ebody), PSS, hashes.SHA256())
+        fail("erase signature verified as a message")
+    except Exception as ex:
+        if "crosscheck" in str(ex):
+            raise
+    eb = cbor2.loads(ebody)
+    check_shape(eb, ERASE, "erase request")
+    check(eb["v"] == 3 and eb["room_id"] == room and eb["sender_fp"] == fa and eb["seq"] == e["seq"], "erase fields")
+    check((eb["msg_id"], eb["stream"], eb["counter"]) == (mb["msg_id"], mb["stream"], mb["counter"]),
+          "erase request names another message")
+    check(eb["erased_at"] == e["erased_at"], "erase time")
+
     f = v["file"]
     hbody = bytes.fromhex(f["header_body"])
     alice.public_key().verify(bytes.fromhex(f["header_signature"]), signed_bytes("file-header", hbody), PSS, hashes.SHA256())
@@ -177,6 +263,28 @@ def generate(path):
     mbody = cbor2.dumps({"v": 3, "room_id": room, "epoch": 1, "sender_fp": fa, "msg_id": msg_id,
                          "sent_at": 1700000000000, "stream": 99, "counter": 3,
                          "roster": {"version": 1, "hash": roster_hash(rbody)}, "nonce": nonce, "ciphertext": ct})
+    rref = {"version": 1, "hash": roster_hash(rbody)}
+    kinds = [
+        {"type": "reply", "to": msg_id, "excerpt": text, "text": "Antwort ↩"},
+        {"type": "reaction", "to": msg_id, "emoji": "🎉", "on": True},
+        {"type": "reaction", "to": msg_id, "emoji": "🎉", "on": False},
+        {"type": "delete", "to": msg_id},
+        {"type": "rename", "name": "Les Dupont"},
+        {"type": "file", "file_id": os.urandom(16), "name": "bild.png", "mime": "image/png", "size": 999,
+         "sha256": hashlib.sha256(b"x").digest(),
+         "preview": {"mime": "image/jpeg", "width": 3, "height": 2, "bytes": b"\xff\xd8\xff\xd9",
+                     "full_width": 300, "full_height": 200}},
+    ]
+    contents = []
+    for i, c in enumerate(kinds):
+        kid, knonce = os.urandom(16), os.urandom(12)
+        kct = AESGCM(room_key).encrypt(knonce, cbor2.dumps(c), message_aad(3, room, 1, fa, kid))
+        kbody = cbor2.dumps({"v": 3, "room_id": room, "epoch": 1, "sender_fp": fa, "msg_id": kid,
+                             "sent_at": 1700000000000, "stream": 99, "counter": 4 + i, "roster": rref,
+                             "nonce": knonce, "ciphertext": kct})
+        contents.append({"body": kbody.hex(), "signature": sign("message", kbody).hex(), "content": as_json(c)})
+    ebody = cbor2.dumps({"v": 3, "room_id": room, "sender_fp": fa, "seq": 7, "msg_id": msg_id, "stream": 99,
+                         "counter": 3, "erased_at": 1700000000999})
     plaintext = bytes(i * 13 % 256 for i in range(3000))
     file_id, prefix, fkey, key_nonce = os.urandom(16), os.urandom(7), AESGCM.generate_key(256), os.urandom(12)
     chunk = 1024
@@ -204,6 +312,8 @@ def generate(path):
                     "text": text, "msg_id": msg_id.hex(), "stream": 99, "counter": 3},
         "file": {"header_body": hbody.hex(), "header_signature": sign("file-header", hbody).hex(), "sender": "alice",
                  "ciphertext": fct.hex(), "plaintext": plaintext.hex(), "chunk_size": chunk},
+        "contents": contents,
+        "erase": {"body": ebody.hex(), "signature": sign("erase", ebody).hex(), "seq": 7, "erased_at": 1700000000999},
     }
     json.dump(out, open(path, "w"), indent=2)
 

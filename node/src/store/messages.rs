@@ -79,6 +79,12 @@ impl Store {
                         "another member's message has this message id; pick a new random one",
                     );
                 }
+                if stored.erased {
+                    return reject(
+                        ErrorCode::Conflict,
+                        "this message was deleted for everyone; it cannot be sent again",
+                    );
+                }
                 if stored.envelope.body != envelope.body {
                     return reject(
                         ErrorCode::Conflict,

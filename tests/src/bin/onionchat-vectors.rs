@@ -8,6 +8,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail, ensure};
+use onionchat_proto::crypto::erase;
 use onionchat_proto::crypto::file_stream::{FileOpener, FileSealer};
 use onionchat_proto::crypto::identity::fingerprint_of;
 use onionchat_proto::crypto::message::{self, message_aad};
@@ -18,7 +19,7 @@ use onionchat_proto::crypto::roster::{
 use onionchat_proto::crypto::safety::safety_number;
 use onionchat_proto::crypto::{IdentityKey, PublicIdentity, RoomKey, SignContext, at_rest};
 use onionchat_proto::wire::{
-    FileId, MessageContent, MsgId, RoomId, RoomKind, RosterMember, Signed, UserId,
+    FileId, MessageContent, MsgId, Preview, RoomId, RoomKind, RosterMember, Signed, UserId,
 };
 use serde_json::{Value, json};
 
@@ -36,6 +37,102 @@ fn signed(v: &Value) -> anyhow::Result<Signed> {
         body: unh(&v["body"], "body")?,
         signature: unh(&v["signature"], "signature")?,
     })
+}
+
+/// A decrypted content as JSON, bytes as hex: what both implementations
+/// compare (`tests/vectors/crosscheck.py` builds the same from CBOR).
+fn content_json(c: &MessageContent) -> Value {
+    match c {
+        MessageContent::Text { text } => json!({"type": "text", "text": text}),
+        MessageContent::File {
+            file_id,
+            name,
+            mime,
+            size,
+            sha256,
+            preview,
+        } => {
+            let mut v = json!({"type": "file", "file_id": h(&file_id.0), "name": name, "mime": mime, "size": size, "sha256": h(sha256)});
+            if let Some(p) = preview {
+                v["preview"] = json!({"mime": p.mime, "width": p.width, "height": p.height, "bytes": h(&p.bytes), "full_width": p.full_width, "full_height": p.full_height});
+            }
+            v
+        }
+        MessageContent::Reply { to, excerpt, text } => {
+            json!({"type": "reply", "to": h(&to.0), "excerpt": excerpt, "text": text})
+        }
+        MessageContent::Reaction { to, emoji, on } => {
+            json!({"type": "reaction", "to": h(&to.0), "emoji": emoji, "on": on})
+        }
+        MessageContent::Delete { to } => json!({"type": "delete", "to": h(&to.0)}),
+        MessageContent::Rename { name } => json!({"type": "rename", "name": name}),
+    }
+}
+
+/// One message of each content kind beyond plain text (protocol §5),
+/// sealed by `alice`: (envelope, content).
+fn kinds(
+    alice: &IdentityKey,
+    room: RoomId,
+    key: &RoomKey,
+    roster: onionchat_proto::wire::RosterRef,
+    first: MsgId,
+) -> anyhow::Result<Vec<(Signed, MessageContent)>> {
+    let contents = vec![
+        MessageContent::Reply {
+            to: first,
+            excerpt: "Hello, Bob! Grüße 👋".into(),
+            text: "Replying ↩".into(),
+        },
+        MessageContent::Reaction {
+            to: first,
+            emoji: "👍🏽".into(),
+            on: true,
+        },
+        MessageContent::Reaction {
+            to: first,
+            emoji: "👍🏽".into(),
+            on: false,
+        },
+        MessageContent::Delete { to: first },
+        MessageContent::Rename {
+            name: "Familie Müller".into(),
+        },
+        MessageContent::File {
+            file_id: FileId::random(),
+            name: "photo.jpg".into(),
+            mime: Some("image/jpeg".into()),
+            size: 123_456,
+            sha256: vec![7; 32],
+            preview: Some(Box::new(Preview {
+                mime: "image/jpeg".into(),
+                width: 4,
+                height: 3,
+                bytes: vec![0xff, 0xd8, 0xff, 0xd9],
+                full_width: 4000,
+                full_height: 3000,
+            })),
+        },
+    ];
+    let mut out = Vec::new();
+    for (i, c) in contents.into_iter().enumerate() {
+        let env = message::seal(
+            alice,
+            room,
+            1,
+            key,
+            MsgId::random(),
+            message::Position {
+                stream: 0x0123_4567_89ab_cdef,
+                counter: 8 + i as u64,
+                roster,
+            },
+            1_700_000_000_000,
+            &c,
+        )?;
+        out.push((env, c));
+    }
+    Ok(out)
 }
 
 fn generate(path: &str) -> anyhow::Result<()> {
@@ -91,6 +188,18 @@ fn generate(path: &str) -> anyhow::Result<()> {
     )?;
     let mut ct = sealer.push(&plaintext)?;
     ct.extend(sealer.finish()?);
+    let kinds = kinds(
+        &alice,
+        room,
+        &key,
+        onionchat_proto::wire::RosterRef { version: 1, hash },
+        msg_id,
+    )?;
+    let contents: Vec<Value> = kinds
+        .iter()
+        .map(|(env, c)| json!({"body": h(&env.body), "signature": h(&env.signature), "content": content_json(c)}))
+        .collect();
+    let erase_req = erase::sign(&alice, &body, 42, 1_700_000_000_500)?;
     let passphrase = "vector passphrase";
     let out = json!({
         "version": 3,
@@ -115,6 +224,8 @@ fn generate(path: &str) -> anyhow::Result<()> {
         "grant": {"body": h(&grant.body), "signature": h(&grant.signature), "granter": "alice", "recipient": "bob", "recipient_id": 2, "epoch": 1},
         "message": {"body": h(&envelope.body), "signature": h(&envelope.signature), "sender": "alice", "aad": h(&aad), "text": text, "msg_id": h(&msg_id.0), "stream": 0x0123_4567_89ab_cdef_u64, "counter": 7},
         "file": {"header_body": h(&header.body), "header_signature": h(&header.signature), "sender": "alice", "ciphertext": h(&ct), "plaintext": h(&plaintext), "chunk_size": 1024},
+        "contents": contents,
+        "erase": {"body": h(&erase_req.body), "signature": h(&erase_req.signature), "seq": 42, "erased_at": 1_700_000_000_500_u64},
     });
     std::fs::write(path, serde_json::to_string_pretty(&out)?)?;
     Ok(())
@@ -223,6 +334,34 @@ fn verify(path: &str) -> anyhow::Result<()> {
         }
         other => bail!("unexpected content {other:?}"),
     }
+    // Every other content kind, and the bounds a receiver checks.
+    let kinds = v["contents"].as_array().context("contents")?;
+    ensure!(kinds.len() >= 5, "too few content kinds");
+    for (i, k) in kinds.iter().enumerate() {
+        let (_, c) = message::open(&signed(k)?, alice.public(), room, |_| Some(rk.clone()))
+            .with_context(|| format!("content {i}"))?;
+        ensure!(
+            content_json(&c) == k["content"],
+            "content {i}: ours {} theirs {}",
+            content_json(&c),
+            k["content"]
+        );
+    }
+    // The erase request names the text message above (§5.1).
+    let e = &v["erase"];
+    let eb = erase::verify(&signed(e)?, alice.public(), room).context("erase request")?;
+    ensure!(
+        erase::names(&eb, &body, e["seq"].as_u64().context("erase seq")?),
+        "the erase request does not name the message"
+    );
+    ensure!(
+        Some(eb.erased_at) == e["erased_at"].as_u64(),
+        "erase time differs"
+    );
+    ensure!(
+        erase::verify(&signed(e)?, bob.public(), room).is_err(),
+        "an erase request verified under another key"
+    );
     let f = &v["file"];
     let header = Signed {
         body: unh(&f["header_body"], "header")?,
