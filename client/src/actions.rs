@@ -318,6 +318,17 @@ impl Client {
                 Some(Deletion::ForMe),
             ));
         }
+        // A reply keeps no excerpt of a message its author took back.
+        if let MessageContent::Reply { to, text, .. } = &content
+            && trust.erased.contains_key(&to.0)
+        {
+            let content = MessageContent::Reply {
+                to: *to,
+                excerpt: String::new(),
+                text: text.clone(),
+            };
+            return Ok((content, None));
+        }
         match &content {
             MessageContent::Delete { to } => {
                 self.remember_erased(m.room_id, *to, m.sender.0)?;

@@ -631,3 +631,26 @@ pub fn dead_network(dir: &std::path::Path) -> std::path::PathBuf {
     .expect("arti config");
     path
 }
+
+/// Write a 1200 × 900 JPEG photo with an EXIF block holding a GPS
+/// position and the marker text `our-home` to look for.
+pub fn photo_with_gps(path: &Path) {
+    let img = image::RgbImage::from_fn(1200, 900, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x + y) % 7 * 30) as u8])
+    });
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut jpeg, 85,
+        ))
+        .expect("encode");
+    let mut exif =
+        b"Exif\0\0II*\0\x08\0\0\0\x01\0\x25\x88\x04\0\x01\0\0\0\x1a\0\0\0\0\0\0\0".to_vec();
+    exif.extend_from_slice(b"GPS 52.3702N 4.8952E our-home");
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&exif);
+    out.extend_from_slice(&jpeg[2..]);
+    std::fs::write(path, out).expect("write photo");
+}

@@ -353,6 +353,153 @@ fn every_subcommand() {
     );
 }
 
+/// Replies, reactions, delete, group names, search and photos, as a
+/// person types them, and as `--json` for scripts.
+#[test]
+fn what_families_do_from_the_command_line() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, bob) = (user(tmp.path(), "ann"), user(tmp.path(), "bob"));
+    ann.run(&["init", "--username", "ann"]);
+    ann.run(&["join", node.owner_invite.as_deref().expect("invite")]);
+    let inv = ann.run(&["invite"]);
+    bob.run(&["join", link_in(&inv), "--username", "bob"]);
+    ann.run(&["friends", "add", "bob"]);
+    bob.run(&["friends", "accept", "ann"]);
+
+    assert!(
+        ann.run(&["send", "bob", "Dinner on Sunday?"])
+            .contains("#1")
+    );
+    let r = bob.json(&["reply", "ann", "1", "Yes! We bring cake"]);
+    assert_eq!(r["seq"], 2);
+    assert!(bob.run(&["react", "ann", "1", "👍"]).contains("Reacted"));
+    assert!(
+        bob.run(&["react", "ann", "1", "👍", "--remove"])
+            .contains("taken back")
+    );
+    let e = bob.fail(&["reply", "ann", "99", "to nothing"]);
+    assert!(
+        stderr(&e).to_lowercase().contains("no message 99"),
+        "{}",
+        stderr(&e)
+    );
+
+    let hist = ann.run(&["history", "bob"]);
+    assert!(
+        hist.contains("bob ↪ “Dinner on Sunday?”: Yes! We bring cake"),
+        "{hist}"
+    );
+    assert!(hist.contains("bob reacted 👍 to message [1]"), "{hist}");
+    assert!(hist.contains("bob took back 👍 to message [1]"), "{hist}");
+    let lines: Vec<serde_json::Value> = ann
+        .run(&["--json", "history", "bob"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let first_id = lines[0]["msg_id"].as_str().expect("id").to_string();
+    assert_eq!(lines[1]["content"]["type"], "reply");
+    assert_eq!(lines[1]["content"]["to"], first_id.as_str());
+    assert_eq!(lines[2]["content"]["type"], "reaction");
+    assert_eq!(lines[2]["content"]["on"], true);
+    assert_eq!(lines[3]["content"]["on"], false);
+
+    // Search, here: the box has only ciphertext.
+    let found = ann.json(&["search", "CAKE"]);
+    assert_eq!(found.as_array().expect("array").len(), 1);
+    assert_eq!(found[0]["seq"], 2);
+    assert!(
+        ann.run(&["search", "sunday", "--room", "bob"])
+            .contains("Dinner on Sunday?")
+    );
+    assert!(
+        ann.run(&["search", "no such words"])
+            .contains("Nothing found")
+    );
+
+    // Delete: others' messages only for me; one's own for everyone.
+    let e = bob.fail(&["delete", "ann", "1"]);
+    assert!(
+        stderr(&e).to_lowercase().contains("only your own"),
+        "{}",
+        stderr(&e)
+    );
+    assert!(
+        bob.run(&["delete", "ann", "1", "--for-me"])
+            .contains("for you")
+    );
+    assert!(
+        bob.run(&["history", "ann"])
+            .contains("ann: (deleted for me)")
+    );
+    assert!(ann.run(&["history", "bob"]).contains("Dinner on Sunday?"));
+    let d = ann.json(&["delete", "bob", "1"]);
+    assert_eq!(
+        (d["deleted"].as_u64(), d["for"].as_str()),
+        (Some(1), Some("everyone"))
+    );
+    let hist = bob.run(&["history", "ann"]);
+    assert!(!hist.contains("Dinner"), "{hist}");
+    assert!(
+        hist.contains("ann deleted message [1] for everyone"),
+        "{hist}"
+    );
+    assert!(hist.contains("bob ↪ (a deleted message): Yes!"), "{hist}");
+    let e = ann.fail(&["delete", "bob", "1"]);
+    assert!(
+        stderr(&e).to_lowercase().contains("already deleted"),
+        "{}",
+        stderr(&e)
+    );
+    assert!(ann.run(&["search", "sunday"]).contains("Nothing found"));
+
+    // Named groups: admins name them; the list shows the name.
+    let out = ann.run(&["rooms", "create", "bob"]);
+    let room = out.trim().rsplit(' ').next().expect("room id").to_string();
+    assert!(
+        ann.run(&["rooms", "rename", &room, "The Smiths"])
+            .contains("now called “The Smiths”")
+    );
+    let rooms = bob.json(&["rooms", "list"]);
+    let _ = bob.run(&["history", &room]);
+    let rooms_after = bob.json(&["rooms", "list"]);
+    let named = |rooms: &serde_json::Value| {
+        rooms
+            .as_array()
+            .expect("rooms")
+            .iter()
+            .find(|r| r["id"] == room.as_str())
+            .map(|r| r["name"].clone())
+    };
+    assert!(named(&rooms).is_some());
+    assert_eq!(named(&rooms_after), Some(serde_json::json!("The Smiths")));
+    assert!(bob.run(&["rooms", "list"]).contains("“The Smiths”"));
+    let e = bob.fail(&["rooms", "rename", &room, "Bob's gang"]);
+    assert!(
+        stderr(&e).to_lowercase().contains("only an admin"),
+        "{}",
+        stderr(&e)
+    );
+
+    // A photo shows as a photo, with its preview in the JSON.
+    let photo = tmp.path().join("beach.jpg");
+    onionchat_tests::photo_with_gps(&photo);
+    ann.run(&["file", "send", "bob", photo.to_str().expect("path")]);
+    let hist = bob.run(&["history", "ann"]);
+    assert!(
+        hist.contains("ann sent a photo (1200 × 900): beach.jpg"),
+        "{hist}"
+    );
+    let last: serde_json::Value = bob
+        .run(&["--json", "history", "ann"])
+        .lines()
+        .last()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .expect("a line");
+    assert_eq!(last["content"]["preview"]["full_width"], 1200);
+    assert!(last["content"]["preview"]["bytes"].as_u64().expect("size") <= 24 * 1024);
+}
+
 /// The examples at the top of docs/usage.md, run as they stand (as ann,
 /// in a folder of her own) against a real box; bob and cat do their part
 /// where the comments say so.

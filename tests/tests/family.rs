@@ -2,13 +2,12 @@
 //! their preview, replies, reactions, delete for everyone and for me,
 //! group names and search — and a box that tries to undo them.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use onionchat_client::{Client, ClientError, ClientEvent, Deletion, Incoming, Received};
 use onionchat_proto::wire::{History, MessageContent, RoomId, StoredMessage};
 use onionchat_tests::proxy::{HostileNode, rewrite};
-use onionchat_tests::{Node, PASS, raw, two_friends, wait_event};
+use onionchat_tests::{Node, PASS, photo_with_gps, raw, two_friends, wait_event};
 
 fn messages(items: &[Incoming]) -> Vec<&Received> {
     items
@@ -50,29 +49,6 @@ fn said(items: &[Incoming]) -> Vec<String> {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// A JPEG photo with an EXIF block holding a GPS position (and a marker
-/// string to look for).
-fn photo_with_gps(path: &Path) {
-    let img = image::RgbImage::from_fn(1200, 900, |x, y| {
-        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x + y) % 7 * 30) as u8])
-    });
-    let mut jpeg = Vec::new();
-    image::DynamicImage::ImageRgb8(img)
-        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
-            &mut jpeg, 85,
-        ))
-        .expect("encode");
-    let mut exif =
-        b"Exif\0\0II*\0\x08\0\0\0\x01\0\x25\x88\x04\0\x01\0\0\0\x1a\0\0\0\0\0\0\0".to_vec();
-    exif.extend_from_slice(b"GPS 52.3702N 4.8952E our-home");
-    let mut out = jpeg[..2].to_vec();
-    out.extend_from_slice(&[0xff, 0xe1]);
-    out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(&exif);
-    out.extend_from_slice(&jpeg[2..]);
-    std::fs::write(path, out).expect("write photo");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

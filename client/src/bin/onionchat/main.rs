@@ -301,7 +301,7 @@ enum FileAction {
 mod actions;
 mod show;
 
-use show::print_incoming;
+use show::{Shown, print_incoming};
 
 /// Print a line; a closed stdout (e.g. `| head`) is not an error worth a panic.
 macro_rules! out {
@@ -775,11 +775,12 @@ async fn cmd_tail(cli: &Cli, json_out: bool, count: Option<usize>) -> anyhow::Re
     let mut events = c.subscribe();
     let _live = c.start_live();
     let mut seen = 0usize;
+    let mut shown = Shown::default();
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
                 Ok(ClientEvent::Message(item)) => {
-                    print_incoming(json_out, &item);
+                    print_incoming(json_out, &item, &mut shown);
                     seen += 1;
                     if count.is_some_and(|n| seen >= n) {
                         break;
@@ -802,8 +803,9 @@ async fn cmd_tail(cli: &Cli, json_out: bool, count: Option<usize>) -> anyhow::Re
 /// `onionchat history`.
 async fn cmd_history(cli: &Cli, json_out: bool, room: &str, after: u64) -> anyhow::Result<()> {
     let c = cli.open()?;
+    let mut shown = Shown::default();
     for item in c.history_all(resolve_room(&c, room).await?, after).await? {
-        print_incoming(json_out, &item);
+        print_incoming(json_out, &item, &mut shown);
     }
     Ok(())
 }

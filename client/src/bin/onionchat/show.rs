@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use onionchat_client::{Deletion, Incoming, Received, words};
-use onionchat_proto::wire::MessageContent;
+use onionchat_proto::wire::{MessageContent, MsgId};
 use serde_json::json;
 
 /// Print a line; a closed stdout (e.g. `| head`) is not an error worth a panic.
@@ -63,8 +63,21 @@ pub fn clean(s: &str) -> String {
     out
 }
 
+/// Message ids already printed, with their numbers.
+#[derive(Default)]
+pub struct Shown(std::collections::HashMap<MsgId, u64>);
+
 /// One line per message, in words.
-pub fn print_incoming(json_out: bool, item: &Incoming) {
+/// `shown` maps the ids of messages printed so far to their numbers, so a
+/// reaction or a deletion names the message as the user sees it: [3].
+pub fn print_incoming(json_out: bool, item: &Incoming, shown: &mut Shown) {
+    if let Incoming::Message(r) = item {
+        shown.0.insert(r.msg_id, r.seq);
+    }
+    let at = |to: &MsgId| match shown.0.get(to) {
+        Some(seq) => format!("message [{seq}]"),
+        None => "an earlier message".to_string(),
+    };
     match item {
         Incoming::Message(r) if json_out => out!("{}", message_json(r)),
         Incoming::Message(r) if r.deleted.is_some() => out!(
@@ -80,28 +93,32 @@ pub fn print_incoming(json_out: bool, item: &Incoming) {
         ),
         Incoming::Message(r) => match &r.content {
             MessageContent::Reply { excerpt, text, .. } => out!(
-                "[{}] {} {} ↪ “{}”: {}",
+                "[{}] {} {} ↪ {}: {}",
                 r.seq,
                 words::local_time(r.sent_at),
                 r.sender_name,
-                clean(excerpt),
+                if excerpt.is_empty() {
+                    "(a deleted message)".to_string()
+                } else {
+                    format!("“{}”", clean(excerpt))
+                },
                 clean(text)
             ),
             MessageContent::Reaction { emoji, on, to } => out!(
-                "[{}] {} {} {} {} to message {}",
+                "[{}] {} {} {} {} to {}",
                 r.seq,
                 words::local_time(r.sent_at),
                 r.sender_name,
                 if *on { "reacted" } else { "took back" },
                 clean(emoji),
-                to
+                at(to)
             ),
             MessageContent::Delete { to } => out!(
-                "[{}] {} {} deleted message {} for everyone",
+                "[{}] {} {} deleted {} for everyone",
                 r.seq,
                 words::local_time(r.sent_at),
                 r.sender_name,
-                to
+                at(to)
             ),
             MessageContent::Rename { name } => out!(
                 "[{}] {} {} named the group “{}”",
