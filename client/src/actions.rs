@@ -182,44 +182,6 @@ impl Client {
         self.trust(room_id)?.name.map(|n| n.name)
     }
 
-    /// Messages whose text (or file name) holds `query` (case-insensitive),
-    /// newest last, in `rooms`. Searched here, on verified and decrypted
-    /// history: the box has only ciphertext.
-    pub async fn search(
-        &self,
-        rooms: &[RoomId],
-        query: &str,
-        limit: usize,
-    ) -> Result<Vec<Received>> {
-        let needle = query.trim().to_lowercase();
-        if needle.is_empty() {
-            return Err(ClientError::Input(
-                "search for what? The query is empty".into(),
-            ));
-        }
-        let mut found = Vec::new();
-        for &room in rooms {
-            for item in self.history_all(room, 0).await? {
-                if let Incoming::Message(r) = item
-                    && r.deleted.is_none()
-                    && matches!(
-                        r.content,
-                        MessageContent::Text { .. }
-                            | MessageContent::Reply { .. }
-                            | MessageContent::File { .. }
-                    )
-                    && r.content.summary().to_lowercase().contains(&needle)
-                {
-                    found.push(r);
-                }
-            }
-        }
-        found.sort_by_key(|r| r.sent_at);
-        let over = found.len().saturating_sub(limit);
-        found.drain(..over);
-        Ok(found)
-    }
-
     /// The node's record at `seq` (unverified: the caller checks it).
     async fn stored_at(&self, room_id: RoomId, seq: u64) -> Result<StoredMessage> {
         if seq == 0 {

@@ -63,6 +63,8 @@ pub struct Client {
     /// Where each sender's messages were seen in each room this session.
     pub(crate) seen:
         Mutex<std::collections::HashMap<onionchat_proto::wire::RoomId, crate::seen::SeenOrder>>,
+    /// The search index, loaded on first use ([`crate::search`]).
+    pub(crate) search: Mutex<Option<crate::search::SearchIndex>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -88,6 +90,7 @@ impl Client {
             rooms_seen: Mutex::default(),
             send_locks: Mutex::default(),
             seen: Mutex::default(),
+            search: Mutex::default(),
         }
     }
 
@@ -257,9 +260,10 @@ impl Client {
         let _ = self.events.send(e);
     }
 
-    /// Write the profile (vault) now.
+    /// Write the profile (vault) and the search index now.
     pub fn save(&self) -> Result<()> {
-        self.profile().save()
+        self.profile().save()?;
+        self.save_search_index()
     }
 
     /// Export the whole profile to one passphrase-protected file.

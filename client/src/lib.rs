@@ -22,6 +22,7 @@ pub mod membership;
 pub mod messaging;
 pub mod picture;
 pub mod profile;
+pub mod search;
 mod seen;
 pub mod social;
 pub mod transport;

@@ -223,7 +223,10 @@ impl Client {
     /// Verify and decrypt one stored message.
     pub async fn open_stored(&self, m: &StoredMessage) -> Incoming {
         match self.try_open(m).await {
-            Ok(r) => Incoming::Message(r),
+            Ok(r) => {
+                self.index_message(&r);
+                Incoming::Message(r)
+            }
             Err(e) => Incoming::Rejected {
                 room_id: m.room_id,
                 seq: m.seq,

@@ -95,6 +95,10 @@ pub struct VaultData {
     /// we never asked for).
     #[serde(default)]
     pub requested: std::collections::BTreeSet<String>,
+    /// Key of the search index (`search.bin`, see [`crate::search`]):
+    /// made on first use, kept only here.
+    #[serde(default)]
+    pub index_key: Option<[u8; 32]>,
 }
 
 impl VaultData {
@@ -113,6 +117,9 @@ impl Drop for VaultData {
             t.zeroize();
         }
         if let Some(k) = self.auth_key.as_mut() {
+            k.zeroize();
+        }
+        if let Some(k) = self.index_key.as_mut() {
             k.zeroize();
         }
     }

@@ -345,7 +345,7 @@ async fn groups_have_names_only_admins_can_give_and_search_finds_messages() {
         .map(|r| r.id)
         .collect();
     let found = ann.search(&rooms, "train", 50).await.expect("search");
-    let found: Vec<String> = found.iter().map(|r| r.content.summary()).collect();
+    let found: Vec<String> = found.iter().map(|r| r.text.clone()).collect();
     assert_eq!(
         found,
         [
@@ -373,6 +373,18 @@ async fn groups_have_names_only_admins_can_give_and_search_finds_messages() {
         ann.search(&rooms, "train", 50).await.expect("search").len(),
         1
     );
+    // The index is on ann's computer, encrypted; it answers without the box.
+    ann.save().expect("save");
+    let index = std::fs::read(tmp.path().join("ann").join("search.bin")).expect("index file");
+    assert!(!contains(&index, b"Grandma") && !contains(&index, b"train"));
+    let mut node = node;
+    node.stop();
+    let found = ann
+        .search(&rooms, "GRANDMA", 50)
+        .await
+        .expect("offline search");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].sender_name, "ann");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

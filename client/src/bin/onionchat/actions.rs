@@ -7,7 +7,7 @@ use std::io::Write;
 use onionchat_client::Client;
 use serde_json::json;
 
-use super::show::{clean, message_json};
+use super::show::clean;
 use super::{Cli, resolve_room};
 
 macro_rules! out {
@@ -128,10 +128,13 @@ pub async fn search(
     };
     let found = c.search(&rooms, query, limit).await?;
     if json_out {
-        out!(
-            "{}",
-            serde_json::Value::Array(found.iter().map(message_json).collect())
-        );
+        let list = found
+            .iter()
+            .map(|f| {
+                json!({"room": f.room_id.to_hex(), "seq": f.seq, "msg_id": f.msg_id.to_hex(), "from": f.sender_name, "sent_at": f.sent_at, "text": f.text})
+            })
+            .collect();
+        out!("{}", serde_json::Value::Array(list));
         return Ok(());
     }
     if found.is_empty() {
@@ -144,7 +147,7 @@ pub async fn search(
             r.seq,
             onionchat_client::words::local_time(r.sent_at),
             r.sender_name,
-            clean(&r.content.summary())
+            clean(&r.text)
         );
     }
     Ok(())
