@@ -57,14 +57,27 @@ impl Client {
             ));
         }
         let to = self.message_at(room_id, seq).await?;
-        self.reply_to(room_id, &to, text).await
+        self.reply_to(room_id, to.msg_id, &to.content.summary(), text)
+            .await
     }
 
-    /// Answer a message the caller already holds (the app's timeline).
-    pub async fn reply_to(&self, room_id: RoomId, to: &Received, text: &str) -> Result<SendAck> {
+    /// Answer a message the caller already holds (the app's timeline):
+    /// its id and what it says (cut to an excerpt here).
+    pub async fn reply_to(
+        &self,
+        room_id: RoomId,
+        to: MsgId,
+        says: &str,
+        text: &str,
+    ) -> Result<SendAck> {
+        if text.trim().is_empty() {
+            return Err(ClientError::Input(
+                "there is nothing to send: the reply is empty".into(),
+            ));
+        }
         let content = MessageContent::Reply {
-            to: to.msg_id,
-            excerpt: excerpt_of(&to.content.summary()),
+            to,
+            excerpt: excerpt_of(says),
             text: text.into(),
         };
         self.send(room_id, content).await
@@ -179,7 +192,15 @@ impl Client {
 
     /// The group's name, as its admins last set it (verified), if any.
     pub fn group_name(&self, room_id: RoomId) -> Option<String> {
-        self.trust(room_id)?.name.map(|n| n.name)
+        // Without copying the room's whole trust record: the app asks on
+        // every frame.
+        self.profile()
+            .data
+            .rooms
+            .get(&room_id.to_hex())?
+            .name
+            .as_ref()
+            .map(|n| n.name.clone())
     }
 
     /// The node's record at `seq` (unverified: the caller checks it).

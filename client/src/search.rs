@@ -273,6 +273,13 @@ impl Client {
                 "search for what? The query is empty".into(),
             ));
         }
+        self.refresh_search_index(rooms).await?;
+        self.search_local(rooms, &needle, limit)
+    }
+
+    /// Bring the index up to date with what the box holds for `rooms`
+    /// (what it cannot give now is left for next time) and save it.
+    pub async fn refresh_search_index(&self, rooms: &[RoomId]) -> Result<()> {
         for &room in rooms {
             let after = self.with_index(|i| i.through(room))?;
             match self.history_all(room, after).await {
@@ -283,8 +290,7 @@ impl Client {
                 Err(e) => tracing::info!("searching {room} without its newest messages: {e}"),
             }
         }
-        self.save_search_index()?;
-        self.search_local(rooms, &needle, limit)
+        self.save_search_index()
     }
 
     /// [`Client::search`] in what this computer already has (no box).

@@ -52,6 +52,8 @@ pub enum Message {
     Home(home::Message),
     /// Ctrl+K.
     Jump,
+    /// Ctrl+F.
+    Search,
     /// The window gained or lost focus.
     Focus(bool),
     /// A file was dropped on the window.
@@ -150,6 +152,9 @@ impl App {
             (Message::Jump, Screen::Home(h)) => {
                 h.update(home::Message::OpenJump).0.map(Message::Home)
             }
+            (Message::Search, Screen::Home(h)) => {
+                h.update(home::Message::OpenSearch).0.map(Message::Home)
+            }
             (Message::Focus(f), _) => {
                 self.focused = f;
                 Task::none()
@@ -200,7 +205,7 @@ impl App {
 }
 
 /// The app's keyboard shortcuts (keys no widget took): Ctrl+K (⌘K on a
-/// Mac) jumps to a chat.
+/// Mac) jumps to a chat, Ctrl+F searches the chats.
 pub fn shortcut(event: iced::keyboard::Event) -> Option<Message> {
     use iced::keyboard::{Event, Key};
     match event {
@@ -208,6 +213,11 @@ pub fn shortcut(event: iced::keyboard::Event) -> Option<Message> {
             if modifiers.command() && key.as_ref() == Key::Character("k") =>
         {
             Some(Message::Jump)
+        }
+        Event::KeyPressed { key, modifiers, .. }
+            if modifiers.command() && key.as_ref() == Key::Character("f") =>
+        {
+            Some(Message::Search)
         }
         _ => None,
     }

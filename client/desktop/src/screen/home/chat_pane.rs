@@ -31,6 +31,9 @@ impl Home {
                 let body = body.to_string();
                 self.composer = text_editor::Content::new();
                 self.sending = true;
+                if self.replying.is_some() {
+                    return self.send_reply(room, body);
+                }
                 let c = self.client.clone();
                 Task::perform(
                     async move { err(c.send_text(room, &body).await).map(|ack| ack.seq) },
@@ -72,6 +75,7 @@ impl Home {
                 }
             }
             chat::Message::SaveFile(file_id) => self.save_file(room, file_id),
+            other => self.on_message_action(room, other),
         }
     }
 
@@ -113,6 +117,9 @@ impl Home {
             tz: &self.tz,
             typing,
             sending: self.sending,
+            selected: self.selected,
+            replying: self.replying.as_ref(),
+            my_name: &self.username,
         }
         .view()
         .map(Message::Chat);

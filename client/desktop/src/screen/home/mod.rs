@@ -18,7 +18,7 @@ use jiff::tz::TimeZone;
 use onionchat_client::live::LiveHandle;
 use onionchat_client::{Client, ClientEvent, ConnectionState, Contact, Incoming};
 use onionchat_proto::wire::{
-    FileId, Friend, FriendRequest, FriendRequestState, Invite, MessageContent, NodeStatus,
+    FileId, Friend, FriendRequest, FriendRequestState, Invite, MessageContent, MsgId, NodeStatus,
     ReadMarkers, RequestId, Room, RoomId, RoomKind, UserId,
 };
 
@@ -30,6 +30,7 @@ use crate::style;
 
 mod chat_pane;
 mod events;
+mod family;
 mod panels;
 mod settings;
 mod sidebar;
@@ -70,6 +71,8 @@ enum Pane {
     Members(RoomId),
     Jump,
     Settings,
+    Search,
+    Photo(Box<family::Photo>),
 }
 
 /// Friends, requests and rooms, loaded together.
@@ -197,6 +200,25 @@ pub enum Message {
     Bridges(crate::screen::bridges::Message),
     /// The bridges changed, and Tor was told (or could not be).
     BridgesApplied(Result<(), String>),
+    /// A reaction, deletion or rename finished: `Ok` with words to show
+    /// (or none), `Err` in words.
+    Acted(Result<String, String>),
+    /// A photo for the viewer arrived.
+    PhotoReady(Result<Box<family::Photo>, String>),
+    /// Save the photo in the viewer.
+    SavePhoto,
+    /// Open the search pane (Ctrl+F).
+    OpenSearch,
+    /// What is typed in the search box.
+    SearchQuery(String),
+    /// Enter in the search box.
+    SearchGo,
+    /// Search results (with what the box had not shown yet).
+    SearchFound(Result<Vec<onionchat_client::search::Found>, String>),
+    /// A group's new name typed.
+    GroupName(String),
+    /// Rename the group to what is typed.
+    RenameGroup(RoomId),
     /// Lock the profile (back to the start screen).
     Lock,
     /// Export path typed.
@@ -270,6 +292,15 @@ pub struct Home {
     /// "Tor is blocked here": the app's bridges, on the settings page.
     bridges: crate::screen::bridges::BridgesPanel,
     places: session::Places,
+    /// The message whose actions are shown.
+    selected: Option<u64>,
+    /// The message being answered.
+    replying: Option<chat::Replying>,
+    /// What is typed in the search box, and what it found.
+    search: String,
+    found: Vec<onionchat_client::search::Found>,
+    /// A group's new name, as typed in its members pane.
+    group_name: String,
 }
 
 /// A core result with its error in words (the CLI says the same).
@@ -339,6 +370,11 @@ impl Home {
             settings,
             bridges: crate::screen::bridges::BridgesPanel::new(places.clone()),
             places,
+            selected: None,
+            replying: None,
+            search: String::new(),
+            found: Vec::new(),
+            group_name: String::new(),
         };
         let task = Task::batch([Task::run(stream::select_all(feeds), |m| m), home.load()]);
         (home, task)
@@ -477,6 +513,9 @@ impl Home {
         if let Some((f, _)) = self.peer(room) {
             return f.user.username.clone();
         }
+        if let Some(name) = self.client.group_name(room) {
+            return name;
+        }
         let others: Vec<String> = self
             .member_names(room)
             .into_iter()
@@ -537,9 +576,16 @@ impl Home {
     }
 
     fn open_room(&mut self, room: RoomId) -> Task<Message> {
+        // Back from the photo viewer, the chat is as it was left.
+        if self.current_room() != Some(room)
+            && !matches!(&self.pane, Pane::Photo(p) if p.room == room)
+        {
+            self.composer = text_editor::Content::new();
+            self.file_path.clear();
+            self.selected = None;
+            self.replying = None;
+        }
         self.pane = Pane::Chat(room);
-        self.composer = text_editor::Content::new();
-        self.file_path.clear();
         let t = self.timelines.entry(room).or_default();
         t.unread = 0;
         let mut tasks = vec![];
@@ -640,6 +686,7 @@ impl Home {
             Message::OpenMembers(room) => {
                 self.pane = Pane::Members(room);
                 self.member_names.clear();
+                self.group_name = self.client.group_name(room).unwrap_or_default();
                 Task::none()
             }
             Message::OpenJump => {
@@ -924,6 +971,40 @@ impl Home {
                 self.note = None;
                 Task::none()
             }
+            Message::Acted(Ok(words)) => {
+                if !words.is_empty() {
+                    self.note(Ok(words));
+                }
+                Task::none()
+            }
+            Message::Acted(Err(e)) => {
+                self.note(Err(e));
+                Task::none()
+            }
+            Message::PhotoReady(Ok(p)) => {
+                self.pane = Pane::Photo(p);
+                Task::none()
+            }
+            Message::PhotoReady(Err(e)) => {
+                self.note(Err(e));
+                Task::none()
+            }
+            Message::SavePhoto => match &self.pane {
+                Pane::Photo(p) => {
+                    let (room, file_id) = (p.room, p.file_id);
+                    self.save_file(room, file_id)
+                }
+                _ => Task::none(),
+            },
+            m @ (Message::OpenSearch
+            | Message::SearchQuery(_)
+            | Message::SearchGo
+            | Message::SearchFound(_)) => self.search_update(m),
+            Message::GroupName(n) => {
+                self.group_name = n;
+                Task::none()
+            }
+            Message::RenameGroup(room) => self.rename(room),
             Message::Lock => return (Task::none(), Outcome::Lock),
             Message::ExportPath(s) => {
                 self.export_path = s;

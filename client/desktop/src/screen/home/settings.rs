@@ -7,10 +7,11 @@ use iced::widget::{checkbox, column, row};
 use crate::settings::Settings;
 
 /// The keys the window knows, as the settings page lists them.
-pub const SHORTCUTS: [(&str, &str); 4] = [
+pub const SHORTCUTS: [(&str, &str); 5] = [
     ("Enter", "send the message"),
     ("Shift+Enter", "a new line in the message"),
     ("Ctrl+K", "jump to a chat by name"),
+    ("Ctrl+F", "search your chats"),
     ("Enter in a field", "does what its button does"),
 ];
 

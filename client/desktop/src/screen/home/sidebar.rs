@@ -163,9 +163,15 @@ impl Home {
             .spacing(6),
         );
         c = c.push(
-            button("Settings")
-                .style(button::secondary)
-                .on_press(Message::OpenSettings),
+            row![
+                button("Search")
+                    .style(button::secondary)
+                    .on_press(Message::OpenSearch),
+                button("Settings")
+                    .style(button::secondary)
+                    .on_press(Message::OpenSettings),
+            ]
+            .spacing(6),
         );
         scrollable(c).into()
     }

@@ -67,11 +67,25 @@ impl Home {
                         text("Removing someone gives the group a new key they do not get.")
                             .size(12)
                             .color(style::QUIET),
+                        text("Group name").size(14),
+                        row![
+                            text_input("a name for the group", &self.group_name)
+                                .id("group-name")
+                                .on_input(Message::GroupName)
+                                .on_submit(Message::RenameGroup(room)),
+                            button("Rename").on_press(Message::RenameGroup(room)),
+                        ]
+                        .spacing(8),
+                        text("Only admins can rename the group. The box never sees the name.")
+                            .size(12)
+                            .color(style::QUIET),
                     ]
                     .spacing(8),
                 )
             }
             Pane::Settings => self.settings_view(),
+            Pane::Search => self.search_view(),
+            Pane::Photo(p) => self.photo_view(p),
             Pane::Jump => {
                 let mut list = column![].spacing(4);
                 for (room, title) in self.jump_matches() {

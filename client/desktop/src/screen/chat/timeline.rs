@@ -1,42 +1,26 @@
-//! One room's timeline (what the window shows of it) and the chat view.
+//! One room's timeline: what the window knows of it, as data.
 //!
-//! The timeline is filled from two sides: pages of history (older
-//! messages, loaded on demand) and the live stream (new ones). Both come
-//! verified and decrypted from the client core; entries are keyed by the
-//! node's seq so a message seen both ways shows once.
+//! Filled from two sides: pages of history (older messages, loaded on
+//! demand) and the live stream (new ones), both verified and decrypted by
+//! the client core; entries are keyed by the node's seq so a message seen
+//! both ways shows once. Reactions, deletions and renames are not lines
+//! of their own: they change the message they name (found by its signed
+//! id), or wait for it if it is not loaded yet.
 
 use std::collections::{BTreeMap, HashMap};
 
-use iced::widget::{Column, button, column, container, row, scrollable, text, text_editor};
-use iced::{Element, Fill, Left, Right};
-use jiff::tz::TimeZone;
-use onionchat_client::{Incoming, Received};
-use onionchat_proto::wire::{FileId, MessageContent, RoomId, UserId};
+use onionchat_client::{Deletion, Incoming, Received};
+use onionchat_proto::wire::{MessageContent, MsgId, UserId};
 
-use crate::{format, style};
-
-/// How many messages a history page asks for.
-pub const PAGE: u32 = 50;
-
-/// How many entries the chat view draws at most. iced rebuilds the view
-/// after every update (a new message, a scroll event), so what it draws
-/// must not grow with the history: the view is a window on the timeline
-/// that slides as the user scrolls, and the rest stays in memory as data.
-pub const WINDOW: usize = 200;
-
-/// How far the window slides per step: half of it, so the line the reader
-/// was at lands in the middle of what is drawn.
-const SLIDE: usize = WINDOW / 2;
-
-/// How far the sender's signed time may be from the box's before the box's
-/// is shown beside it.
-const CLOCK_SLACK_MS: u64 = 5 * 60 * 1000;
+use super::{CLOCK_SLACK_MS, PAGE, SLIDE, WINDOW};
 
 /// One line of a timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
     /// A verified message.
     Message {
+        /// Its id (what replies, reactions and deletions name).
+        msg_id: MsgId,
         /// Sender.
         sender: UserId,
         /// Sender's name.
@@ -51,6 +35,14 @@ pub enum Entry {
         content: MessageContent,
         /// It arrived after later ones from the same sender.
         late: bool,
+        /// Deleted (by its author for everyone, or by us here): shown as a
+        /// placeholder, never with what it said.
+        deleted: Option<Deletion>,
+        /// Reactions: emoji → who (names, in the order they reacted).
+        reactions: BTreeMap<String, Vec<String>>,
+        /// A picture's preview, decoded (bounded) once when it arrived;
+        /// `Err` says why it cannot be shown (a placeholder is drawn).
+        preview: Option<Result<iced::widget::image::Handle, String>>,
     },
     /// Something about the room, in words (a membership change, messages the
     /// node never delivered, a message that failed verification).
@@ -87,6 +79,23 @@ pub struct Timeline {
     /// End (exclusive index into the entries) of the window drawn; `None`
     /// follows the newest entry.
     window_end: Option<usize>,
+    /// Where each loaded message is (msg id → seq).
+    by_id: HashMap<MsgId, u64>,
+    /// What names a message not loaded yet (an older page will bring it).
+    pending: HashMap<MsgId, Vec<Change>>,
+}
+
+/// A change to a message, by someone.
+#[derive(Debug, Clone, PartialEq)]
+enum Change {
+    /// A reaction added (`true`) or taken back.
+    React {
+        name: String,
+        emoji: String,
+        on: bool,
+    },
+    /// Its author deleted it for everyone.
+    Delete { by: UserId },
 }
 
 impl Timeline {
@@ -194,11 +203,62 @@ impl Timeline {
     }
 
     fn add_message(&mut self, r: Received) -> bool {
+        if self.oldest == 0 || r.seq < self.oldest {
+            self.oldest = r.seq;
+        }
+        // What changes another message is no line of its own.
+        if r.deleted.is_none() {
+            match &r.content {
+                MessageContent::Reaction { to, emoji, on } => {
+                    let change = Change::React {
+                        name: r.sender_name.clone(),
+                        emoji: emoji.clone(),
+                        on: *on,
+                    };
+                    self.apply(*to, change);
+                    return false;
+                }
+                MessageContent::Delete { to } => {
+                    self.apply(*to, Change::Delete { by: r.sender });
+                    return false;
+                }
+                MessageContent::Rename { name } => {
+                    let text = format!("{} named the group “{name}”", r.sender_name);
+                    self.entries.insert(
+                        (r.seq, 0),
+                        Entry::Notice {
+                            text,
+                            warning: false,
+                        },
+                    );
+                    return false;
+                }
+                _ => {}
+            }
+        }
         let key = (r.seq, 0);
         let new = !self.entries.contains_key(&key);
+        let preview = match &r.content {
+            MessageContent::File {
+                preview: Some(p), ..
+            } if r.deleted.is_none() => Some(
+                onionchat_client::picture::decode_preview(p)
+                    .map(|img| {
+                        let rgba = img.to_rgba8();
+                        iced::widget::image::Handle::from_rgba(
+                            rgba.width(),
+                            rgba.height(),
+                            rgba.into_raw(),
+                        )
+                    })
+                    .map_err(|e| e.to_string()),
+            ),
+            _ => None,
+        };
         self.entries.insert(
             key,
             Entry::Message {
+                msg_id: r.msg_id,
                 sender: r.sender,
                 sender_name: r.sender_name,
                 time: r.sent_at,
@@ -206,12 +266,102 @@ impl Timeline {
                     .then_some(r.server_time),
                 content: r.content,
                 late: r.late,
+                deleted: r.deleted,
+                reactions: BTreeMap::new(),
+                preview,
             },
         );
-        if self.oldest == 0 || r.seq < self.oldest {
-            self.oldest = r.seq;
+        self.by_id.insert(r.msg_id, r.seq);
+        for change in self.pending.remove(&r.msg_id).unwrap_or_default() {
+            self.apply(r.msg_id, change);
         }
         new
+    }
+
+    /// Apply `change` to the message `to`, or keep it for when it loads.
+    fn apply(&mut self, to: MsgId, change: Change) {
+        let Some(Entry::Message {
+            msg_id,
+            sender,
+            content,
+            deleted,
+            reactions,
+            preview,
+            ..
+        }) = self
+            .by_id
+            .get(&to)
+            .and_then(|seq| self.entries.get_mut(&(*seq, 0)))
+        else {
+            // Bounded like the rest: at most one list per message id a
+            // member named, and what waits is dropped with the timeline.
+            self.pending.entry(to).or_default().push(change);
+            return;
+        };
+        match change {
+            Change::React { name, emoji, on } => {
+                let who = reactions.entry(emoji.clone()).or_default();
+                who.retain(|n| *n != name);
+                if on {
+                    who.push(name);
+                }
+                if who.is_empty() {
+                    reactions.remove(&emoji);
+                }
+            }
+            // Only its author can take a message back.
+            Change::Delete { by } if by == *sender => {
+                *deleted = Some(Deletion::ByAuthor);
+                *content = MessageContent::Delete { to: *msg_id };
+                reactions.clear();
+                *preview = None;
+            }
+            Change::Delete { .. } => {}
+        }
+    }
+
+    /// Show the message at `seq` as deleted here (delete for me).
+    pub fn hide(&mut self, seq: u64) {
+        if let Some(Entry::Message {
+            msg_id,
+            content,
+            deleted,
+            reactions,
+            preview,
+            ..
+        }) = self.entries.get_mut(&(seq, 0))
+            && deleted.is_none()
+        {
+            *deleted = Some(Deletion::ForMe);
+            *content = MessageContent::Delete { to: *msg_id };
+            reactions.clear();
+            *preview = None;
+        }
+    }
+
+    /// The message at `seq` (for replying, reacting, deleting).
+    pub fn message(&self, seq: u64) -> Option<&Entry> {
+        self.entries.get(&(seq, 0))
+    }
+
+    /// The seq of a loaded message.
+    pub fn seq_of(&self, msg_id: &MsgId) -> Option<u64> {
+        self.by_id.get(msg_id).copied()
+    }
+
+    /// Who reacted with what to the message at `seq`.
+    pub fn reactions(&self, seq: u64) -> Option<&BTreeMap<String, Vec<String>>> {
+        match self.message(seq)? {
+            Entry::Message { reactions, .. } => Some(reactions),
+            Entry::Notice { .. } => None,
+        }
+    }
+
+    /// Whether `me` reacted to the message at `seq` with `emoji`.
+    pub fn reacted(&self, seq: u64, name: &str, emoji: &str) -> bool {
+        self.reactions(seq)
+            .and_then(|r| r.get(emoji))
+            .is_some_and(|who| who.iter().any(|n| n == name))
     }
 
     /// Add a page of history (older than what is shown, or the first one).
@@ -257,7 +407,7 @@ impl Timeline {
     }
 
     /// Entries drawn, with their keys.
-    fn visible(&self) -> impl Iterator<Item = (&(u64, u32), &Entry)> {
+    pub(super) fn visible(&self) -> impl Iterator<Item = (&(u64, u32), &Entry)> {
         let w = self.window();
         self.entries.iter().skip(w.start).take(w.len())
     }
@@ -301,7 +451,7 @@ impl Timeline {
     }
 
     /// Whether `seq` of ours is read or delivered by someone else.
-    fn receipt(&self, seq: u64, me: UserId) -> Option<&'static str> {
+    pub(super) fn receipt(&self, seq: u64, me: UserId) -> Option<&'static str> {
         let others = |m: &HashMap<UserId, u64>| m.iter().any(|(u, s)| *u != me && *s >= seq);
         if others(&self.read) {
             Some("read")
@@ -313,237 +463,10 @@ impl Timeline {
     }
 }
 
-/// Messages of the chat view.
-#[derive(Debug, Clone)]
-pub enum Message {
-    /// The composer was edited.
-    Edit(text_editor::Action),
-    /// Enter in the composer, or the Send button.
-    Send,
-    /// Load the previous page.
-    LoadOlder,
-    /// The timeline scrolled.
-    Scrolled {
-        /// Within a few lines of the top.
-        near_top: bool,
-        /// Within a few lines of the bottom.
-        near_bottom: bool,
-    },
-    /// Jump back to the newest messages.
-    Newest,
-    /// Save a received file.
-    SaveFile(FileId),
-}
-
-/// Everything the chat view needs to draw one room.
-pub struct ChatView<'a> {
-    /// The room.
-    pub room: RoomId,
-    /// Its title.
-    pub title: String,
-    /// Who is in it (verified roster), for the header.
-    pub members: String,
-    /// The timeline.
-    pub timeline: &'a Timeline,
-    /// The composer.
-    pub composer: &'a text_editor::Content,
-    /// Why sending is blocked (a changed key), if it is.
-    pub blocked: Option<String>,
-    /// Our account.
-    pub me: UserId,
-    /// Local time zone.
-    pub tz: &'a TimeZone,
-    /// Names of people typing.
-    pub typing: Vec<String>,
-    /// A send is in flight.
-    pub sending: bool,
-}
-
-impl<'a> ChatView<'a> {
-    /// Draw the chat.
-    pub fn view(self) -> Element<'a, Message> {
-        let today = jiff::Zoned::now().with_time_zone(self.tz.clone()).date();
-        let mut lines: Column<'a, Message> = Column::new().spacing(6).padding([8, 16]);
-        if self.timeline.hides_older() || self.timeline.older_page_after().is_some() {
-            lines = lines.push(
-                button(text(if self.timeline.loading {
-                    "Loading…"
-                } else {
-                    "Load older messages"
-                }))
-                .style(button::text)
-                .on_press_maybe((!self.timeline.loading).then_some(Message::LoadOlder)),
-            );
-        }
-        let mut last_day = None;
-        for (key, entry) in self.timeline.visible() {
-            match entry {
-                Entry::Message {
-                    sender,
-                    sender_name,
-                    time,
-                    box_time,
-                    content,
-                    late,
-                } => {
-                    let day = format::day_of(*time, self.tz);
-                    if last_day != Some(day) {
-                        last_day = Some(day);
-                        lines = lines.push(
-                            container(
-                                text(format::day_label(day, today))
-                                    .size(13)
-                                    .color(style::QUIET),
-                            )
-                            .center_x(Fill),
-                        );
-                    }
-                    let mine = *sender == self.me;
-                    let mut meta = format!("{sender_name} · {}", format::clock(*time, self.tz));
-                    if let Some(b) = box_time {
-                        meta.push_str(&format!(
-                            " (the box says {} {})",
-                            format::day_label(format::day_of(*b, self.tz), today),
-                            format::clock(*b, self.tz)
-                        ));
-                    }
-                    if *late {
-                        meta.push_str(" · arrived late");
-                    }
-                    if mine && let Some(r) = self.timeline.receipt(key.0, self.me) {
-                        meta.push_str(" · ");
-                        meta.push_str(r);
-                    }
-                    let body: Element<'a, Message> = match content {
-                        // A long word (a link, a code) breaks instead of
-                        // running off the bubble.
-                        MessageContent::Text { text: t } => text(t.clone())
-                            .wrapping(iced::widget::text::Wrapping::WordOrGlyph)
-                            .into(),
-                        MessageContent::File {
-                            file_id,
-                            name,
-                            size,
-                            ..
-                        } => row![
-                            text(format!("📎 {name} ({})", format::size(*size)))
-                                .wrapping(iced::widget::text::Wrapping::WordOrGlyph),
-                            button("Save").on_press(Message::SaveFile(*file_id)),
-                        ]
-                        .spacing(8)
-                        .into(),
-                        other => text(other.summary())
-                            .wrapping(iced::widget::text::Wrapping::WordOrGlyph)
-                            .into(),
-                    };
-                    let bubble = container(
-                        column![text(meta).size(12).color(style::QUIET), body].spacing(2),
-                    )
-                    .padding([6, 10])
-                    .max_width(560)
-                    .style(style::bubble(mine));
-                    let placed = if mine {
-                        container(bubble).align_x(Right).width(Fill)
-                    } else {
-                        container(bubble).align_x(Left).width(Fill)
-                    };
-                    lines = lines.push(placed);
-                }
-                Entry::Notice { text: t, warning } => {
-                    let color = if *warning {
-                        style::DANGER
-                    } else {
-                        style::QUIET
-                    };
-                    lines =
-                        lines.push(container(text(t.clone()).size(13).color(color)).center_x(Fill));
-                }
-            }
-        }
-        if self.timeline.loaded && self.timeline.is_empty() {
-            lines = lines.push(
-                container(text("No messages yet. Say hello!").color(style::QUIET)).center_x(Fill),
-            );
-        }
-        let history = scrollable(lines)
-            .id(format!("timeline-{}", self.room))
-            .anchor_bottom()
-            .on_scroll(|v| {
-                // Anchored to the bottom: the offset counts up from there.
-                let room = (v.content_bounds().height - v.bounds().height).max(0.0);
-                let from_bottom = v.absolute_offset().y;
-                Message::Scrolled {
-                    near_top: room - from_bottom < 48.0,
-                    near_bottom: from_bottom < 48.0,
-                }
-            })
-            .height(Fill)
-            .width(Fill);
-
-        let typing = if self.typing.is_empty() {
-            text("")
-        } else {
-            text(format!("{} typing…", self.typing.join(", ")))
-                .size(12)
-                .color(style::QUIET)
-        };
-        let composer: Element<'a, Message> = match self.blocked {
-            Some(why) => container(text(why))
-                .padding(10)
-                .width(Fill)
-                .style(style::panel(style::DANGER))
-                .into(),
-            None => row![
-                text_editor(self.composer)
-                    .id("composer")
-                    .placeholder("Message — Enter sends, Shift+Enter for a new line")
-                    .on_action(Message::Edit)
-                    .key_binding(|press| {
-                        use iced::keyboard::{Key, key::Named};
-                        if press.key == Key::Named(Named::Enter) && !press.modifiers.shift() {
-                            Some(text_editor::Binding::Custom(Message::Send))
-                        } else {
-                            text_editor::Binding::from_key_press(press)
-                        }
-                    })
-                    .height(iced::Shrink),
-                button(if self.sending { "Sending…" } else { "Send" })
-                    .on_press_maybe((!self.sending).then_some(Message::Send)),
-            ]
-            .spacing(8)
-            .into(),
-        };
-        column![
-            column![
-                text(self.title).size(20),
-                text(self.members).size(12).color(style::QUIET)
-            ]
-            .spacing(2),
-            history,
-            row![
-                typing.width(Fill),
-                if self.timeline.hides_newer() {
-                    Element::from(
-                        button(text("↓ Newest messages").size(13))
-                            .style(button::secondary)
-                            .on_press(Message::Newest),
-                    )
-                } else {
-                    Element::from(iced::widget::space())
-                },
-            ],
-            composer,
-        ]
-        .spacing(8)
-        .padding(12)
-        .into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use onionchat_proto::wire::MsgId;
+    use onionchat_proto::wire::RoomId;
 
     fn msg(seq: u64, text: &str) -> Incoming {
         Incoming::Message(Received {
@@ -682,6 +605,144 @@ mod tests {
         let first: Vec<u64> = t.visible().map(|(k, _)| k.0).take(3).collect();
         assert_eq!(first, vec![401, 402, 403]);
         assert_eq!(t.visible().count(), WINDOW);
+    }
+
+    fn from(seq: u64, sender: u64, name: &str, content: MessageContent) -> Incoming {
+        let Incoming::Message(mut r) = msg(seq, "") else {
+            unreachable!()
+        };
+        r.sender = UserId(sender);
+        r.sender_name = name.into();
+        r.content = content;
+        Incoming::Message(r)
+    }
+
+    #[test]
+    fn reactions_and_deletions_change_the_message_they_name() {
+        let mut t = Timeline::default();
+        t.add(msg(1, "hi"));
+        let first = MsgId([1; 16]);
+        let react = |seq, who: u64, name: &str, emoji: &str, on| {
+            from(
+                seq,
+                who,
+                name,
+                MessageContent::Reaction {
+                    to: first,
+                    emoji: emoji.into(),
+                    on,
+                },
+            )
+        };
+        // Reactions are no lines of their own.
+        assert!(!t.add(react(2, 1, "ann", "👍", true)));
+        t.add(react(3, 3, "cat", "👍", true));
+        t.add(react(4, 3, "cat", "❤️", true));
+        t.add(react(5, 1, "ann", "👍", false));
+        assert_eq!(t.len(), 1);
+        let r = t.reactions(1).expect("reactions");
+        assert_eq!(r.get("👍"), Some(&vec!["cat".to_string()]));
+        assert_eq!(r.get("❤️"), Some(&vec!["cat".to_string()]));
+        assert!(t.reacted(1, "cat", "❤️") && !t.reacted(1, "ann", "👍"));
+        // Only the author deletes: cat's "delete" of bob's message is nothing.
+        t.add(from(6, 3, "cat", MessageContent::Delete { to: first }));
+        assert!(matches!(
+            t.message(1),
+            Some(Entry::Message { deleted: None, .. })
+        ));
+        t.add(from(7, 2, "bob", MessageContent::Delete { to: first }));
+        match t.message(1) {
+            Some(Entry::Message {
+                deleted,
+                content,
+                reactions,
+                ..
+            }) => {
+                assert_eq!(*deleted, Some(Deletion::ByAuthor));
+                assert_eq!(*content, MessageContent::Delete { to: first });
+                assert!(reactions.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn changes_to_a_message_not_loaded_yet_wait_for_it() {
+        let mut t = Timeline::default();
+        let first = MsgId([1; 16]);
+        t.add(from(
+            9,
+            3,
+            "cat",
+            MessageContent::Reaction {
+                to: first,
+                emoji: "😂".into(),
+                on: true,
+            },
+        ));
+        // The older page brings the message.
+        t.add_page(vec![msg(1, "joke")], 0);
+        assert!(t.reacted(1, "cat", "😂"));
+    }
+
+    #[test]
+    fn a_rename_is_a_notice_and_hiding_forgets_what_it_said() {
+        let mut t = Timeline::default();
+        t.add(msg(1, "secret"));
+        t.add(from(
+            2,
+            1,
+            "ann",
+            MessageContent::Rename {
+                name: "The Smiths".into(),
+            },
+        ));
+        assert!(t.entries().any(
+            |e| matches!(e, Entry::Notice { text, .. } if text == "ann named the group “The Smiths”")
+        ));
+        t.hide(1);
+        match t.message(1) {
+            Some(Entry::Message {
+                deleted, content, ..
+            }) => {
+                assert_eq!(*deleted, Some(Deletion::ForMe));
+                assert!(!content.summary().contains("secret"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_broken_preview_is_a_placeholder_not_a_crash() {
+        let mut t = Timeline::default();
+        let preview = onionchat_proto::wire::Preview {
+            mime: "image/jpeg".into(),
+            width: 10,
+            height: 10,
+            bytes: vec![0xff, 0xd8, 0xff, 0x00],
+            full_width: 10,
+            full_height: 10,
+        };
+        t.add(from(
+            1,
+            2,
+            "bob",
+            MessageContent::File {
+                file_id: onionchat_proto::wire::FileId([5; 16]),
+                name: "x.jpg".into(),
+                mime: Some("image/jpeg".into()),
+                size: 10,
+                sha256: vec![0; 32],
+                preview: Some(Box::new(preview)),
+            },
+        ));
+        assert!(matches!(
+            t.message(1),
+            Some(Entry::Message {
+                preview: Some(Err(_)),
+                ..
+            })
+        ));
     }
 
     #[test]
