@@ -635,8 +635,19 @@ pub fn dead_network(dir: &std::path::Path) -> std::path::PathBuf {
 /// Write a 1200 × 900 JPEG photo with an EXIF block holding a GPS
 /// position and the marker text `our-home` to look for.
 pub fn photo_with_gps(path: &Path) {
+    // A sunset: smooth, like a photo (and small as a PNG screenshot).
     let img = image::RgbImage::from_fn(1200, 900, |x, y| {
-        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x + y) % 7 * 30) as u8])
+        let sky = (y * 255 / 900) as u8;
+        let sun = if (x as i32 - 800).pow(2) + (y as i32 - 560).pow(2) < 110 * 110 {
+            255
+        } else {
+            0
+        };
+        if y > 600 {
+            image::Rgb([20, 60 + (x * 60 / 1200) as u8, 120 + (y % 40) as u8])
+        } else {
+            image::Rgb([255 - sky / 4, 120 + sky / 3 + sun / 4, 80 + sun / 2])
+        }
     });
     let mut jpeg = Vec::new();
     image::DynamicImage::ImageRgb8(img)

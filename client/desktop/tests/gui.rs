@@ -6,13 +6,11 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Ui, options};
+use common::{PASSPHRASE, Ui, options, owner_with_friends, unlock, wait_connected};
 use onionchat_client::Client;
 use onionchat_desktop::screen::start::Mode;
 use onionchat_proto::wire::InviteLink;
 use onionchat_tests::{Node, PASS};
-
-const PASSPHRASE: &str = "correct horse battery staple";
 
 /// Fill in the join form and press Join.
 fn join(ui: &mut Ui, invite: &str, name: &str, pass: &str, again: &str) {
@@ -32,18 +30,6 @@ fn owner_window(dir: &std::path::Path) -> (Node, Ui) {
     join(&mut ui, &invite, "ann", PASSPHRASE, PASSPHRASE);
     wait_connected(&mut ui);
     (node, ui)
-}
-
-fn wait_connected(ui: &mut Ui) {
-    ui.wait_until("signed in and connected", 60, |ui| {
-        ui.signed_in() && ui.sees("● Connected") && ui.home().loaded()
-    });
-}
-
-/// Unlock the only profile.
-fn unlock(ui: &mut Ui, pass: &str) {
-    ui.type_into("unlock-passphrase", pass);
-    ui.click("Unlock");
 }
 
 /// A photo of the box's screen: `text` as a QR code, 6 pixels a module, on
@@ -540,40 +526,6 @@ fn the_owner_makes_an_invite_that_works() {
         err.code(),
         Some(onionchat_proto::wire::ErrorCode::Forbidden)
     );
-}
-
-/// ann (owner) in a window, with friends made through the core: each name
-/// in `friends` joins with an invite from ann and befriends her.
-fn owner_with_friends(
-    tmp: &std::path::Path,
-    node: &Node,
-    friends: &[&str],
-) -> (Ui, Vec<Arc<Client>>) {
-    let setup = Ui::new(options(&tmp.join("ann")));
-    let clients = setup.block_on(async {
-        let ann = onionchat_tests::join_owner(node, &tmp.join("ann/profiles/ann")).await;
-        let mut out = Vec::new();
-        for name in friends {
-            let inv = ann.create_invite(None, None).await.expect("invite");
-            let c = onionchat_tests::join(
-                node,
-                &tmp.join(name),
-                name,
-                &ann.invite_link(&inv.code).to_string(),
-            )
-            .await;
-            let req = ann.send_friend_request(name).await.expect("request");
-            c.accept_friend_request(&req).await.expect("accept");
-            out.push(c);
-        }
-        out
-    });
-    // The core clients live on this runtime: keep it (and them) alive.
-    let mut ui = setup;
-    ui.restart(options(&tmp.join("ann")));
-    unlock(&mut ui, PASSPHRASE);
-    wait_connected(&mut ui);
-    (ui, clients)
 }
 
 #[test]

@@ -171,6 +171,14 @@ impl Ui {
         }
     }
 
+    /// Click the widget with `id` (a picture, which has no text).
+    pub fn click_id(&mut self, id: String) {
+        let r = self.interact(|s| s.click(widget::Id::from(id.clone())).map(|_| ()));
+        if let Err(e) = r {
+            panic!("cannot click {id:?}: {e}");
+        }
+    }
+
     /// Click the first text containing `part`.
     pub fn click_containing(&mut self, part: &str) {
         let part_owned = part.to_string();
@@ -357,4 +365,54 @@ impl Drop for Ui {
             t.abort();
         }
     }
+}
+
+/// The passphrase every test profile uses.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// Wait until the window is signed in, connected and loaded.
+pub fn wait_connected(ui: &mut Ui) {
+    ui.wait_until("signed in and connected", 60, |ui| {
+        ui.signed_in() && ui.sees("● Connected") && ui.home().loaded()
+    });
+}
+
+/// Unlock the only profile.
+pub fn unlock(ui: &mut Ui, pass: &str) {
+    ui.type_into("unlock-passphrase", pass);
+    ui.click("Unlock");
+}
+
+/// ann (owner) in a window, with friends made through the core: each name
+/// in `friends` joins with an invite from ann and befriends her.
+pub fn owner_with_friends(
+    tmp: &std::path::Path,
+    node: &onionchat_tests::Node,
+    friends: &[&str],
+) -> (Ui, Vec<std::sync::Arc<onionchat_client::Client>>) {
+    let setup = Ui::new(options(&tmp.join("ann")));
+    let clients = setup.block_on(async {
+        let ann = onionchat_tests::join_owner(node, &tmp.join("ann/profiles/ann")).await;
+        let mut out = Vec::new();
+        for name in friends {
+            let inv = ann.create_invite(None, None).await.expect("invite");
+            let c = onionchat_tests::join(
+                node,
+                &tmp.join(name),
+                name,
+                &ann.invite_link(&inv.code).to_string(),
+            )
+            .await;
+            let req = ann.send_friend_request(name).await.expect("request");
+            c.accept_friend_request(&req).await.expect("accept");
+            out.push(c);
+        }
+        out
+    });
+    // The core clients live on this runtime: keep it (and them) alive.
+    let mut ui = setup;
+    ui.restart(options(&tmp.join("ann")));
+    unlock(&mut ui, PASSPHRASE);
+    wait_connected(&mut ui);
+    (ui, clients)
 }

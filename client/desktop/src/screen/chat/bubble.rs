@@ -152,10 +152,13 @@ impl<'a> ChatView<'a> {
                         let scale = PREVIEW_SIDE / p.width.max(p.height).max(1) as f32;
                         let (w, h) = (p.width as f32 * scale, p.height as f32 * scale);
                         column![
-                            button(image(handle.clone()).width(w).height(h))
-                                .padding(0)
-                                .style(button::text)
-                                .on_press(Message::OpenPhoto(seq)),
+                            container(
+                                button(image(handle.clone()).width(w).height(h))
+                                    .padding(0)
+                                    .style(button::text)
+                                    .on_press(Message::OpenPhoto(seq)),
+                            )
+                            .id(format!("photo-{seq}")),
                             caption,
                         ]
                         .spacing(4)
