@@ -153,6 +153,27 @@ fn flatten(img: &DynamicImage) -> DynamicImage {
     DynamicImage::ImageRgb8(rgb)
 }
 
+/// Check a received preview without decoding its pixels: its size, that
+/// it is a JPEG or PNG, and the sides its header states (each at most
+/// [`MAX_PREVIEW_SIDE`]). A preview that passes cannot be a decompression
+/// bomb (24 KiB, at most 480 × 480), so a UI may hand its bytes to a
+/// decoder that decodes it when it is drawn. Returns its sides.
+pub fn check_preview(p: &Preview) -> Result<(u32, u32), PictureError> {
+    if p.bytes.len() > MAX_PREVIEW_BYTES {
+        return Err(PictureError::TooLarge("preview over its limit".into()));
+    }
+    let format = picture_format(&p.bytes).ok_or(PictureError::NotAPicture)?;
+    let (w, h) = ImageReader::with_format(Cursor::new(&p.bytes), format)
+        .into_dimensions()
+        .map_err(bounded)?;
+    if w == 0 || h == 0 || w > MAX_PREVIEW_SIDE || h > MAX_PREVIEW_SIDE {
+        return Err(PictureError::TooLarge(format!(
+            "preview of {w} × {h} pixels"
+        )));
+    }
+    Ok((w, h))
+}
+
 /// Decode a preview received in a message (it is small, but it came from
 /// another member: the same bounds apply, and the preview's own).
 pub fn decode_preview(p: &Preview) -> Result<DynamicImage, PictureError> {
@@ -281,6 +302,26 @@ mod tests {
         assert!(matches!(err, PictureError::TooLarge(_)), "{err}");
         // And the message says why in words.
         assert!(err.to_string().contains("too large"), "{err}");
+    }
+
+    #[test]
+    fn a_preview_is_checked_from_its_header() {
+        let p = make_preview(&photo_with_gps(800, 600)).expect("preview");
+        assert_eq!(check_preview(&p).expect("fine"), (p.width, p.height));
+        // A header claiming more than a preview may be is refused unread.
+        let big = Preview {
+            bytes: bomb_png(4000, 10),
+            ..p.clone()
+        };
+        assert!(matches!(
+            check_preview(&big),
+            Err(PictureError::TooLarge(_))
+        ));
+        let junk = Preview {
+            bytes: b"not a picture".to_vec(),
+            ..p
+        };
+        assert!(check_preview(&junk).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo bench -p onionchat-desktop --bench desktop            # TCP, history, frames
 //! cargo bench -p onionchat-desktop --bench desktop -- tor     # + the private Tor network
+//! cargo bench -p onionchat-desktop --bench desktop -- family  # only: photos and search
 //! ```
 //!
 //! - **start**: from a cold app to a usable window (profile unlocked,
@@ -12,6 +13,11 @@
 //! - **history**: a chat with 10,000 messages — catching up on them live
 //!   (verified + decrypted), then on a later start showing the chat and
 //!   loading all of it back page by page; process RSS then.
+//! - **family**: a chat of 10,000 messages of which 1,000 are photos (with
+//!   their previews): time to open it on a later start, RSS with all of it
+//!   loaded, frame times with photos in view, and search (the first one,
+//!   which fetches and indexes everything; then as the user types, in the
+//!   encrypted index).
 //! - **frames**: frame time with those 10,000 messages on the CPU renderer
 //!   (tiny-skia, 1000×700): a full rebuild (what any new message or a
 //!   scroll event costs: iced rebuilds the view after each update) and a
@@ -234,6 +240,146 @@ fn frames(ui: &mut Ui, what: &str) {
     );
 }
 
+/// A chat of [`MESSAGES`] with one photo in ten.
+fn bench_family(
+    tmp: &std::path::Path,
+    ui: &mut Ui,
+    bob: &std::sync::Arc<onionchat_client::Client>,
+) {
+    let room = ui.block_on(async { bob.direct_room("ann").await.expect("room") });
+    let photo = tmp.join("photo.jpg");
+    onionchat_tests::photo_with_gps(&photo);
+    let t = Instant::now();
+    let sender = bob.clone();
+    let photo_path = photo.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("rt");
+        rt.block_on(async {
+            for i in 1..=MESSAGES {
+                if i % 10 == 0 {
+                    sender
+                        .send_file(room, &photo_path, Box::new(|_, _| true))
+                        .await
+                        .expect("photo");
+                } else {
+                    sender
+                        .send_text(
+                            room,
+                            &format!("message {i}: who brings the cake on Sunday?"),
+                        )
+                        .await
+                        .expect("send");
+                }
+            }
+        });
+    })
+    .join()
+    .expect("sender");
+    println!(
+        "family: {MESSAGES} messages, {} of them photos (1200 × 900 JPEG, preview made on the sender's side), sent in {:.1} s",
+        MESSAGES / 10,
+        t.elapsed().as_secs_f64()
+    );
+    // A later start: open the chat.
+    ui.restart(options(&tmp.join("ann")));
+    start_and_unlock(ui);
+    let rss_before = rss_mib();
+    let mut opens = Vec::new();
+    for round in 0..5 {
+        if round > 0 {
+            ui.restart(options(&tmp.join("ann")));
+            start_and_unlock(ui);
+        }
+        let t = Instant::now();
+        ui.send(Message::Home(home::Message::OpenRoom(room)));
+        ui.wait_until("the chat's last page", 60, |ui| {
+            ui.home()
+                .timeline(room)
+                .is_some_and(|t| t.loaded && !t.loading)
+        });
+        opens.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    opens.sort_by(f64::total_cmp);
+    println!(
+        "family: open the chat (its last {} messages, {} photos among them, verified + decrypted + previews checked) median {:.0} ms, max {:.0} ms over {} starts",
+        chat::PAGE,
+        chat::PAGE / 10,
+        percentile(&opens, 0.5),
+        opens[opens.len() - 1],
+        opens.len()
+    );
+    frames(ui, "photos in view, last page");
+    let t = Instant::now();
+    while ui
+        .home()
+        .timeline(room)
+        .map(chat::Timeline::len)
+        .unwrap_or(0)
+        < MESSAGES as usize
+    {
+        ui.send(Message::Home(home::Message::Chat(chat::Message::LoadOlder)));
+        ui.wait_until("an older page", 60, |ui| {
+            ui.home().timeline(room).is_some_and(|t| !t.loading)
+        });
+    }
+    println!(
+        "family: all {MESSAGES} loaded back in {:.1} s; RSS {:.1} MiB (was {:.1} MiB before the chat opened)",
+        t.elapsed().as_secs_f64(),
+        rss_mib(),
+        rss_before
+    );
+    frames(ui, "10,000 messages with 1,000 photos");
+    // Search: the first one indexes everything; then as the user types.
+    let client = ui.home().client().clone();
+    let rooms = [room];
+    let t = Instant::now();
+    let found = ui.block_on(async { client.search(&rooms, "cake", 20_000).await.expect("search") });
+    println!(
+        "family: first search fetches and indexes the chat, {} found in {:.1} s",
+        found.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let mut typed = Vec::new();
+    for q in [
+        "c",
+        "ca",
+        "cak",
+        "cake",
+        "sunday",
+        "message 9999",
+        "nothing like it",
+    ] {
+        for _ in 0..5 {
+            let t = Instant::now();
+            let n = client.search_local(&rooms, q, 200).expect("search").len();
+            typed.push(t.elapsed().as_secs_f64() * 1000.0);
+            std::hint::black_box(n);
+        }
+    }
+    typed.sort_by(f64::total_cmp);
+    // After a restart the index is read back from disk and decrypted once.
+    ui.restart(options(&tmp.join("ann")));
+    start_and_unlock(ui);
+    let client = ui.home().client().clone();
+    let t = Instant::now();
+    let n = client
+        .search_local(&rooms, "cake", 200)
+        .expect("search")
+        .len();
+    let cold = t.elapsed().as_secs_f64() * 1000.0;
+    let size = std::fs::metadata(tmp.join("ann/profiles/ann/search.bin"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "family: search as you type over {} indexed messages p50 {:.1} ms / max {:.1} ms; first search after a start (index read + decrypted, {:.1} MiB) {:.0} ms ({n} found)",
+        MESSAGES,
+        percentile(&typed, 0.5),
+        typed[typed.len() - 1],
+        size as f64 / 1_048_576.0,
+        cold
+    );
+}
+
 fn bench_tor() {
     use onionchat_tests::tor_net::{TorNet, avoid_rollover};
     let tmp = tempfile::tempdir().expect("tmp");
@@ -319,6 +465,10 @@ fn main() {
         bob.accept_friend_request(&req).await.expect("accept");
         bob
     });
+    if args.iter().any(|a| a == "family") {
+        bench_family(tmp.path(), &mut ui, &bob);
+        return;
+    }
     bench_start_tcp(tmp.path(), &node);
     ui.restart(options(&tmp.path().join("ann")));
     start_and_unlock(&mut ui);

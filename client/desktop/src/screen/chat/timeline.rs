@@ -40,8 +40,9 @@ pub enum Entry {
         deleted: Option<Deletion>,
         /// Reactions: emoji → who (names, in the order they reacted).
         reactions: BTreeMap<String, Vec<String>>,
-        /// A picture's preview, decoded (bounded) once when it arrived;
-        /// `Err` says why it cannot be shown (a placeholder is drawn).
+        /// A picture's preview, checked when it arrived (decoded when
+        /// drawn); `Err` says why it cannot be shown (a placeholder is
+        /// drawn instead).
         preview: Option<Result<iced::widget::image::Handle, String>>,
     },
     /// Something about the room, in words (a membership change, messages the
@@ -242,15 +243,11 @@ impl Timeline {
             MessageContent::File {
                 preview: Some(p), ..
             } if r.deleted.is_none() => Some(
-                onionchat_client::picture::decode_preview(p)
-                    .map(|img| {
-                        let rgba = img.to_rgba8();
-                        iced::widget::image::Handle::from_rgba(
-                            rgba.width(),
-                            rgba.height(),
-                            rgba.into_raw(),
-                        )
-                    })
+                // Checked from its header here; its pixels are decoded only
+                // while it is drawn (a chat of a thousand photos holds a
+                // thousand small JPEGs, not a thousand bitmaps).
+                onionchat_client::picture::check_preview(p)
+                    .map(|_| iced::widget::image::Handle::from_bytes(p.bytes.clone()))
                     .map_err(|e| e.to_string()),
             ),
             _ => None,
