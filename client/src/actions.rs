@@ -187,7 +187,20 @@ impl Client {
                 "only an admin of the group can rename it".into(),
             ));
         }
-        self.send(room_id, content).await
+        let ack = self.send(room_id, content).await?;
+        // Ours: known now, not only once it comes back from the box.
+        let me = self.me().0;
+        let mut p = self.profile();
+        let t = p.data.rooms.entry(room_id.to_hex()).or_default();
+        if t.name.as_ref().is_none_or(|n| n.seq < ack.seq) {
+            t.name = Some(GroupName {
+                name: name.into(),
+                by: me,
+                seq: ack.seq,
+            });
+            p.save()?;
+        }
+        Ok(ack)
     }
 
     /// The group's name, as its admins last set it (verified), if any.

@@ -598,7 +598,17 @@ impl Client {
         let body = self
             .changed_roster(room_id, RosterChange::Add, members)
             .await?;
-        self.new_epoch(room_id, Some(body)).await
+        let room = self.new_epoch(room_id, Some(body)).await?;
+        // The group's name is inside messages sealed under older keys the
+        // new members never get: say it again under the new one (we are
+        // an admin: only admins add). Not fatal: the members are in.
+        if let Some(name) = self.group_name(room_id) {
+            let again = onionchat_proto::wire::MessageContent::Rename { name };
+            if let Err(e) = self.send(room_id, again).await {
+                tracing::warn!("could not tell the new members the group's name: {e}");
+            }
+        }
+        Ok(room)
     }
 
     /// Remove members from a group (new roster, new epoch they do not get).

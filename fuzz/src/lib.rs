@@ -68,7 +68,7 @@ pub fn request_body(data: &[u8]) {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    match which % 24 {
+    match which % 26 {
         0 => round_trip::<wire::SignupBody>(body),
         1 => round_trip::<wire::ChallengeRequest>(body),
         2 => round_trip::<wire::Challenge>(body),
@@ -92,6 +92,16 @@ pub fn request_body(data: &[u8]) {
         20 => round_trip::<wire::SetReadMarker>(body),
         21 => round_trip::<wire::ReadMarkers>(body),
         22 => round_trip::<wire::FileUploadStart>(body),
+        23 => round_trip::<wire::EraseMessage>(body),
+        // Not an HTTP body: what another member put inside a message's
+        // ciphertext, which every receiver decodes and bounds.
+        24 => {
+            if let Ok(content) = decode::<wire::MessageContent>(body) {
+                let _ = content.check();
+                let _ = content.summary();
+            }
+            round_trip::<wire::MessageContent>(body)
+        }
         _ => round_trip::<wire::ApiError>(body),
     }
 }
@@ -132,6 +142,7 @@ pub fn signed_object(data: &[u8]) {
     let _ = decode_header(&signed);
     let _ = room_key::decode_grant(&signed);
     let _ = roster::decode_roster(&signed);
+    let _ = onionchat_proto::crypto::erase::decode(&signed);
     // RSA verification costs ~0.15 ms, a hundred decodes: check one input
     // in sixteen, so the decoders still get millions of runs.
     if !data.len().is_multiple_of(16) {
@@ -143,6 +154,7 @@ pub fn signed_object(data: &[u8]) {
         onionchat_proto::crypto::SignContext::FileHeader,
         onionchat_proto::crypto::SignContext::KeyGrant,
         onionchat_proto::crypto::SignContext::Roster,
+        onionchat_proto::crypto::SignContext::Erase,
     ] {
         assert!(
             who.key.public().verify_signed(ctx, &signed).is_err(),

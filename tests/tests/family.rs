@@ -329,6 +329,22 @@ async fn groups_have_names_only_admins_can_give_and_search_finds_messages() {
         .expect("rename");
     carol.sync(group).await.expect("sync");
     assert_eq!(carol.group_name(group).as_deref(), Some("Smiths & co"));
+    // Someone added later cannot read what was said before they came,
+    // renames included: the admin who adds them says the name again.
+    let dan_dir = tmp.path().join("dan");
+    let inv = ann.create_invite(None, None).await.expect("invite");
+    let dan = onionchat_tests::join(
+        &node,
+        &dan_dir,
+        "dan",
+        &ann.invite_link(&inv.code).to_string(),
+    )
+    .await;
+    let req = ann.send_friend_request("dan").await.expect("request");
+    dan.accept_friend_request(&req).await.expect("accept");
+    ann.add_members(group, &["dan"]).await.expect("add dan");
+    dan.sync(group).await.expect("dan syncs");
+    assert_eq!(dan.group_name(group).as_deref(), Some("Smiths & co"));
     // A chat between two friends has no name to give.
     let direct = ann.direct_room("bob").await.expect("direct");
     assert!(ann.rename_group(direct, "x").await.is_err());

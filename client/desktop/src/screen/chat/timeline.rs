@@ -16,6 +16,9 @@ use super::{CLOCK_SLACK_MS, PAGE, SLIDE, WINDOW};
 
 /// One line of a timeline.
 #[derive(Debug, Clone, PartialEq)]
+// Nearly every entry is a message: boxing it would add an allocation per
+// message to spare a few notices some bytes.
+#[allow(clippy::large_enum_variant)]
 pub enum Entry {
     /// A verified message.
     Message {
