@@ -237,7 +237,7 @@ impl Client {
     fn remember_erased(&self, room_id: RoomId, msg_id: MsgId, author: u64) -> Result<()> {
         let mut p = self.profile();
         let t = p.data.rooms.entry(room_id.to_hex()).or_default();
-        if t.erased.insert(msg_id.0, author).is_none() {
+        if t.erased.insert((msg_id.0, author)) {
             while t.erased.len() > MAX_ERASED_REMEMBERED {
                 // Ids are random: dropping the smallest forgets an
                 // arbitrary one, which is all the bound needs.
@@ -299,7 +299,7 @@ impl Client {
     ) -> Result<(MessageContent, Option<Deletion>)> {
         let trust = self.trust(m.room_id).unwrap_or_default();
         let who = self.name_of(m.sender);
-        if trust.erased.get(&body.msg_id.0) == Some(&m.sender.0) {
+        if trust.erased.contains(&(body.msg_id.0, m.sender.0)) {
             return Err(self.untrusted(
                 Some(m.room_id),
                 format!(
@@ -316,7 +316,11 @@ impl Client {
         }
         // A reply keeps no excerpt of a message its author took back.
         if let MessageContent::Reply { to, text, .. } = &content
-            && trust.erased.contains_key(&to.0)
+            && trust
+                .erased
+                .range((to.0, 0)..=(to.0, u64::MAX))
+                .next()
+                .is_some()
         {
             let content = MessageContent::Reply {
                 to: *to,

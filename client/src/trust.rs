@@ -161,10 +161,12 @@ pub struct RoomTrust {
     /// The group's name: the latest rename (by seq) an admin signed.
     #[serde(default)]
     pub name: Option<GroupName>,
-    /// Messages their authors deleted for everyone (msg id → author): if
-    /// the node serves one again, it is refused and the user told.
+    /// Messages their authors deleted for everyone, as (msg id, author):
+    /// if the node serves one again, it is refused and the user told.
+    /// Keyed by both, so a member's "delete" naming someone else's message
+    /// neither deletes it nor hides the author's own deletion.
     #[serde(default)]
-    pub erased: BTreeMap<[u8; 16], u64>,
+    pub erased: std::collections::BTreeSet<([u8; 16], u64)>,
     /// Messages this member deleted for themselves only.
     #[serde(default)]
     pub hidden: std::collections::BTreeSet<[u8; 16]>,

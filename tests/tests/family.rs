@@ -427,12 +427,22 @@ async fn a_box_that_serves_a_deleted_message_or_a_taken_back_reaction_again_is_c
     let stored = raw_history(&node, &ann, room).await;
     let original: StoredMessage = stored.messages[(secret.seq - 1) as usize].clone();
     let reaction: StoredMessage = stored.messages[(react.seq - 1) as usize].clone();
+    let original_id = onionchat_proto::crypto::message::decode(&original.envelope)
+        .expect("body")
+        .msg_id;
 
     ann.delete_for_everyone(room, secret.seq)
         .await
         .expect("delete");
     let got = bob.sync(room).await.expect("sync");
     no_refusals(&got);
+    // A "delete" of ann's message signed by someone else (bob's app would
+    // not offer it; a hostile member can sign one) deletes nothing, and
+    // does not mask ann's own deletion.
+    bob.send(room, MessageContent::Delete { to: original_id })
+        .await
+        .expect("sent");
+    bob.sync(room).await.expect("sync");
 
     // The box serves the deleted message again, in its old place.
     let history = |path: &str| path.contains("/messages?after=");

@@ -143,6 +143,22 @@ fn bench_history(
     });
     let first = t.elapsed();
     let t = Instant::now();
+    load_all_back(ui, room);
+    let all = t.elapsed();
+    println!(
+        "history: on a later start the chat shows its last {} messages in {:.0} ms; all {MESSAGES} loaded back (verified + decrypted, {} pages) in {:.1} s; RSS then {:.1} MiB",
+        chat::PAGE,
+        first.as_secs_f64() * 1000.0,
+        MESSAGES / u64::from(chat::PAGE),
+        all.as_secs_f64(),
+        rss_mib()
+    );
+    frames(ui, "10,000 messages, loaded back");
+    let _ = node;
+}
+
+/// Scroll the open chat back to its first message, page by page.
+fn load_all_back(ui: &mut Ui, room: onionchat_proto::wire::RoomId) {
     while ui
         .home()
         .timeline(room)
@@ -155,17 +171,6 @@ fn bench_history(
             ui.home().timeline(room).is_some_and(|t| !t.loading)
         });
     }
-    let all = t.elapsed();
-    println!(
-        "history: on a later start the chat shows its last {} messages in {:.0} ms; all {MESSAGES} loaded back (verified + decrypted, {} pages) in {:.1} s; RSS then {:.1} MiB",
-        chat::PAGE,
-        first.as_secs_f64() * 1000.0,
-        MESSAGES / u64::from(chat::PAGE),
-        all.as_secs_f64(),
-        rss_mib()
-    );
-    frames(ui, "10,000 messages, loaded back");
-    let _ = node;
 }
 
 /// Frame times of the open chat on the CPU renderer.
@@ -310,18 +315,7 @@ fn bench_family(
     );
     frames(ui, "photos in view, last page");
     let t = Instant::now();
-    while ui
-        .home()
-        .timeline(room)
-        .map(chat::Timeline::len)
-        .unwrap_or(0)
-        < MESSAGES as usize
-    {
-        ui.send(Message::Home(home::Message::Chat(chat::Message::LoadOlder)));
-        ui.wait_until("an older page", 60, |ui| {
-            ui.home().timeline(room).is_some_and(|t| !t.loading)
-        });
-    }
+    load_all_back(ui, room);
     println!(
         "family: all {MESSAGES} loaded back in {:.1} s; RSS {:.1} MiB (was {:.1} MiB before the chat opened)",
         t.elapsed().as_secs_f64(),
