@@ -134,14 +134,7 @@ fn bench_history(
     // A later start: the chat shows its last page, then all of it is loaded back.
     ui.restart(options(&tmp.join("ann")));
     start_and_unlock(ui);
-    let t = Instant::now();
-    ui.send(Message::Home(home::Message::OpenRoom(room)));
-    ui.wait_until("the chat's last page", 60, |ui| {
-        ui.home()
-            .timeline(room)
-            .is_some_and(|t| t.loaded && !t.loading)
-    });
-    let first = t.elapsed();
+    let first = open_chat(ui, room);
     let t = Instant::now();
     load_all_back(ui, room);
     let all = t.elapsed();
@@ -155,6 +148,18 @@ fn bench_history(
     );
     frames(ui, "10,000 messages, loaded back");
     let _ = node;
+}
+
+/// Open a chat and wait for its last page; returns the time it took.
+fn open_chat(ui: &mut Ui, room: onionchat_proto::wire::RoomId) -> Duration {
+    let t = Instant::now();
+    ui.send(Message::Home(home::Message::OpenRoom(room)));
+    ui.wait_until("the chat's last page", 60, |ui| {
+        ui.home()
+            .timeline(room)
+            .is_some_and(|t| t.loaded && !t.loading)
+    });
+    t.elapsed()
 }
 
 /// Scroll the open chat back to its first message, page by page.
@@ -295,14 +300,7 @@ fn bench_family(
             ui.restart(options(&tmp.join("ann")));
             start_and_unlock(ui);
         }
-        let t = Instant::now();
-        ui.send(Message::Home(home::Message::OpenRoom(room)));
-        ui.wait_until("the chat's last page", 60, |ui| {
-            ui.home()
-                .timeline(room)
-                .is_some_and(|t| t.loaded && !t.loading)
-        });
-        opens.push(t.elapsed().as_secs_f64() * 1000.0);
+        opens.push(open_chat(ui, room).as_secs_f64() * 1000.0);
     }
     opens.sort_by(f64::total_cmp);
     println!(
