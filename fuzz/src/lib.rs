@@ -263,7 +263,10 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         &MessageContent::Text { text: "hi".into() },
     )
     .expect("seal");
+    let body = message::decode(&envelope).expect("body");
+    let erase = onionchat_proto::crypto::erase::sign(&s.key, &body, 1, 0).expect("erase");
     let mut out: Vec<(&'static str, Vec<u8>)> = vec![
+        ("signed_object", enc(&erase)),
         (
             "client_frame",
             enc(&ClientFrame::Send {
@@ -303,6 +306,40 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         v.extend(body);
         out.push((target, v));
     };
+    with("request_body", 23, enc(&wire::EraseMessage { erase }));
+    for content in [
+        MessageContent::Reply {
+            to: MsgId([1; 16]),
+            excerpt: "hi".into(),
+            text: "hello".into(),
+        },
+        MessageContent::Reaction {
+            to: MsgId([1; 16]),
+            emoji: "👍".into(),
+            on: true,
+        },
+        MessageContent::Delete { to: MsgId([1; 16]) },
+        MessageContent::Rename {
+            name: "The Smiths".into(),
+        },
+        MessageContent::File {
+            file_id: wire::FileId([2; 16]),
+            name: "beach.jpg".into(),
+            mime: Some("image/jpeg".into()),
+            size: 3,
+            sha256: vec![0; 32],
+            preview: Some(Box::new(wire::Preview {
+                mime: "image/jpeg".into(),
+                width: 1,
+                height: 1,
+                bytes: vec![0xff, 0xd8, 0xff, 0xd9],
+                full_width: 1,
+                full_height: 1,
+            })),
+        },
+    ] {
+        with("request_body", 24, enc(&content));
+    }
     with("request_body", 18, enc(&wire::SendMessage { envelope }));
     with(
         "request_body",
