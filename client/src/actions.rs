@@ -297,31 +297,57 @@ impl Client {
         body: &MessageBody,
         content: MessageContent,
     ) -> Result<(MessageContent, Option<Deletion>)> {
-        let trust = self.trust(m.room_id).unwrap_or_default();
-        let who = self.name_of(m.sender);
-        if trust.erased.contains(&(body.msg_id.0, m.sender.0)) {
+        // Every opened message passes here: look at the room's record in
+        // place, not through a copy of it (rosters and all).
+        let reply_to = match &content {
+            MessageContent::Reply { to, .. } => Some(*to),
+            _ => None,
+        };
+        let (served_again, hidden, reply_erased, rename_by_admin, name_is_older) = {
+            let p = self.profile();
+            let t = p.data.rooms.get(&m.room_id.to_hex());
+            let erased = |id: &MsgId| {
+                t.is_some_and(|t| {
+                    t.erased
+                        .range((id.0, 0)..=(id.0, u64::MAX))
+                        .next()
+                        .is_some()
+                })
+            };
+            let admin = matches!(content, MessageContent::Rename { .. })
+                && t.and_then(|t| {
+                    t.rosters
+                        .get((body.roster.version as usize).wrapping_sub(1))
+                })
+                .and_then(|s| onionchat_proto::crypto::roster::decode_roster(s).ok())
+                .is_some_and(|r| r.kind == RoomKind::Group && r.admins.contains(&m.sender));
+            (
+                t.is_some_and(|t| t.erased.contains(&(body.msg_id.0, m.sender.0))),
+                t.is_some_and(|t| t.hidden.contains(&body.msg_id.0)),
+                reply_to.as_ref().is_some_and(erased),
+                admin,
+                t.and_then(|t| t.name.as_ref())
+                    .is_none_or(|n| n.seq < m.seq),
+            )
+        };
+        if served_again {
             return Err(self.untrusted(
                 Some(m.room_id),
                 format!(
-                    "{who} deleted a message for everyone, and the box served it again (message {}): it stays hidden",
+                    "{} deleted a message for everyone, and the box served it again (message {}): it stays hidden",
+                    self.name_of(m.sender),
                     m.seq
                 ),
             ));
         }
-        if trust.hidden.contains(&body.msg_id.0) {
+        if hidden {
             return Ok((
                 MessageContent::Delete { to: body.msg_id },
                 Some(Deletion::ForMe),
             ));
         }
         // A reply keeps no excerpt of a message its author took back.
-        if let MessageContent::Reply { to, text, .. } = &content
-            && trust
-                .erased
-                .range((to.0, 0)..=(to.0, u64::MAX))
-                .next()
-                .is_some()
-        {
+        if reply_erased && let MessageContent::Reply { to, text, .. } = &content {
             let content = MessageContent::Reply {
                 to: *to,
                 excerpt: String::new(),
@@ -333,29 +359,23 @@ impl Client {
             MessageContent::Delete { to } => {
                 self.remember_erased(m.room_id, *to, m.sender.0)?;
             }
-            MessageContent::Rename { name } => {
-                let named = trust
-                    .rosters
-                    .get((body.roster.version as usize).wrapping_sub(1))
-                    .and_then(|s| onionchat_proto::crypto::roster::decode_roster(s).ok());
-                let admin = named
-                    .as_ref()
-                    .is_some_and(|r| r.kind == RoomKind::Group && r.admins.contains(&m.sender));
-                if !admin {
-                    return Err(self.untrusted(
-                        Some(m.room_id),
-                        format!("{who} is not an admin of this group: their rename is refused"),
-                    ));
-                }
-                if trust.name.as_ref().is_none_or(|n| n.seq < m.seq) {
-                    let mut p = self.profile();
-                    p.data.rooms.entry(m.room_id.to_hex()).or_default().name = Some(GroupName {
-                        name: name.clone(),
-                        by: m.sender.0,
-                        seq: m.seq,
-                    });
-                    p.save()?;
-                }
+            MessageContent::Rename { .. } if !rename_by_admin => {
+                return Err(self.untrusted(
+                    Some(m.room_id),
+                    format!(
+                        "{} is not an admin of this group: their rename is refused",
+                        self.name_of(m.sender)
+                    ),
+                ));
+            }
+            MessageContent::Rename { name } if name_is_older => {
+                let mut p = self.profile();
+                p.data.rooms.entry(m.room_id.to_hex()).or_default().name = Some(GroupName {
+                    name: name.clone(),
+                    by: m.sender.0,
+                    seq: m.seq,
+                });
+                p.save()?;
             }
             _ => {}
         }

@@ -337,3 +337,20 @@ pub async fn accept_direct(
     assert_eq!(r.status, 200, "accept: {:?}", r.code());
     onionchat_proto::decode(&r.body).expect("room")
 }
+
+/// A room's stored messages exactly as the node serves them to `who` (the
+/// first 500; no client checks in between): what a test compares an
+/// attack or an erasure with.
+pub async fn history(
+    addr: &str,
+    who: &onionchat_client::Client,
+    room: onionchat_proto::wire::RoomId,
+) -> onionchat_proto::wire::History {
+    let r = get(
+        addr,
+        &format!("/v1/rooms/{room}/messages?after=0&limit=500"),
+        who.session_token().as_deref(),
+    )
+    .await;
+    onionchat_proto::decode(&r.body).expect("history")
+}

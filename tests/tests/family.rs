@@ -28,16 +28,6 @@ fn no_refusals(items: &[Incoming]) {
     );
 }
 
-async fn raw_history(node: &Node, who: &Client, room: RoomId) -> History {
-    let r = raw::get(
-        &node.addr,
-        &format!("/v1/rooms/{room}/messages?after=0&limit=500"),
-        who.session_token().as_deref(),
-    )
-    .await;
-    onionchat_proto::decode(&r.body).expect("history")
-}
-
 /// What the shown messages say (any kind), for looking things up.
 fn said(items: &[Incoming]) -> Vec<String> {
     messages(items)
@@ -128,7 +118,7 @@ async fn replies_reactions_and_deletes_are_seen_by_the_other_member() {
         .await
         .expect_err("not bob's message");
     assert!(err.to_string().contains("only your own"), "{err}");
-    let before = raw_history(&node, &ann, room).await;
+    let before = raw::history(&node.addr, &ann, room).await;
     let original = before
         .messages
         .iter()
@@ -164,7 +154,7 @@ async fn replies_reactions_and_deletes_are_seen_by_the_other_member() {
     assert!(!said(&seen).iter().any(|t| t.contains("4711")));
 
     // The node dropped the ciphertext and kept the signed request.
-    let after = raw_history(&node, &ann, room).await;
+    let after = raw::history(&node.addr, &ann, room).await;
     let stored = after
         .messages
         .iter()
@@ -424,7 +414,7 @@ async fn a_box_that_serves_a_deleted_message_or_a_taken_back_reaction_again_is_c
     let mut events = bob.subscribe();
     let got = bob.sync(room).await.expect("sync");
     no_refusals(&got);
-    let stored = raw_history(&node, &ann, room).await;
+    let stored = raw::history(&node.addr, &ann, room).await;
     let original: StoredMessage = stored.messages[(secret.seq - 1) as usize].clone();
     let reaction: StoredMessage = stored.messages[(react.seq - 1) as usize].clone();
     let original_id = onionchat_proto::crypto::message::decode(&original.envelope)
@@ -519,7 +509,7 @@ async fn the_node_erases_only_what_the_author_signed() {
     let bob_key = Profile::open(&tmp.path().join("bob"), PASS)
         .expect("bob")
         .identity;
-    let stored = raw_history(&node, &ann, room).await.messages[0].clone();
+    let stored = raw::history(&node.addr, &ann, room).await.messages[0].clone();
     let body = message::decode(&stored.envelope).expect("body");
     let (a, path) = (&node.addr, format!("/v1/rooms/{room}/erase"));
     let ann_token = ann.session_token();
@@ -593,7 +583,7 @@ async fn the_node_erases_only_what_the_author_signed() {
         ErrorCode::Unauthorized,
     );
     // After all that, the message is still there, unchanged.
-    let now = raw_history(&node, &ann, room).await.messages[0].clone();
+    let now = raw::history(&node.addr, &ann, room).await.messages[0].clone();
     assert_eq!(now, stored);
 
     // The author's own request erases it; again changes nothing.
@@ -601,7 +591,7 @@ async fn the_node_erases_only_what_the_author_signed() {
         let r = post(ann_token.clone(), genuine.clone()).await;
         assert_eq!(r.status, 204, "{:?}", r.code());
     }
-    let now = raw_history(&node, &ann, room).await.messages[0].clone();
+    let now = raw::history(&node.addr, &ann, room).await.messages[0].clone();
     assert!(now.erased);
     assert_eq!(now.envelope, genuine);
     // A resend of the erased message is no way to bring it back.
@@ -616,5 +606,5 @@ async fn the_node_erases_only_what_the_author_signed() {
     )
     .await;
     assert_eq!(again.status, 409, "{:?}", again.code());
-    assert!(raw_history(&node, &ann, room).await.messages[0].erased);
+    assert!(raw::history(&node.addr, &ann, room).await.messages[0].erased);
 }

@@ -436,7 +436,7 @@ async fn replays_withheld_and_reordered_messages_are_caught() {
     }
 
     // Replayed: an old message served again as new.
-    let old = raw_history(&node, &ann, room).await.messages[1].clone();
+    let old = raw::history(&node.addr, &ann, room).await.messages[1].clone();
     say(&ann, room, &["eight"]).await;
     proxy.attack(move |_, path, body| {
         if !history(path) {
@@ -469,16 +469,6 @@ async fn replays_withheld_and_reordered_messages_are_caught() {
     );
 
     proxy.honest();
-}
-
-async fn raw_history(node: &Node, who: &Client, room: RoomId) -> History {
-    let r = raw::get(
-        &node.addr,
-        &format!("/v1/rooms/{room}/messages?after=0"),
-        who.session_token().as_deref(),
-    )
-    .await;
-    onionchat_proto::decode(&r.body).expect("history")
 }
 
 fn open_registration(dir: &Path) -> String {
@@ -613,7 +603,7 @@ async fn a_member_cannot_store_what_does_not_verify() {
         r.code(),
         Some(onionchat_proto::wire::ErrorCode::BadSignature)
     );
-    assert_eq!(raw_history(&node, &ann, room).await.messages.len(), 1);
+    assert_eq!(raw::history(&node.addr, &ann, room).await.messages.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -631,7 +621,7 @@ async fn a_replay_on_the_first_page_of_a_chat_is_flagged() {
     // The box serves sync honestly, but the page a chat opens with shows
     // ann's old "Yes, do it" again, as the newest message.
     let proxy = HostileNode::start(node.addr.clone()).await;
-    let old = raw_history(&node, &ann, room).await.messages[0].clone();
+    let old = raw::history(&node.addr, &ann, room).await.messages[0].clone();
     proxy.attack(move |_, path, body| {
         if !path.contains("/messages?after=0") {
             return body;
@@ -671,7 +661,7 @@ async fn a_replay_and_a_gap_in_an_older_page_are_flagged() {
     // Scrolling back, the page after #3 has m4, then m1 again in m5's
     // place (m5 is left out), then m6.
     let proxy = HostileNode::start(node.addr.clone()).await;
-    let all = raw_history(&node, &ann, room).await.messages;
+    let all = raw::history(&node.addr, &ann, room).await.messages;
     proxy.attack(move |_, path, body| {
         if !path.contains("/messages?after=3") {
             return body;
