@@ -305,6 +305,38 @@ impl Node {
     pub fn connector(&self) -> Arc<TcpConnector> {
         Arc::new(TcpConnector::new(self.addr.clone()))
     }
+
+    /// The last `n` lines of the node's log (its stderr), oldest first.
+    pub fn log_tail(&self, n: usize) -> Vec<String> {
+        let log = std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default();
+        let mut tail: Vec<String> = log.lines().rev().take(n).map(str::to_string).collect();
+        tail.reverse();
+        tail
+    }
+
+    /// Wait until the node's onion service says it is running (descriptors
+    /// published, introduction points up), so that a client joining next
+    /// is not racing the service's first publication. Panics with the log's
+    /// tail after `secs`.
+    pub fn wait_onion_running(&self, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let log_path = self.data_dir.with_extension("log");
+        loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if log
+                .lines()
+                .any(|l| l.contains("onion service state") && l.contains("state=Running"))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the onion service did not come up in {secs} s; the node's log ends: {:#?}",
+                self.log_tail(12)
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
 }
 
 impl Drop for Node {

@@ -579,3 +579,43 @@ pub async fn join_via_bridges(
     }
     Err(last.unwrap_or_else(|| onionchat_client::ClientError::Connect("gave up".into())))
 }
+
+/// Wait until the onion service named by `invite` answers `GET /v1/info`
+/// through a fresh Arti client on the network `network` (state kept in
+/// `dir`), so a test that then joins through a slower path (bridges, a
+/// window) does not race the service's first publication. The invite is
+/// not used up. Panics after about `secs` seconds with the last error.
+pub async fn wait_reachable(network: &Path, dir: &Path, invite: &str, secs: u64) {
+    use onionchat_client::transport::{TorOptions, connector_for};
+    let link = onionchat_proto::wire::InviteLink::parse(invite).expect("invite link");
+    let mut data = onionchat_client::profile::VaultData::default();
+    data.address = link.address.clone();
+    data.auth_key = link.auth_key.clone();
+    let tor = TorOptions {
+        state_dir: Some(dir.to_path_buf()),
+        network_config: Some(network.to_path_buf()),
+        progress: false,
+        on_bootstrap: None,
+        bootstrap_timeout: None,
+        bridges: Vec::new(),
+        transport_program: None,
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let connector = connector_for(&data, &tor).expect("connector");
+        let api = onionchat_client::api::Api::new(connector);
+        let err = match api
+            .get::<onionchat_proto::wire::ServerInfo>("/v1/info")
+            .await
+        {
+            Ok(_) => return,
+            Err(e) => e,
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the onion service was not reachable in {secs} s: {err}"
+        );
+        eprintln!("the onion service is not reachable yet ({err}); trying again");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}

@@ -160,8 +160,15 @@ impl Ui {
         r
     }
 
-    /// Click the widget showing exactly `label`.
+    /// Click the widget showing exactly `label`, waiting up to 20 s for it
+    /// to appear (as a person waits for a button to show up): what a
+    /// screen shows can follow a moment after what a test waited for
+    /// (connected first, then the owner's "Your box").
     pub fn click(&mut self, label: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.sees(label) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(25));
+        }
         let r = self.interact(|s| s.click(label).map(|_| ()));
         if let Err(e) = r {
             panic!(
