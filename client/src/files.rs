@@ -45,25 +45,64 @@ fn part_path(dest: &Path) -> PathBuf {
     dest.with_file_name(format!("{name}.part"))
 }
 
-/// The preview of the picture at `path` (and its MIME type), if it is a
-/// JPEG or PNG small enough to decode; `None` sends it as a plain file.
-async fn picture_preview(
-    path: &Path,
-    size: u64,
-) -> Option<(&'static str, Box<onionchat_proto::wire::Preview>)> {
+/// A photo ready to go: its bytes as [`crate::picture::clean`] left them
+/// (the pixels without the hidden details), its MIME type and, when it
+/// decodes within bounds, its preview.
+struct Photo {
+    bytes: Vec<u8>,
+    mime: &'static str,
+    preview: Option<Box<onionchat_proto::wire::Preview>>,
+}
+
+/// If the file at `path` is a JPEG or PNG of at most
+/// [`crate::picture::MAX_PICTURE_BYTES`], the photo to send instead of it;
+/// `None` sends the file as it is. A picture whose container is too
+/// damaged to clean is not sent at all: sending it as it is could send
+/// where it was taken.
+async fn prepare_photo(path: &Path, size: u64) -> Result<Option<Photo>> {
     if size > crate::picture::MAX_PICTURE_BYTES {
-        return None;
+        return Ok(None);
     }
-    let bytes = tokio::fs::read(path).await.ok()?;
-    let format = crate::picture::picture_format(&bytes)?;
-    let made = tokio::task::spawn_blocking(move || crate::picture::make_preview(&bytes)).await;
+    let mut head = [0u8; 16];
+    let n = {
+        let mut f = tokio::fs::File::open(path)
+            .await
+            .map_err(ClientError::io(format!("cannot open {}", path.display())))?;
+        f.read(&mut head)
+            .await
+            .map_err(ClientError::io(format!("cannot read {}", path.display())))?
+    };
+    let Some(format) = crate::picture::picture_format(&head[..n]) else {
+        return Ok(None);
+    };
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(ClientError::io(format!("cannot read {}", path.display())))?;
+    let shown = path.display().to_string();
+    let made = tokio::task::spawn_blocking(move || {
+        let bytes = crate::picture::clean(&bytes)?;
+        let preview = match crate::picture::make_preview(&bytes) {
+            Ok(p) => Some(Box::new(p)),
+            Err(e) => {
+                tracing::info!("sending {shown} without a preview: {e}");
+                None
+            }
+        };
+        Ok::<_, crate::picture::PictureError>(Photo {
+            bytes,
+            mime: crate::picture::mime_of(format),
+            preview,
+        })
+    })
+    .await
+    .map_err(|e| ClientError::Protocol(format!("preparing the photo failed: {e}")))?;
     match made {
-        Ok(Ok(p)) => Some((crate::picture::mime_of(format), Box::new(p))),
-        Ok(Err(e)) => {
-            tracing::info!("sending {} without a preview: {e}", path.display());
-            None
-        }
-        Err(_) => None,
+        Ok(photo) => Ok(Some(photo)),
+        Err(e) => Err(ClientError::Input(format!(
+            "{} was not sent: {e}, so its hidden details (such as where it was taken) \
+             cannot be taken out; put it in a zip file to send it as it is",
+            path.display()
+        ))),
     }
 }
 
@@ -76,10 +115,10 @@ impl Client {
         path: &Path,
         progress: Progress,
     ) -> Result<(FileId, SendAck)> {
-        let mut file = tokio::fs::File::open(path)
+        let file = tokio::fs::File::open(path)
             .await
             .map_err(ClientError::io(format!("cannot open {}", path.display())))?;
-        let size = file
+        let mut size = file
             .metadata()
             .await
             .map_err(ClientError::io("cannot read the file size"))?
@@ -88,11 +127,21 @@ impl Client {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "file".into());
-        // A picture travels with a small preview made here, so it shows in
-        // the conversation before anyone fetches the file.
-        let preview = picture_preview(path, size).await;
-        let mime = preview.as_ref().map(|(mime, _)| mime.to_string());
-        let preview = preview.map(|(_, p)| p);
+        // A photo goes without its hidden details (GPS, camera, time), and
+        // with a small preview made here, so it shows in the conversation
+        // before anyone fetches the file. Other files go as they are.
+        let (mut file, mime, preview): (Box<dyn tokio::io::AsyncRead + Send + Unpin>, _, _) =
+            match prepare_photo(path, size).await? {
+                Some(photo) => {
+                    size = photo.bytes.len() as u64;
+                    (
+                        Box::new(std::io::Cursor::new(photo.bytes)),
+                        Some(photo.mime.to_string()),
+                        photo.preview,
+                    )
+                }
+                None => (Box::new(file), None, None),
+            };
         let (room, key) = self.ready_room(room_id).await?;
         let file_id = FileId::random();
         let (header, mut sealer) = {

@@ -40,6 +40,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("signed_object", signed_object),
     ("file_stream", file_stream),
     ("http_api", http_api),
+    ("picture", picture),
 ];
 
 /// Decode `data` as `T`; when it decodes, it must survive encode → decode.
@@ -237,6 +238,35 @@ pub fn file_stream(data: &[u8]) {
     }
 }
 
+/// Pictures, on the client: a preview another member put in a message
+/// (checked from its header, then decoded within bounds — a hostile
+/// member's input) and a photo being cleaned of its metadata before it is
+/// sent. Neither may panic; a decoded preview is never over the preview
+/// bounds; a cleaned picture is never much larger than it was, and
+/// cleaning it again changes nothing.
+pub fn picture(data: &[u8]) {
+    use onionchat_client::picture;
+    use onionchat_proto::limits::MAX_PREVIEW_SIDE;
+    let preview = wire::Preview {
+        mime: "image/jpeg".into(),
+        width: 1,
+        height: 1,
+        bytes: data.to_vec(),
+        full_width: 1,
+        full_height: 1,
+    };
+    if picture::check_preview(&preview).is_ok()
+        && let Ok(img) = picture::decode_preview(&preview)
+    {
+        assert!(img.width() <= MAX_PREVIEW_SIDE && img.height() <= MAX_PREVIEW_SIDE);
+    }
+    if let Ok(clean) = picture::clean(data) {
+        assert!(clean.len() <= data.len() + 64, "cleaning grew the picture");
+        let again = picture::clean(&clean).expect("a cleaned picture cleans again");
+        assert_eq!(again, clean, "cleaning twice changed the picture");
+    }
+}
+
 /// Valid inputs for each target, to start its corpus from (written by
 /// `fuzz-seeds`, see scripts/fuzz): the fuzzer mutates real frames,
 /// bodies, links, keys and files instead of finding CBOR from nothing.
@@ -356,6 +386,29 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     req.extend(enc(&wire::FriendRequestCreate { to: "carol".into() }));
     with("http_api", 1, req);
     with("http_api", 0, vec![29, 1, 0]); // GET /v1/ws as ann, no upgrade
+    // picture: a small photo as a phone writes it (EXIF with an
+    // orientation and a GPS pointer), the same as a PNG, and a preview.
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(24, 16, |x, y| {
+        image::Rgb([(x * 10) as u8, (y * 15) as u8, 90])
+    }));
+    let mut jpeg = Vec::new();
+    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+        &mut jpeg, 80,
+    ))
+    .expect("a seed JPEG");
+    let exif = b"Exif\0\0II*\0\x08\0\0\0\x02\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\
+                 \x25\x88\x04\0\x01\0\0\0\x26\0\0\0\0\0\0\0GPS";
+    let mut phone = jpeg[..2].to_vec();
+    phone.extend_from_slice(&[0xff, 0xe1]);
+    phone.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    phone.extend_from_slice(exif);
+    phone.extend_from_slice(&jpeg[2..]);
+    out.push(("picture", phone));
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("a seed PNG");
+    out.push(("picture", png));
+    out.push(("picture", jpeg));
     out
 }
 

@@ -484,7 +484,31 @@ fn what_families_do_from_the_command_line() {
     // A photo shows as a photo, with its preview in the JSON.
     let photo = tmp.path().join("beach.jpg");
     onionchat_tests::photo_with_gps(&photo);
-    ann.run(&["file", "send", "bob", photo.to_str().expect("path")]);
+    let sent = ann.run(&["file", "send", "bob", photo.to_str().expect("path")]);
+    // What bob saves is the photo without where it was taken.
+    let saved = tmp.path().join("beach-from-ann.jpg");
+    bob.run(&[
+        "file",
+        "get",
+        "ann",
+        file_id_in(&sent),
+        saved.to_str().expect("path"),
+    ]);
+    let saved = std::fs::read(&saved).expect("saved photo");
+    assert!(saved.starts_with(&[0xff, 0xd8]) && saved.len() > 10_000);
+    assert!(
+        !saved.windows(8).any(|w| w == b"our-home"),
+        "the GPS block went with the photo"
+    );
+    // A photo too damaged to clean is not sent as it is.
+    let broken = tmp.path().join("broken.jpg");
+    std::fs::write(&broken, [0xff, 0xd8, 0xff, 0xe1, 0x00]).expect("write");
+    let e = ann.fail(&["file", "send", "bob", broken.to_str().expect("path")]);
+    assert!(
+        stderr(&e).contains("was not sent") && stderr(&e).contains("where it was taken"),
+        "{}",
+        stderr(&e)
+    );
     let hist = bob.run(&["history", "ann"]);
     assert!(
         hist.contains("ann sent a photo (1200 × 900): beach.jpg"),

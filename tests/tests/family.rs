@@ -226,7 +226,8 @@ async fn a_photo_travels_with_a_clean_preview_and_deleting_it_removes_the_file()
     assert_eq!((shown.width(), shown.height()), (p.width, p.height));
     assert!(!contains(&p.bytes, b"our-home"), "GPS text in the preview");
     assert!(!contains(&p.bytes, b"Exif"), "EXIF block in the preview");
-    // The full picture is the file, whole.
+    // The full picture is the file: the same pixels, without the GPS
+    // block the original carries (nor any EXIF: the photo is upright).
     let dest = tmp.path().join("got.jpg");
     let MessageContent::File { sha256, .. } = &m[0].content else {
         unreachable!()
@@ -234,9 +235,20 @@ async fn a_photo_travels_with_a_clean_preview_and_deleting_it_removes_the_file()
     bob.download_file(file_id, &dest, Some(sha256), Box::new(|_, _| true))
         .await
         .expect("download");
+    let original = std::fs::read(&photo).expect("read");
+    let got = std::fs::read(&dest).expect("read");
+    assert!(contains(&original, b"our-home") && contains(&original, b"Exif"));
+    assert!(!contains(&got, b"our-home"), "GPS text in the photo");
+    assert!(!contains(&got, b"Exif"), "EXIF block in the photo");
+    let pixels = |b: &[u8]| {
+        onionchat_client::picture::decode(b)
+            .expect("decodes")
+            .to_rgb8()
+    };
     assert_eq!(
-        std::fs::read(&dest).expect("read"),
-        std::fs::read(&photo).expect("read")
+        pixels(&got),
+        pixels(&original),
+        "the photo's pixels changed"
     );
 
     // Deleting the photo for everyone removes the file from the box.

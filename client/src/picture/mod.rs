@@ -1,12 +1,18 @@
-//! Pictures: the small preview a photo carries inside its message, and
-//! decoding that is bounded against decompression bombs.
+//! Pictures: the small preview a photo carries inside its message, the
+//! photo itself cleaned of its hidden details, and decoding that is
+//! bounded against decompression bombs.
 //!
 //! Everything here runs on the member's device. A preview is decoded from
 //! the original, turned upright (the original's orientation tag), shrunk
 //! and re-encoded as a fresh JPEG: none of the original's metadata (GPS
-//! position, camera, time) survives into it.
+//! position, camera, time) survives into it. The full photo is sent as
+//! [`clean`] leaves it: the same pixels, without the metadata.
+
+mod clean;
 
 use std::io::Cursor;
+
+pub use clean::clean;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use onionchat_proto::limits::{MAX_PREVIEW_BYTES, MAX_PREVIEW_SIDE};
