@@ -70,6 +70,10 @@ pub enum ClientError {
     /// nothing was sent.
     #[error("{0}")]
     Input(String),
+    /// A message sent for the members of a roster that does not name us
+    /// (before we joined): see `Incoming::BeforeYouJoined`.
+    #[error("sent before you were in this group")]
+    BeforeYouJoined,
 }
 
 impl ClientError {

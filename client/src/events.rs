@@ -69,6 +69,22 @@ pub enum Incoming {
         /// The seq of the message they should have come before.
         before: u64,
     },
+    /// A genuine message (its signature checked) sent for the members of
+    /// a roster that does not name this member — before they were added,
+    /// or while they were out of the group. Its key was never theirs to
+    /// have: not a refusal, nothing is wrong; a UI says so once, quietly.
+    /// (The roster is the one its sender signed, verified in the chain:
+    /// the box cannot pass a message sent to us off as one of these.)
+    BeforeYouJoined {
+        /// Room.
+        room_id: RoomId,
+        /// Seq.
+        seq: u64,
+        /// Sender.
+        sender: UserId,
+        /// Sender's username.
+        sender_name: String,
+    },
     /// Failed verification or decryption, or a replay; never shown as a
     /// message.
     Rejected {
@@ -174,7 +190,7 @@ impl Incoming {
     pub fn seq(&self) -> u64 {
         match self {
             Incoming::Message(r) => r.seq,
-            Incoming::Rejected { seq, .. } => *seq,
+            Incoming::Rejected { seq, .. } | Incoming::BeforeYouJoined { seq, .. } => *seq,
             Incoming::Missing { .. } => 0,
         }
     }

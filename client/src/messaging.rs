@@ -227,6 +227,12 @@ impl Client {
                 self.index_message(&r);
                 Incoming::Message(r)
             }
+            Err(ClientError::BeforeYouJoined) => Incoming::BeforeYouJoined {
+                room_id: m.room_id,
+                seq: m.seq,
+                sender: m.sender,
+                sender_name: self.name_of(m.sender),
+            },
             Err(e) => Incoming::Rejected {
                 room_id: m.room_id,
                 seq: m.seq,
@@ -262,6 +268,15 @@ impl Client {
         // What the sender signed about the room's members.
         self.check_named_roster(m.room_id, m.sender, &body.roster)
             .await?;
+        // Sent for members we were not among (the roster its sender signed
+        // does not name us, and we hold no key of its epoch): nothing to
+        // open and nothing wrong — and no trip to the box for a key that
+        // was never ours.
+        if self.profile().room_key(m.room_id.0, body.epoch).is_none()
+            && self.named_roster_lacks_me(m.room_id, &body.roster)
+        {
+            return Err(ClientError::BeforeYouJoined);
+        }
         // Then the key of its epoch, and the sender in the roster that key
         // was made for, with the key that signed.
         let key = self.room_key(m.room_id, body.epoch).await?;
@@ -298,6 +313,23 @@ impl Client {
             content,
             deleted,
         })
+    }
+
+    /// Whether `named` is a roster of the room we verified that does not
+    /// have us in it.
+    fn named_roster_lacks_me(
+        &self,
+        room: RoomId,
+        named: &onionchat_proto::wire::RosterRef,
+    ) -> bool {
+        // (`me` first: it takes the profile's lock itself.)
+        let me = self.me();
+        self.profile()
+            .data
+            .rooms
+            .get(&room.to_hex())
+            .and_then(|t| t.roster(&named.hash))
+            .is_some_and(|r| r.body.version == named.version && r.body.member(me).is_none())
     }
 
     /// Check the roster a member's signed message names against ours:

@@ -605,6 +605,9 @@ pub fn texts(items: &[onionchat_client::Incoming]) -> Vec<String> {
                 _ => None,
             },
             Incoming::Rejected { reason, .. } => panic!("a message was rejected: {reason}"),
+            Incoming::BeforeYouJoined { seq, .. } => {
+                panic!("message {seq} was sent before we were in the room")
+            }
             Incoming::Missing {
                 count, sender_name, ..
             } => {

@@ -291,9 +291,18 @@ fn every_subcommand() {
     // rooms create/add/remove/leave/list
     let out = ann.run(&["rooms", "create", "bob"]);
     let room = out.trim().rsplit(' ').next().expect("room id").to_string();
+    ann.run(&["send", &room, "before cat came"]);
     ann.run(&["rooms", "add", &room, "cat"]);
     ann.run(&["send", &room, "group hi"]);
-    assert!(cat.run(&["history", &room]).contains("group hi"));
+    let hist = cat.run(&["history", &room]);
+    assert!(hist.contains("group hi"), "{hist}");
+    // What was said before she came is said to be that, not a failure.
+    assert!(
+        hist.contains("[1] · ann wrote this before you were in the group")
+            && !hist.contains('⚠')
+            && !hist.contains("before cat came"),
+        "{hist}"
+    );
     ann.run(&["rooms", "remove", &room, "cat"]);
     cat.fail(&["history", &room]);
     bob.run(&["rooms", "leave", &room]);

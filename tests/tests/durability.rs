@@ -47,6 +47,7 @@ async fn acknowledged_messages_survive_kill_9() {
             Incoming::Message(r) => r.seq,
             Incoming::Rejected { reason, .. } => panic!("{reason}"),
             Incoming::Missing { count, .. } => panic!("{count} messages missing"),
+            Incoming::BeforeYouJoined { seq, .. } => panic!("{seq} sent before bob joined"),
         })
         .collect();
     let n = seqs.len() as u64;

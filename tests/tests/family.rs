@@ -620,3 +620,94 @@ async fn the_node_erases_only_what_the_author_signed() {
     assert_eq!(again.status, 409, "{:?}", again.code());
     assert!(raw::history(&node.addr, &ann, room).await.messages[0].erased);
 }
+
+/// Someone added to a group later sees what was said before as one quiet
+/// fact — sent before they were in it — not as refusals, and with no trip
+/// to the box for keys that were never theirs; what is said after they
+/// came opens. The box cannot pass a message meant for them off as one of
+/// those: the roster a message names is signed by its sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_added_later_sees_what_came_before_as_such() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (ann, people, _) =
+        onionchat_tests::owner_and(&node, tmp.path(), &["bob", "carol"], 2).await;
+    let (bob, carol) = (&people[0], &people[1]);
+    let group = ann.create_group(&["bob"]).await.expect("group").id;
+    ann.send_text(group, "what shall we give mum?")
+        .await
+        .expect("send");
+    bob.send_text(group, "a photo book").await.expect("send");
+    ann.add_members(group, &["carol"]).await.expect("add carol");
+    ann.send_text(group, "welcome, carol").await.expect("send");
+
+    let seen = carol.history_all(group, 0).await.expect("history");
+    let kinds: Vec<String> = seen
+        .iter()
+        .map(|i| match i {
+            Incoming::BeforeYouJoined { sender_name, .. } => format!("before: {sender_name}"),
+            Incoming::Message(r) => r.content.summary(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(kinds, ["before: ann", "before: bob", "welcome, carol"]);
+    let welcome = seen[2].seq();
+    // bob, there from the start, reads them all.
+    let bobs = bob.history_all(group, 0).await.expect("history");
+    no_refusals(&bobs);
+    assert_eq!(messages(&bobs).len(), 3);
+
+    // Through a box that makes ann's welcome name the roster carol was
+    // not in (as if it had been sent before she came): refused, never
+    // filed away as "before you joined".
+    let stored = raw::history(&node.addr, carol, group).await;
+    let before_roster = onionchat_proto::crypto::message::decode(&stored.messages[0].envelope)
+        .expect("body")
+        .roster;
+    carol.save().expect("save");
+    let proxy = HostileNode::start(node.addr.clone()).await;
+    let key_fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = key_fetches.clone();
+    proxy.attack(move |_, path, body| {
+        if path.ends_with("/keys") {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        if !path.contains("/messages?after=") {
+            return body;
+        }
+        rewrite::<History>(body, move |h| {
+            for m in &mut h.messages {
+                let Ok(mut b) = onionchat_proto::crypto::message::decode(&m.envelope) else {
+                    continue;
+                };
+                if b.roster != before_roster {
+                    b.roster = before_roster;
+                    m.envelope.body = onionchat_proto::encode(&b).expect("encode");
+                }
+            }
+        })
+    });
+    let conn = proxy.connector();
+    let carol_via =
+        Client::open(&tmp.path().join("carol"), PASS, move |_| Ok(conn)).expect("carol");
+    let seen = carol_via.history_all(group, 0).await.expect("history");
+    assert!(
+        matches!(seen.last(), Some(Incoming::Rejected { seq, .. }) if *seq == welcome),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|i| matches!(i, Incoming::BeforeYouJoined { seq, .. } if *seq == welcome)),
+        "{seen:?}"
+    );
+    // The earlier messages were known for what they are without asking
+    // the box for keys (one request each, on every page, before).
+    assert_eq!(
+        seen.iter()
+            .filter(|i| matches!(i, Incoming::BeforeYouJoined { .. }))
+            .count(),
+        2
+    );
+    assert_eq!(key_fetches.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

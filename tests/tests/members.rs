@@ -136,6 +136,7 @@ fn shown(got: &[Incoming]) -> Vec<String> {
             },
             Incoming::Missing { count, .. } => format!("{count} missing"),
             Incoming::Rejected { reason, .. } => format!("rejected: {reason}"),
+            Incoming::BeforeYouJoined { .. } => "before you joined".into(),
         })
         .collect()
 }

@@ -173,6 +173,20 @@ pub fn print_incoming(json_out: bool, item: &Incoming, shown: &mut Shown) {
                 );
             }
         }
+        Incoming::BeforeYouJoined {
+            seq, sender_name, ..
+        } => {
+            if json_out {
+                out!(
+                    "{}",
+                    json!({"seq": seq, "before_you_joined": true, "sender": sender_name})
+                );
+            } else {
+                out!(
+                    "[{seq}] · {sender_name} wrote this before you were in the group (locked for its members then)"
+                );
+            }
+        }
         Incoming::Rejected {
             seq,
             sender,

@@ -87,7 +87,14 @@ pub struct Timeline {
     by_id: HashMap<MsgId, u64>,
     /// What names a message not loaded yet (an older page will bring it).
     pending: HashMap<MsgId, Vec<Change>>,
+    /// Where the one "sent before you were in this group" notice is (at
+    /// the lowest such message loaded).
+    before_you_joined: Option<(u64, u32)>,
 }
+
+/// What a member added to a group sees in place of the messages sent
+/// before: once, not a line per message, and not as a warning.
+pub const BEFORE_YOU_JOINED: &str = "Earlier messages were sent before you were in this group: they were locked for its members then, so they cannot be shown here.";
 
 /// A change to a message, by someone.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +193,23 @@ impl Timeline {
                             warning: true,
                         },
                     );
+                }
+                false
+            }
+            Incoming::BeforeYouJoined { seq, .. } => {
+                if self.before_you_joined.is_none_or(|k| seq < k.0) {
+                    if let Some(k) = self.before_you_joined.take() {
+                        self.entries.remove(&k);
+                    }
+                    let key = self.notice_key(seq);
+                    self.entries.insert(
+                        key,
+                        Entry::Notice {
+                            text: BEFORE_YOU_JOINED.to_string(),
+                            warning: false,
+                        },
+                    );
+                    self.before_you_joined = Some(key);
                 }
                 false
             }
@@ -530,6 +554,35 @@ mod tests {
             texts[2]
         );
         assert_eq!(texts[3], "four");
+    }
+
+    #[test]
+    fn what_came_before_a_member_joined_is_one_quiet_notice_at_its_start() {
+        let mut t = Timeline::default();
+        let before = |seq| Incoming::BeforeYouJoined {
+            room_id: RoomId([1; 16]),
+            seq,
+            sender: UserId(2),
+            sender_name: "bob".into(),
+        };
+        // The newest page first, then an older one, as scrolling up does.
+        t.add_page(vec![before(4), before(5), msg(6, "welcome")], 3);
+        t.add_page(vec![before(2), before(3)], 1);
+        let shown: Vec<(String, bool)> = t
+            .entries()
+            .map(|e| match e {
+                Entry::Notice { text, warning } => (text.clone(), *warning),
+                Entry::Message { .. } => ("message".into(), false),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (BEFORE_YOU_JOINED.to_string(), false),
+                ("message".to_string(), false)
+            ]
+        );
+        assert_eq!(t.before_you_joined.map(|k| k.0), Some(2));
     }
 
     #[test]

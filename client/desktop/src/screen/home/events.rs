@@ -30,9 +30,9 @@ impl Home {
             ClientEvent::Message(item) => {
                 let room = match &item {
                     Incoming::Message(r) => r.room_id,
-                    Incoming::Missing { room_id, .. } | Incoming::Rejected { room_id, .. } => {
-                        *room_id
-                    }
+                    Incoming::Missing { room_id, .. }
+                    | Incoming::Rejected { room_id, .. }
+                    | Incoming::BeforeYouJoined { room_id, .. } => *room_id,
                 };
                 let open = self.current_room() == Some(room);
                 let notify = match &item {
