@@ -220,6 +220,8 @@ fn extreme() -> DisplayStatus {
     s.cpu_temp_c = Some(-1e30);
     s.load1 = Some(f32::MAX);
     s.node.onion_address = Some("ü".repeat(300));
+    // The Tor page's longest title ("Tor via bridge").
+    s.node.bridges = u32::MAX;
     s
 }
 
