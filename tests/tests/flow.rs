@@ -1,8 +1,6 @@
 //! The whole OnionChat flow for three users against the real node binary,
 //! restarting the node between steps.
 
-use std::sync::Arc;
-
 use onionchat_client::{Client, ClientError, ClientEvent, Incoming};
 use onionchat_proto::wire::{ErrorCode, MessageContent, RoomId};
 use onionchat_tests::{Node, join, make_file, open, sha256_file, texts, wait_event};
@@ -147,7 +145,7 @@ async fn three_users_full_flow_with_restarts() {
         .expect_err("removed member");
     assert_eq!(err.code(), Some(ErrorCode::Forbidden));
     // Even handed the ciphertext, cat has no key for epoch 2.
-    let stored = raw_history(&node, &ann, group.id).await;
+    let stored = onionchat_tests::raw::history(&node.addr, &ann, group.id).await;
     let last = stored.messages.last().expect("message");
     match cat.open_stored(last).await {
         // (Refused, or — had she seen the roster without her — known as
@@ -217,16 +215,4 @@ async fn three_users_full_flow_with_restarts() {
         vec!["hello bob", "hi ann"]
     );
     node.stop();
-}
-
-async fn raw_history(node: &Node, c: &Arc<Client>, room: RoomId) -> onionchat_proto::wire::History {
-    let r = onionchat_tests::raw::get(
-        &node.addr,
-        &format!("/v1/rooms/{room}/messages?after=0&limit=500"),
-        c.session_token().as_deref(),
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    onionchat_proto::decode_with(&r.body, onionchat_proto::Limits::with_max_len(16 << 20))
-        .expect("history")
 }
