@@ -146,3 +146,48 @@ fn status_says_what_the_last_update_did() {
     let status = node_cmd_ok(&data, &["status"]);
     assert!(!status.contains("last update"), "{status}");
 }
+
+/// When Arti gives up connecting to Tor (here after one attempt — on the
+/// real network its round of attempts lasts an hour or more, say a night
+/// with the router off), the node does not stay disconnected until someone
+/// restarts it: it says so, with when it tries again, and tries again,
+/// waiting longer each time; `status` says the same.
+#[test]
+fn a_node_whose_tor_gave_up_tries_again() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let net = dead_network(tmp.path());
+    let mut toml = std::fs::read_to_string(&net).expect("network file");
+    toml.push_str(
+        "\n[download_schedule]\nretry_bootstrap = { attempts = 1, initial_delay = \"100 ms\", parallelism = 1 }\n\
+         \n[circuit_timing]\nrequest_timeout = \"2 sec\"\nrequest_max_retries = 1\n",
+    );
+    std::fs::write(&net, toml).expect("network file");
+    let node = Node::start_onion(&tmp.path().join("node"), &net, &[]);
+    let log_path = node.data_dir.with_extension("log");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let tries = |log: &str| {
+        log.lines()
+            .filter(|l| l.starts_with("Tor: cannot connect: "))
+            .map(|l| {
+                l.rsplit_once("trying again in ")
+                    .map(|(_, t)| t.to_string())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+    };
+    let log = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if tries(&log).len() >= 2 || Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    // Twice given up, twice tried again: after 5 s, then after 10 s.
+    assert_eq!(tries(&log)[..2], ["5 s", "10 s"], "{log}");
+    let status = node_cmd_ok(&node.data_dir, &["status"]);
+    eprintln!("{status}");
+    assert!(
+        status.contains("Unable to bootstrap a working directory"),
+        "{status}"
+    );
+}

@@ -24,6 +24,12 @@ use access::AccessKeys;
 /// The virtual port the API is served on.
 pub const PORT: u16 = 80;
 
+/// How long to wait before connecting to Tor again after Arti gave up
+/// (doubling each time, up to [`LAST_BOOTSTRAP_RETRY`]).
+const FIRST_BOOTSTRAP_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+/// The longest wait between two tries at connecting to Tor.
+const LAST_BOOTSTRAP_RETRY: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Bootstrap Arti, launch the onion service, and serve the API on it.
 /// Returns the `.onion` address.
 pub async fn start(
@@ -95,19 +101,31 @@ pub async fn start(
         // the background, and tell the person at the box how it goes.
         let (client, state) = (client.clone(), state.clone());
         tasks.spawn(async move {
-            // On a filtered network this may never end: a stop must not
-            // wait for it.
-            let bootstrapped = tokio::select! {
-                r = client.bootstrap() => r,
-                _ = state.shutdown.cancelled() => return,
-            };
-            if let Err(e) = bootstrapped {
-                tracing::error!(error = %e, "Tor bootstrap failed");
+            // Arti gives up after its own round of attempts (128, over an
+            // hour or more): a box whose router was off all night must not
+            // stay disconnected until someone restarts it. Try again, less
+            // often the longer it fails.
+            let mut pause = FIRST_BOOTSTRAP_RETRY;
+            loop {
+                // On a filtered network this may never end: a stop must
+                // not wait for it.
+                let bootstrapped = tokio::select! {
+                    r = client.bootstrap() => r,
+                    _ = state.shutdown.cancelled() => return,
+                };
+                let Err(e) = bootstrapped else { return };
+                let secs = pause.as_secs();
+                tracing::error!(error = %e, retry_in_secs = secs, "Tor bootstrap failed");
                 state.status.set_error(format!("Tor: {e}"));
                 state.status.set_transport(TransportState::Stopped {
-                    reason: format!("cannot connect to Tor: {e}"),
+                    reason: format!("cannot connect to Tor: {e}; trying again in {secs} s"),
                 });
-                eprintln!("Tor: cannot connect: {e}");
+                eprintln!("Tor: cannot connect: {e}; trying again in {secs} s");
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = state.shutdown.cancelled() => return,
+                }
+                pause = (pause * 2).min(LAST_BOOTSTRAP_RETRY);
             }
         });
     }
