@@ -206,3 +206,45 @@ fn a_group_is_named_by_its_admin_and_search_finds_old_messages() {
     ann.replace_in("search", "nothing like this");
     ann.wait_for_text("Nothing found.", 10);
 }
+
+/// Added to a group later, a member's window says once, at the top, that
+/// what came before was for the members then — no refusal per message —
+/// and shows what was said after they came.
+#[test]
+fn added_to_a_group_later_the_window_says_what_came_before_once() {
+    use onionchat_desktop::screen::chat::BEFORE_YOU_JOINED;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let node = Node::start(&tmp.path().join("node"), &[]);
+    let (mut ann, friends) = owner_with_friends(tmp.path(), &node, &["bob", "carol"]);
+    let (bob, carol) = (friends[0].clone(), friends[1].clone());
+    ann.block_on(async {
+        let req = bob.send_friend_request("carol").await.expect("request");
+        carol.accept_friend_request(&req).await.expect("accept");
+        let group = bob.create_group(&["carol"]).await.expect("group").id;
+        bob.rename_group(group, "Cake club").await.expect("name");
+        for text in ["who bakes?", "me!", "chocolate?"] {
+            bob.send_text(group, text).await.expect("send");
+        }
+        bob.add_members(group, &["ann"]).await.expect("add ann");
+        bob.send_text(group, "welcome, ann").await.expect("send");
+    });
+    ann.wait_for_text("Cake club", 60);
+    ann.click_containing("Cake club");
+    ann.wait_for_text("welcome, ann", 30);
+    ann.wait_for_text(BEFORE_YOU_JOINED, 10);
+    let shown = ann.texts();
+    assert_eq!(
+        shown
+            .iter()
+            .filter(|t| t.as_str() == BEFORE_YOU_JOINED)
+            .count(),
+        1,
+        "{shown:?}"
+    );
+    assert!(
+        !shown
+            .iter()
+            .any(|t| t.contains("refused") || t.contains("who bakes?")),
+        "{shown:?}"
+    );
+}

@@ -12,7 +12,7 @@ use crate::{format, style};
 mod bubble;
 mod timeline;
 
-pub use timeline::{Entry, Timeline};
+pub use timeline::{BEFORE_YOU_JOINED, Entry, Timeline};
 
 /// How many messages a history page asks for.
 pub const PAGE: u32 = 50;
