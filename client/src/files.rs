@@ -106,6 +106,32 @@ async fn prepare_photo(path: &Path, size: u64) -> Result<Option<Photo>> {
     }
 }
 
+/// Why the file at `path` goes as it is although it is a photo — a kind
+/// this app does not clean, or a JPEG or PNG too large to — in words for
+/// the person sending it; `None` for anything else (a photo that is
+/// cleaned, or a file that is no photo).
+pub fn sent_as_is(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let mut f = std::fs::File::open(path).ok()?;
+    let n = f.read(&mut head).ok()?;
+    let name = path.file_name()?.to_string_lossy();
+    if let Some(kind) = crate::picture::uncleaned_kind(&head[..n]) {
+        return Some(format!(
+            "{name} went as it is: only JPEG and PNG photos are sent without their hidden details (such as where they were taken), and this is a {kind} picture"
+        ));
+    }
+    let size = f.metadata().ok()?.len();
+    (crate::picture::picture_format(&head[..n]).is_some()
+        && size > crate::picture::MAX_PICTURE_BYTES)
+        .then(|| {
+            format!(
+                "{name} went as it is: photos over {} MiB are sent without taking out their hidden details (such as where they were taken)",
+                crate::picture::MAX_PICTURE_BYTES >> 20
+            )
+        })
+}
+
 impl Client {
     /// Encrypt and upload a file, then post a message about it. The file is
     /// read once (hashing and encrypting on the way) and never held in memory.

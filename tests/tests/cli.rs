@@ -518,6 +518,27 @@ fn what_families_do_from_the_command_line() {
         "{}",
         stderr(&e)
     );
+    // A photo kind it does not clean goes as it is, and the sender is told.
+    let heic = tmp.path().join("IMG_0001.HEIC");
+    let mut bytes = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
+    bytes.extend_from_slice(&[7; 4000]);
+    std::fs::write(&heic, &bytes).expect("write");
+    let out = ann
+        .cmd(&["file", "send", "bob", heic.to_str().expect("path")])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let told = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        told.contains("IMG_0001.HEIC went as it is") && told.contains("HEIC picture"),
+        "{told}"
+    );
+    // A photo it cleans says nothing of the kind.
+    let out = ann
+        .cmd(&["file", "send", "bob", photo.to_str().expect("path")])
+        .output()
+        .expect("run");
+    assert!(out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("as it is"));
     let hist = bob.run(&["history", "ann"]);
     assert!(
         hist.contains("ann sent a photo (1200 × 900): beach.jpg"),

@@ -670,6 +670,16 @@ fn files_go_with_progress_can_be_cancelled_and_are_saved_whole() {
     ann.send(onionchat_desktop::Message::Dropped(dropped.clone()));
     ann.wait_for_text("Sent dropped.png.", 60);
     ann.wait_for_text("📎 dropped.png (20.0 KB)", 20);
+    // A photo kind the app does not clean goes as it is, and the window
+    // says so instead of a plain "Sent".
+    let webp = tmp.path().join("holiday.webp");
+    let mut bytes = b"RIFF\x10\x27\0\0WEBPVP8 ".to_vec();
+    bytes.extend_from_slice(&[9; 10_000]);
+    std::fs::write(&webp, bytes).expect("write");
+    ann.send(onionchat_desktop::Message::Dropped(webp));
+    ann.wait_for_text("holiday.webp went as it is", 60);
+    assert!(ann.sees_containing("this is a WebP picture"));
+    assert!(!ann.sees("Sent holiday.webp."));
 }
 
 #[test]

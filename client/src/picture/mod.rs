@@ -53,6 +53,29 @@ pub fn picture_format(bytes: &[u8]) -> Option<ImageFormat> {
     }
 }
 
+/// The kind of picture `head` (a file's first bytes) starts, when it is a
+/// photo format that can carry where it was taken but that this app does
+/// not clean (HEIC/HEIF, AVIF, WebP, TIFF and the camera raw formats built
+/// on it): a person sending one should be told it goes as it is.
+pub fn uncleaned_kind(head: &[u8]) -> Option<&'static str> {
+    if head.get(4..8) == Some(b"ftyp") {
+        return match head.get(8..12)? {
+            b"avif" | b"avis" => Some("AVIF"),
+            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => {
+                Some("HEIC")
+            }
+            _ => None,
+        };
+    }
+    if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
+        return Some("WebP");
+    }
+    if head.starts_with(b"II*\0") || head.starts_with(b"MM\0*") {
+        return Some("TIFF or camera raw");
+    }
+    None
+}
+
 /// The MIME type of a picture format.
 pub fn mime_of(format: ImageFormat) -> &'static str {
     match format {
@@ -328,6 +351,30 @@ mod tests {
             ..p
         };
         assert!(check_preview(&junk).is_err());
+    }
+
+    #[test]
+    fn photo_formats_sent_as_they_are_are_recognised() {
+        assert_eq!(
+            uncleaned_kind(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"),
+            Some("HEIC")
+        );
+        assert_eq!(uncleaned_kind(b"\0\0\0\x1cftypavif"), Some("AVIF"));
+        assert_eq!(uncleaned_kind(b"RIFF\x10\0\0\0WEBPVP8 "), Some("WebP"));
+        assert_eq!(
+            uncleaned_kind(b"II*\0\x08\0\0\0"),
+            Some("TIFF or camera raw")
+        );
+        // Not pictures, or pictures that are cleaned, or a video.
+        for head in [
+            &b"\0\0\0\x18ftypmp42"[..],
+            b"RIFF\x10\0\0\0WAVEfmt ",
+            &photo_with_gps(8, 8)[..16],
+            b"%PDF-1.7",
+            b"",
+        ] {
+            assert_eq!(uncleaned_kind(head), None, "{head:?}");
+        }
     }
 
     #[test]

@@ -830,6 +830,9 @@ async fn cmd_file(cli: &Cli, action: &FileAction) -> anyhow::Result<()> {
                 .await?;
             pb.finish_and_clear();
             out!("Sent {} (file id {id})", path.display());
+            if let Some(note) = onionchat_client::files::sent_as_is(path) {
+                eprintln!("note: {note}");
+            }
         }
         FileAction::Get {
             room,

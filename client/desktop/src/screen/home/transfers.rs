@@ -66,12 +66,14 @@ impl Home {
                 .send_file(room, &path, progress)
                 .await
                 .map(|_| {
-                    format!(
-                        "Sent {}.",
-                        path.file_name()
-                            .map(|n| n.to_string_lossy().to_string())
-                            .unwrap_or_default()
-                    )
+                    onionchat_client::files::sent_as_is(&path).unwrap_or_else(|| {
+                        format!(
+                            "Sent {}.",
+                            path.file_name()
+                                .map(|n| n.to_string_lossy().to_string())
+                                .unwrap_or_default()
+                        )
+                    })
                 })
                 .map_err(TransferFailed::from);
             let _ = done_tx.send(Message::TransferDone(r));
