@@ -134,7 +134,10 @@ pub fn sent_as_is(path: &Path) -> Option<String> {
 
 impl Client {
     /// Encrypt and upload a file, then post a message about it. The file is
-    /// read once (hashing and encrypting on the way) and never held in memory.
+    /// read once (hashing and encrypting on the way) and never held in
+    /// memory — except a JPEG or PNG photo (at most
+    /// [`crate::picture::MAX_PICTURE_BYTES`]), which is read whole to be
+    /// cleaned of its hidden details and given a preview, and sent cleaned.
     pub async fn send_file(
         &self,
         room_id: RoomId,
